@@ -1,0 +1,54 @@
+//! Derive macros for relata. Each entry point parses once and turns errors into `compile_error!`
+//! at the span of the mistake; the expansions live one file per derive.
+
+mod association;
+mod attrs;
+mod model;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Derives `relata::Model` for a struct with named fields.
+///
+/// - `#[relata(table = "students")]` on the struct names the table (default: the struct's name in
+///   snake_case).
+/// - One field `#[relata(primary_key)]` of type `Option<i64>`: `None` until the object is first
+///   committed; add `autoincrement` (`#[relata(primary_key, autoincrement)]`) so that keys are
+///   never reused after a delete.
+/// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, or `Option<T>` of
+///   those for a nullable column; `#[relata(unique)]`, `#[relata(index)]`,
+///   `#[relata(column = "name")]` to rename.
+///
+/// Generates a typed column constant per field (`Student::NAME`, and `Student::ID`).
+#[proc_macro_derive(Model, attributes(relata))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    model::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `relata::Association` for the struct that declares a many-to-many association table,
+/// once for both sides:
+///
+/// ```ignore
+/// #[derive(Association)]
+/// #[relata(table = "student_course")]
+/// struct StudentCourse {
+///     #[relata(references = Student, relation = "courses")]
+///     student_id: i64,
+///     #[relata(references = Course, relation = "students", order_by = "name")]
+///     course_id: i64,
+/// }
+/// ```
+///
+/// Each key field names the model it references and the relationship that model gets
+/// (`Student::courses()`, `Course::students()`); `order_by = "field"` orders that relationship's
+/// collections by a field of the other model instead of its primary key.
+#[proc_macro_derive(Association, attributes(relata))]
+pub fn derive_association(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    association::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

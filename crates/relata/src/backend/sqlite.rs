@@ -1,0 +1,292 @@
+//! The SQLite backend, over rusqlite with a bundled SQLite.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef as SqlValueRef};
+use rusqlite::{ffi, Connection, OpenFlags, ToSql};
+
+use super::Conn;
+use crate::error::{ConstraintKind, Error, Result};
+use crate::sql::{Dialect, Sqlite};
+use crate::value::{DecodeError, RowSource, ValueRef};
+
+/// Where an SQLite URL points.
+pub(super) enum Target {
+    Memory,
+    File(PathBuf),
+}
+
+impl Target {
+    pub(super) fn is_memory(&self) -> bool {
+        matches!(self, Target::Memory)
+    }
+}
+
+/// `sqlite::memory:`, `sqlite://:memory:`, `sqlite://relative.db`, `sqlite:///absolute.db`,
+/// `sqlite:relative.db`.
+pub(super) fn parse_url(url: &str) -> std::result::Result<Target, String> {
+    let rest = url
+        .strip_prefix("sqlite:")
+        .ok_or("it does not start with sqlite:")?;
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.contains('?') {
+        return Err("query parameters are not supported in SQLite URLs".into());
+    }
+    match path {
+        ":memory:" => Ok(Target::Memory),
+        "" => Err("it names no file".into()),
+        p => Ok(Target::File(PathBuf::from(p))),
+    }
+}
+
+/// Opens one connection with relata's settings: foreign keys on, WAL and synchronous=NORMAL for
+/// files, a busy timeout so concurrent writers wait instead of failing at once.
+pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
+    let fail = |e: rusqlite::Error| Error::Connect {
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let conn = match target {
+        Target::Memory => Connection::open_in_memory(),
+        Target::File(path) => Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ),
+    }
+    .map_err(fail)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    // Reading a pragma also proves the file is a database: a text file fails here, not later.
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(fail)?;
+    let fk: bool = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .map_err(fail)?;
+    if !fk {
+        return Err(Error::Connect {
+            url: url.to_owned(),
+            message: "this SQLite cannot enforce foreign keys".into(),
+        });
+    }
+    if !target.is_memory() {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+    }
+    Ok(Box::new(SqliteConn { conn }))
+}
+
+struct SqliteConn {
+    conn: Connection,
+}
+
+/// Binds relata's values without copying text or blobs.
+struct Bind<'a>(ValueRef<'a>);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            ValueRef::Null => SqlValueRef::Null,
+            ValueRef::Integer(v) => SqlValueRef::Integer(v),
+            ValueRef::Real(v) => SqlValueRef::Real(v),
+            ValueRef::Bool(v) => SqlValueRef::Integer(i64::from(v)),
+            ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
+            ValueRef::Blob(v) => SqlValueRef::Blob(v),
+        }))
+    }
+}
+
+impl SqliteConn {
+    fn prepare(&self, sql: &str, params: &[ValueRef<'_>]) -> Result<rusqlite::CachedStatement<'_>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| map_error(e, sql))?;
+        for (i, v) in params.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 1, Bind(*v))
+                .map_err(|e| map_error(e, sql))?;
+        }
+        Ok(stmt)
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> &'static dyn Dialect {
+        &Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[ValueRef<'_>]) -> Result<u64> {
+        let mut stmt = self.prepare(sql, params)?;
+        stmt.raw_execute()
+            .map(|n| n as u64)
+            .map_err(|e| map_error(e, sql))
+    }
+
+    fn insert(
+        &mut self,
+        sql: &str,
+        params: &[ValueRef<'_>],
+        rows: usize,
+        ids: &mut Vec<i64>,
+    ) -> Result<()> {
+        let changed = {
+            let mut stmt = self.prepare(sql, params)?;
+            stmt.raw_execute().map_err(|e| map_error(e, sql))?
+        };
+        // One INSERT holds the write lock from first row to last and gives each row without an
+        // explicit key the next key in VALUES order, so the keys are the `rows` ending at the last.
+        if changed != rows {
+            return Err(Error::Database {
+                message: format!("expected to insert {rows} rows but {changed} were inserted"),
+                sql: Some(sql.to_owned()),
+            });
+        }
+        let last = self.conn.last_insert_rowid();
+        let first = last - rows as i64 + 1;
+        ids.extend(first..=last);
+        Ok(())
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[ValueRef<'_>],
+        each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.prepare(sql, params)?;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next().map_err(|e| map_error(e, sql))? {
+            each(&Row(row))?;
+        }
+        Ok(())
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| map_error(e, sql))
+    }
+}
+
+struct Row<'a>(&'a rusqlite::Row<'a>);
+
+impl Row<'_> {
+    fn get(&self, idx: usize) -> std::result::Result<SqlValueRef<'_>, DecodeError> {
+        self.0.get_ref(idx).map_err(|e| DecodeError(e.to_string()))
+    }
+}
+
+fn wrong_type(expected: &str, found: SqlValueRef<'_>) -> DecodeError {
+    DecodeError(format!("expected {expected}, found {}", found.data_type()))
+}
+
+impl RowSource for Row<'_> {
+    fn get_i64(&self, idx: usize) -> std::result::Result<Option<i64>, DecodeError> {
+        match self.get(idx)? {
+            SqlValueRef::Null => Ok(None),
+            SqlValueRef::Integer(v) => Ok(Some(v)),
+            other => Err(wrong_type("an integer", other)),
+        }
+    }
+    fn get_f64(&self, idx: usize) -> std::result::Result<Option<f64>, DecodeError> {
+        match self.get(idx)? {
+            SqlValueRef::Null => Ok(None),
+            SqlValueRef::Real(v) => Ok(Some(v)),
+            SqlValueRef::Integer(v) => Ok(Some(v as f64)),
+            other => Err(wrong_type("a float", other)),
+        }
+    }
+    fn get_bool(&self, idx: usize) -> std::result::Result<Option<bool>, DecodeError> {
+        match self.get(idx)? {
+            SqlValueRef::Null => Ok(None),
+            SqlValueRef::Integer(0) => Ok(Some(false)),
+            SqlValueRef::Integer(1) => Ok(Some(true)),
+            other => Err(wrong_type("a boolean (0 or 1)", other)),
+        }
+    }
+    fn get_text(&self, idx: usize) -> std::result::Result<Option<String>, DecodeError> {
+        match self.get(idx)? {
+            SqlValueRef::Null => Ok(None),
+            SqlValueRef::Text(v) => std::str::from_utf8(v)
+                .map(|s| Some(s.to_owned()))
+                .map_err(|e| DecodeError(format!("text is not valid UTF-8: {e}"))),
+            other => Err(wrong_type("text", other)),
+        }
+    }
+    fn get_blob(&self, idx: usize) -> std::result::Result<Option<Vec<u8>>, DecodeError> {
+        match self.get(idx)? {
+            SqlValueRef::Null => Ok(None),
+            SqlValueRef::Blob(v) => Ok(Some(v.to_vec())),
+            other => Err(wrong_type("bytes", other)),
+        }
+    }
+}
+
+/// Maps SQLite's errors onto relata's: constraint failures by their extended code (naming the
+/// table and column from SQLite's message), busy/locked as retryable, the rest with the SQL.
+fn map_error(e: rusqlite::Error, sql: &str) -> Error {
+    if let rusqlite::Error::SqliteFailure(err, ref msg) = e {
+        let message = msg.clone().unwrap_or_else(|| err.to_string());
+        let kind = match err.extended_code {
+            ffi::SQLITE_CONSTRAINT_NOTNULL => Some(ConstraintKind::NotNull),
+            ffi::SQLITE_CONSTRAINT_UNIQUE => Some(ConstraintKind::Unique),
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_ROWID => {
+                Some(ConstraintKind::PrimaryKey)
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(ConstraintKind::ForeignKey),
+            ffi::SQLITE_CONSTRAINT_CHECK => Some(ConstraintKind::Check),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            // "NOT NULL constraint failed: students.name" / "UNIQUE constraint failed: t.a, t.b"
+            let constraint = message
+                .split_once("failed: ")
+                .map(|(_, what)| what.to_owned())
+                .unwrap_or_default();
+            let table = constraint.split('.').next().unwrap_or_default().to_owned();
+            return Error::Constraint {
+                kind,
+                table,
+                constraint,
+                row: None,
+                message,
+            };
+        }
+        if matches!(
+            err.code,
+            ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked
+        ) {
+            return Error::Busy { message };
+        }
+        return Error::Database {
+            message,
+            sql: Some(sql.to_owned()),
+        };
+    }
+    Error::Database {
+        message: e.to_string(),
+        sql: Some(sql.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert!(parse_url("sqlite::memory:").unwrap().is_memory());
+        assert!(parse_url("sqlite://:memory:").unwrap().is_memory());
+        let file = |u| match parse_url(u).unwrap() {
+            Target::File(p) => p,
+            Target::Memory => panic!("{u} is a file"),
+        };
+        assert_eq!(file("sqlite://registrar.db"), PathBuf::from("registrar.db"));
+        assert_eq!(file("sqlite:///tmp/x.db"), PathBuf::from("/tmp/x.db"));
+        assert_eq!(file("sqlite:x.db"), PathBuf::from("x.db"));
+        assert!(parse_url("sqlite://").is_err());
+        assert!(parse_url("sqlite://x.db?mode=ro").is_err());
+    }
+}

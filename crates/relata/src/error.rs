@@ -1,0 +1,277 @@
+//! One error type for the whole crate, with named fields and messages that say what to do.
+
+use std::fmt;
+
+/// Which kind of constraint rejected a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConstraintKind {
+    /// A `NOT NULL` column got `NULL`.
+    NotNull,
+    /// A `UNIQUE` column or index got a value already present.
+    Unique,
+    /// A primary key got a value already present.
+    PrimaryKey,
+    /// A foreign key named a row that does not exist.
+    ForeignKey,
+    /// A `CHECK` constraint failed.
+    Check,
+}
+
+impl fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotNull => "NOT NULL",
+            Self::Unique => "UNIQUE",
+            Self::PrimaryKey => "PRIMARY KEY",
+            Self::ForeignKey => "FOREIGN KEY",
+            Self::Check => "CHECK",
+        })
+    }
+}
+
+/// Everything that can go wrong in relata.
+///
+/// Every variant that comes from a failed commit means the same thing for your data: the database
+/// is exactly as it was before `commit()`, and the session still holds its pending changes, so you
+/// can fix the cause and commit again.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A constraint rejected a row while committing.
+    Constraint {
+        /// NOT NULL, UNIQUE, PRIMARY KEY, FOREIGN KEY or CHECK.
+        kind: ConstraintKind,
+        /// The table the statement wrote to.
+        table: String,
+        /// What the database named: `table.column` for NOT NULL and UNIQUE, the referenced table
+        /// for FOREIGN KEY, or the constraint's name.
+        constraint: String,
+        /// The row that was rejected, as `table(column = value, ...)`, when relata could tell.
+        row: Option<String>,
+        /// The database's own message.
+        message: String,
+    },
+    /// The database URL could not be understood.
+    InvalidUrl {
+        /// The URL, with any password masked.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database could not be opened or reached.
+    Connect {
+        /// The URL, with any password masked.
+        url: String,
+        /// The driver's message.
+        message: String,
+    },
+    /// The schema handed to `create_all` is inconsistent (a table declared twice, an association
+    /// whose model is missing, a cycle of foreign keys).
+    Schema {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// `one()` found no row, or `find` was asked for a key that no longer exists.
+    NotFound {
+        /// The table searched.
+        table: &'static str,
+        /// What was searched for.
+        what: String,
+    },
+    /// `one()` found more than one row.
+    MultipleRows {
+        /// The table searched.
+        table: &'static str,
+        /// How many rows matched (at least two).
+        count: u64,
+    },
+    /// A related collection was not loaded and the session is in strict mode, which forbids lazy
+    /// loads (use `eager(..)` on the query that loaded the object).
+    LazyLoad {
+        /// The relationship, as `Student.courses`.
+        relation: String,
+        /// The object whose collection was asked for.
+        object: String,
+    },
+    /// A block run under `query_budget` ran more statements than allowed.
+    QueryBudget {
+        /// The budget.
+        limit: usize,
+        /// The statements that ran, each with why it ran (e.g. `lazy load of Student.courses`).
+        statements: Vec<String>,
+    },
+    /// A stored value could not become the field's Rust type.
+    Decode {
+        /// The table read.
+        table: &'static str,
+        /// The column read.
+        column: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The database was busy or locked by another connection for longer than the busy timeout;
+    /// retrying later may succeed.
+    Busy {
+        /// The driver's message.
+        message: String,
+    },
+    /// A key was used with a session that did not create it, or the primary key of a stored object
+    /// was changed.
+    InvalidKey {
+        /// What is wrong.
+        message: String,
+    },
+    /// Any other error the database reported.
+    Database {
+        /// The driver's message.
+        message: String,
+        /// The statement that failed, if any.
+        sql: Option<String>,
+    },
+}
+
+impl Error {
+    /// Whether retrying the same operation later might succeed (the database was busy or locked).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Constraint {
+                kind,
+                table,
+                constraint,
+                row,
+                message,
+            } => {
+                match kind {
+                    ConstraintKind::NotNull => write!(f, "{constraint} is NOT NULL")?,
+                    ConstraintKind::Unique | ConstraintKind::PrimaryKey => {
+                        write!(f, "{constraint} must be unique ({kind})")?
+                    }
+                    ConstraintKind::ForeignKey => {
+                        write!(f, "a row of {table} refers to a missing row ({kind} {constraint})")?
+                    }
+                    ConstraintKind::Check => write!(f, "CHECK constraint {constraint} failed")?,
+                }
+                if let Some(row) = row {
+                    write!(f, "; rejected row: {row}")?;
+                }
+                write!(
+                    f,
+                    "; nothing was written and the session keeps its changes (database said: {message})"
+                )
+            }
+            Self::InvalidUrl { url, reason } => write!(
+                f,
+                "cannot use database URL `{url}`: {reason} (expected sqlite::memory:, sqlite://path.db or sqlite:///absolute/path.db)"
+            ),
+            Self::Connect { url, message } => write!(f, "cannot open database `{url}`: {message}"),
+            Self::Schema { message } => write!(f, "schema error: {message}"),
+            Self::NotFound { table, what } => write!(f, "no row in {table} matches {what}"),
+            Self::MultipleRows { table, count } => write!(
+                f,
+                "expected one row in {table} but {count} matched; narrow the filter or use first()"
+            ),
+            Self::LazyLoad { relation, object } => write!(
+                f,
+                "lazy load of {relation} for {object} in strict mode; load it with .eager({relation}) on the query"
+            ),
+            Self::QueryBudget { limit, statements } => {
+                write!(f, "query budget of {limit} exceeded: {} statements ran", statements.len())?;
+                for (i, s) in statements.iter().enumerate() {
+                    write!(f, "\n  {}. {s}", i + 1)?;
+                }
+                Ok(())
+            }
+            Self::Decode {
+                table,
+                column,
+                reason,
+            } => write!(f, "cannot read {table}.{column}: {reason}"),
+            Self::Busy { message } => write!(
+                f,
+                "the database is busy or locked by another connection ({message}); try again"
+            ),
+            Self::InvalidKey { message } => f.write_str(message),
+            Self::Database { message, sql } => match sql {
+                Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),
+                None => write!(f, "database error: {message}"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with relata's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns "no row" into `Ok(None)`: `s.query::<Student>().one().optional()?`.
+pub trait OptionalExtension<T> {
+    /// `Err(Error::NotFound { .. })` becomes `Ok(None)`; other results pass through.
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Masks the password of a URL such as `postgres://user:secret@host/db` for messages.
+pub(crate) fn mask_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}://{}:***{}",
+            &url[..scheme_end],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_only() {
+        assert_eq!(
+            mask_url("postgres://bob:s3cret@db:5432/app"),
+            "postgres://bob:***@db:5432/app"
+        );
+        assert_eq!(mask_url("postgres://bob@db/app"), "postgres://bob@db/app");
+        assert_eq!(mask_url("sqlite://a:b.db"), "sqlite://a:b.db");
+        assert_eq!(mask_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn not_null_message_names_the_column() {
+        let e = Error::Constraint {
+            kind: ConstraintKind::NotNull,
+            table: "students".into(),
+            constraint: "students.name".into(),
+            row: Some("students(name = NULL)".into()),
+            message: "NOT NULL constraint failed: students.name".into(),
+        };
+        assert!(e
+            .to_string()
+            .starts_with("students.name is NOT NULL; rejected row: students(name = NULL)"));
+    }
+}

@@ -1,0 +1,622 @@
+//! The unit of work. [`plan`] turns session state into a [`Plan`] (data, no IO): inserts in
+//! dependency order, updates of changed columns, association deletes and inserts, then deletes in
+//! reverse order. [`execute`] runs a plan through a `Runner` (any backend), filling generated keys
+//! into the association rows that need them; [`apply`] moves the session to the committed state
+//! only after the transaction succeeded, so a failed commit leaves the session untouched.
+
+use std::collections::HashMap;
+
+use crate::backend::{Conn, Runner, StatementLog};
+use crate::error::{ConstraintKind, Error, Result};
+use crate::relation::AssocDef;
+use crate::session::{AnyStore, LinkOp, LinkSet, State};
+use crate::sql::{self, Dialect};
+use crate::toposort::toposort;
+use crate::value::{RowSource, ValueRef};
+
+/// Rows per multi-row INSERT: large enough to amortise statement overhead, small enough that the
+/// SQL text stays a few kilobytes.
+const MAX_ROWS_PER_INSERT: usize = 256;
+
+/// Read access to the session's state for planning and executing.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub stores: &'a [Option<Box<dyn AnyStore>>],
+    pub store_order: &'a [usize],
+    pub links: &'a [Option<LinkSet>],
+    pub link_order: &'a [usize],
+}
+
+impl View<'_> {
+    fn store(&self, slot: usize) -> &dyn AnyStore {
+        self.stores[slot].as_deref().expect("planned store exists")
+    }
+    fn links(&self, slot: usize) -> &LinkSet {
+        self.links[slot].as_ref().expect("planned link set exists")
+    }
+}
+
+/// One end of an association row: a known id, or the key an earlier insert of this plan generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Id(i64),
+    New { store: usize, slot: u32 },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Insert new objects (with the ids their users set, if `with_id`).
+    Insert {
+        store: usize,
+        slots: Vec<u32>,
+        with_id: bool,
+    },
+    /// Update the changed columns of one object.
+    Update {
+        store: usize,
+        slot: u32,
+        id: i64,
+        columns: Vec<usize>,
+    },
+    /// Delete association rows.
+    Unlink {
+        links: usize,
+        pairs: Vec<(i64, i64)>,
+    },
+    /// Insert association rows, skipping pairs already present.
+    Link {
+        links: usize,
+        pairs: Vec<(End, End)>,
+    },
+    /// Delete objects (their association rows go by cascade).
+    Delete { store: usize, ids: Vec<i64> },
+}
+
+/// What a commit will do, in order: made by `Session::plan`, without IO.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub(crate) steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether the commit has nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// How many steps (each a batch of one kind of statement on one table).
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+}
+
+/// Orders the session's tables parents first: models before the associations that reference them
+/// (ties in first-use order).
+fn table_order(view: View<'_>) -> Vec<usize> {
+    let slots = view.store_order;
+    // Models have no foreign keys between them yet (one-to-many will add them).
+    let order = toposort(slots.len(), |_| Vec::new()).expect("no edges, no cycle");
+    order.into_iter().map(|i| slots[i]).collect()
+}
+
+/// Plans a commit.
+pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
+    let mut steps = Vec::new();
+    let order = table_order(view);
+    for &st in &order {
+        let store = view.store(st);
+        let (mut plain, mut with_id) = (Vec::new(), Vec::new());
+        for &slot in store.new_slots() {
+            if store.state(slot) == State::New {
+                if store.requested_id(slot).is_some() {
+                    &mut with_id
+                } else {
+                    &mut plain
+                }
+                .push(slot);
+            }
+        }
+        if !plain.is_empty() {
+            steps.push(Step::Insert {
+                store: st,
+                slots: plain,
+                with_id: false,
+            });
+        }
+        if !with_id.is_empty() {
+            steps.push(Step::Insert {
+                store: st,
+                slots: with_id,
+                with_id: true,
+            });
+        }
+    }
+    for &st in &order {
+        let store = view.store(st);
+        for &slot in store.dirty_slots() {
+            if store.state(slot) != State::Persistent {
+                continue;
+            }
+            store.check_key(slot)?;
+            let columns = store.changed_columns(slot);
+            if !columns.is_empty() {
+                let id = store.id(slot).expect("persistent objects have ids");
+                steps.push(Step::Update {
+                    store: st,
+                    slot,
+                    id,
+                    columns,
+                });
+            }
+        }
+    }
+    for &ls in view.link_order {
+        let links = view.links(ls);
+        let (left, right) = (
+            view.store((links.def.left.table.slot)()),
+            view.store((links.def.right.table.slot)()),
+        );
+        let (left_slot, right_slot) = (
+            (links.def.left.table.slot)(),
+            (links.def.right.table.slot)(),
+        );
+        let mut unlink = Vec::new();
+        let mut link = Vec::new();
+        for p in links.live() {
+            let (ls_, rs_) = (left.state(p.left), right.state(p.right));
+            // A pair of an object being deleted goes with it (ON DELETE CASCADE).
+            if ls_ == State::Deleted || rs_ == State::Deleted {
+                continue;
+            }
+            match p.op {
+                LinkOp::Remove => {
+                    if let (Some(l), Some(r)) = (left.id(p.left), right.id(p.right)) {
+                        if ls_ == State::Persistent && rs_ == State::Persistent {
+                            unlink.push((l, r));
+                        }
+                    }
+                }
+                LinkOp::Add => {
+                    let end = |store: &dyn AnyStore, st: usize, slot: u32, state: State| {
+                        match state {
+                        State::New => Ok(End::New { store: st, slot }),
+                        State::Persistent => Ok(End::Id(store.id(slot).expect("persistent"))),
+                        _ => Err(Error::InvalidKey {
+                            message: format!(
+                                "cannot link {} ({}): it was deleted or rolled back; add it again first",
+                                store.describe(slot),
+                                links.def.table
+                            ),
+                        }),
+                    }
+                    };
+                    link.push((
+                        end(left, left_slot, p.left, ls_)?,
+                        end(right, right_slot, p.right, rs_)?,
+                    ));
+                }
+            }
+        }
+        if !unlink.is_empty() {
+            steps.push(Step::Unlink {
+                links: ls,
+                pairs: unlink,
+            });
+        }
+        if !link.is_empty() {
+            steps.push(Step::Link {
+                links: ls,
+                pairs: link,
+            });
+        }
+    }
+    for &st in order.iter().rev() {
+        let store = view.store(st);
+        let ids: Vec<i64> = store
+            .deleted_slots()
+            .iter()
+            .filter(|&&s| store.state(s) == State::Deleted)
+            .filter_map(|&s| store.id(s))
+            .collect();
+        if !ids.is_empty() {
+            steps.push(Step::Delete { store: st, ids });
+        }
+    }
+    Ok(Plan { steps })
+}
+
+/// The keys generated by a plan's inserts: `ids[store][slot]`.
+#[derive(Debug, Default)]
+pub(crate) struct Generated {
+    ids: HashMap<usize, Vec<i64>>,
+}
+
+const NO_ID: i64 = i64::MIN;
+
+impl Generated {
+    fn set(&mut self, store: usize, len: usize, slot: u32, id: i64) {
+        let v = self.ids.entry(store).or_insert_with(|| vec![NO_ID; len]);
+        v[slot as usize] = id;
+    }
+    fn get(&self, store: usize, slot: u32) -> i64 {
+        self.ids[&store][slot as usize]
+    }
+}
+
+/// SQL text per statement shape, rendered once per flush.
+#[derive(Default)]
+struct SqlCache(HashMap<(usize, usize), String>);
+
+impl SqlCache {
+    fn get(&mut self, step: usize, rows: usize, render: impl FnOnce() -> String) -> &str {
+        self.0.entry((step, rows)).or_insert_with(render)
+    }
+}
+
+/// Runs a plan inside the caller's transaction; returns the generated keys.
+pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Result<Generated> {
+    let d = run.dialect();
+    let mut gen = Generated::default();
+    let mut cache = SqlCache::default();
+    let mut params: Vec<ValueRef<'_>> = Vec::new();
+    let mut ids = Vec::new();
+    for (n, step) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Insert {
+                store: st,
+                slots,
+                with_id,
+            } => {
+                let store = view.store(*st);
+                let table = store.table();
+                let width = table.columns.len() + usize::from(*with_id);
+                let per = if width == 0 {
+                    1
+                } else {
+                    sql::rows_per_statement(d, width, MAX_ROWS_PER_INSERT)
+                };
+                let why = format!("commit: insert {}", table.name);
+                for chunk in slots.chunks(per) {
+                    params.clear();
+                    for &slot in chunk {
+                        if *with_id {
+                            params.push(ValueRef::Integer(
+                                store.requested_id(slot).expect("planned with id"),
+                            ));
+                        }
+                        params.extend((0..table.columns.len()).map(|c| store.value(slot, c)));
+                    }
+                    let sql = cache.get(n, chunk.len(), || {
+                        sql::insert(d, table, *with_id, chunk.len())
+                    });
+                    ids.clear();
+                    let done = if *with_id {
+                        run.execute(&why, sql, &params).map(|_| {
+                            ids.extend(
+                                chunk
+                                    .iter()
+                                    .map(|&s| store.requested_id(s).expect("planned with id")),
+                            )
+                        })
+                    } else {
+                        run.insert(&why, sql, &params, chunk.len(), &mut ids)
+                    };
+                    if let Err(e) = done {
+                        let single = sql::insert(d, table, *with_id, 1);
+                        return Err(diagnose(
+                            e,
+                            run,
+                            &single,
+                            chunk.len(),
+                            width,
+                            &params,
+                            table.name,
+                            |i| store.describe(chunk[i]),
+                        ));
+                    }
+                    for (&slot, &id) in chunk.iter().zip(&ids) {
+                        gen.set(*st, store.len(), slot, id);
+                    }
+                }
+            }
+            Step::Update {
+                store: st,
+                slot,
+                id,
+                columns,
+            } => {
+                let store = view.store(*st);
+                let table = store.table();
+                params.clear();
+                params.extend(columns.iter().map(|&c| store.value(*slot, c)));
+                params.push(ValueRef::Integer(*id));
+                let sql = sql::update(d, table, columns);
+                run.execute(&format!("commit: update {}", table.name), &sql, &params)
+                    .map_err(|e| with_row(e, table.name, || store.describe(*slot)))?;
+            }
+            Step::Unlink { links, pairs } => {
+                let def = view.links(*links).def;
+                let sql = sql::delete_pair(d, def);
+                let why = format!("commit: unlink {}", def.table);
+                for &(l, r) in pairs {
+                    run.execute(&why, &sql, &[ValueRef::Integer(l), ValueRef::Integer(r)])?;
+                }
+            }
+            Step::Link { links, pairs } => {
+                let def = view.links(*links).def;
+                let per = sql::rows_per_statement(d, 2, MAX_ROWS_PER_INSERT);
+                let why = format!("commit: link {}", def.table);
+                let resolve = |e: End| match e {
+                    End::Id(id) => id,
+                    End::New { store, slot } => gen.get(store, slot),
+                };
+                for chunk in pairs.chunks(per) {
+                    params.clear();
+                    for &(l, r) in chunk {
+                        params.push(ValueRef::Integer(resolve(l)));
+                        params.push(ValueRef::Integer(resolve(r)));
+                    }
+                    let sql = cache.get(n, chunk.len(), || sql::insert_pairs(d, def, chunk.len()));
+                    if let Err(e) = run.execute(&why, sql, &params) {
+                        let single = sql::insert_pairs(d, def, 1);
+                        let mut culprit = None;
+                        let e =
+                            diagnose(e, run, &single, chunk.len(), 2, &params, def.table, |i| {
+                                let (l, r) = (&params[2 * i], &params[2 * i + 1]);
+                                if let (ValueRef::Integer(l), ValueRef::Integer(r)) = (l, r) {
+                                    culprit = Some((*l, *r));
+                                }
+                                format!(
+                                    "{}({} = {l}, {} = {r})",
+                                    def.table, def.left.column, def.right.column
+                                )
+                            });
+                        return Err(name_missing_parent(e, run, def, culprit));
+                    }
+                }
+            }
+            Step::Delete {
+                store: st,
+                ids: del,
+            } => {
+                let table = view.store(*st).table();
+                let per = sql::rows_per_statement(d, 1, MAX_ROWS_PER_INSERT);
+                let why = format!("commit: delete {}", table.name);
+                for chunk in del.chunks(per) {
+                    params.clear();
+                    params.extend(chunk.iter().map(|&id| ValueRef::Integer(id)));
+                    let sql = cache.get(n, chunk.len(), || {
+                        sql::delete_objects(d, table, chunk.len())
+                    });
+                    run.execute(&why, sql, &params)?;
+                }
+            }
+        }
+    }
+    Ok(gen)
+}
+
+/// Fills in the row of a constraint error from a one-row statement.
+fn with_row(e: Error, table: &str, row: impl FnOnce() -> String) -> Error {
+    match e {
+        Error::Constraint {
+            kind,
+            table: t,
+            constraint,
+            row: None,
+            message,
+        } => Error::Constraint {
+            kind,
+            table: if t.is_empty() { table.to_owned() } else { t },
+            constraint,
+            row: Some(row()),
+            message,
+        },
+        e => e,
+    }
+}
+
+/// A multi-row statement failed on a constraint: find the row at fault by retrying the rows one
+/// at a time (`single` is the one-row form of the statement) inside a savepoint that is rolled
+/// back afterwards; the caller rolls back the whole transaction anyway.
+#[allow(clippy::too_many_arguments)] // one call site per statement kind; a struct would only rename them
+fn diagnose(
+    e: Error,
+    run: &mut Runner<'_>,
+    single: &str,
+    rows: usize,
+    width: usize,
+    params: &[ValueRef<'_>],
+    table: &'static str,
+    mut describe: impl FnMut(usize) -> String,
+) -> Error {
+    if !matches!(e, Error::Constraint { .. }) {
+        return e;
+    }
+    if rows == 1 {
+        return with_row(e, table, || describe(0));
+    }
+    if !run.dialect().continues_after_error()
+        || run.batch("diagnose", "SAVEPOINT relata_diagnose").is_err()
+    {
+        return with_row(e, table, String::new);
+    }
+    let mut found = None;
+    for i in 0..rows {
+        let one = &params[i * width..(i + 1) * width];
+        if let Err(err @ Error::Constraint { .. }) = run.execute("diagnose", single, one) {
+            found = Some(with_row(err, table, || describe(i)));
+            break;
+        }
+    }
+    let _ = run.batch("diagnose", "ROLLBACK TO relata_diagnose");
+    let _ = run.batch("diagnose", "RELEASE relata_diagnose");
+    found.unwrap_or_else(|| match e {
+        // Not reproducible row by row: the rows conflict with each other, not with the table.
+        Error::Constraint { row: None, .. } => {
+            with_row(e, table, || "two rows of one batch".to_owned())
+        }
+        e => e,
+    })
+}
+
+/// SQLite does not say which foreign key failed: find which parent of the rejected association
+/// row is missing, and name that foreign key.
+fn name_missing_parent(
+    e: Error,
+    run: &mut Runner<'_>,
+    def: &AssocDef,
+    pair: Option<(i64, i64)>,
+) -> Error {
+    let Error::Constraint {
+        kind: ConstraintKind::ForeignKey,
+        table,
+        row,
+        message,
+        ..
+    } = e
+    else {
+        return e;
+    };
+    let Some((l, r)) = pair else {
+        return Error::Constraint {
+            kind: ConstraintKind::ForeignKey,
+            table,
+            constraint: String::new(),
+            row,
+            message,
+        };
+    };
+    let mut missing = Vec::new();
+    for (side, id) in [(&def.left, l), (&def.right, r)] {
+        let sql = sql::exists_by_id(run.dialect(), side.table);
+        let mut found = false;
+        let ok = run.query(
+            "diagnose",
+            &sql,
+            &[crate::value::Value::Integer(id)],
+            &mut |_| {
+                found = true;
+                Ok(())
+            },
+        );
+        if ok.is_ok() && !found {
+            missing.push(format!(
+                "{}.{} = {id} references {}.{}, which has no such row",
+                def.table, side.column, side.table.name, side.table.primary_key
+            ));
+        }
+    }
+    let constraint = if missing.is_empty() {
+        format!(
+            "{}.{} / {}.{}",
+            def.table, def.left.column, def.table, def.right.column
+        )
+    } else {
+        missing.join("; ")
+    };
+    Error::Constraint {
+        kind: ConstraintKind::ForeignKey,
+        table,
+        constraint,
+        row,
+        message,
+    }
+}
+
+/// Moves the session to the committed state.
+pub(crate) fn apply(
+    plan: &Plan,
+    gen: &Generated,
+    stores: &mut [Option<Box<dyn AnyStore>>],
+    links: &mut [Option<LinkSet>],
+) {
+    let mut assigned: HashMap<usize, Vec<(u32, i64)>> = HashMap::new();
+    for step in &plan.steps {
+        if let Step::Insert { store, slots, .. } = step {
+            let v = assigned.entry(*store).or_default();
+            v.extend(slots.iter().map(|&s| (s, gen.get(*store, s))));
+        }
+    }
+    for (i, s) in stores.iter_mut().enumerate() {
+        if let Some(s) = s {
+            s.committed(assigned.get(&i).map_or(&[][..], Vec::as_slice));
+        }
+    }
+    for l in links.iter_mut().flatten() {
+        l.committed();
+    }
+}
+
+/// Renders a plan's statements without a database: a stand-in connection records each statement
+/// and numbers generated keys as a fresh table would.
+pub(crate) fn render(
+    plan: &Plan,
+    view: View<'_>,
+    dialect: &'static dyn Dialect,
+) -> Result<Vec<String>> {
+    let mut rec = Recorder {
+        dialect,
+        lines: Vec::new(),
+        next: HashMap::new(),
+    };
+    let mut log = StatementLog::default();
+    let mut run = Runner::new(&mut rec, &mut log, false);
+    execute(plan, view, &mut run)?;
+    Ok(rec.lines)
+}
+
+struct Recorder {
+    dialect: &'static dyn Dialect,
+    lines: Vec<String>,
+    next: HashMap<String, i64>,
+}
+
+impl Recorder {
+    fn line(&mut self, sql: &str, params: &[ValueRef<'_>]) {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        self.lines.push(if params.is_empty() {
+            sql.to_owned()
+        } else {
+            format!("{sql} -- [{}]", params.join(", "))
+        });
+    }
+}
+
+impl Conn for Recorder {
+    fn dialect(&self) -> &'static dyn Dialect {
+        self.dialect
+    }
+    fn execute(&mut self, sql: &str, params: &[ValueRef<'_>]) -> Result<u64> {
+        self.line(sql, params);
+        Ok(0)
+    }
+    fn insert(
+        &mut self,
+        sql: &str,
+        params: &[ValueRef<'_>],
+        rows: usize,
+        ids: &mut Vec<i64>,
+    ) -> Result<()> {
+        self.line(sql, params);
+        let table = sql.split('"').nth(1).unwrap_or_default().to_owned();
+        let next = self.next.entry(table).or_insert(1);
+        ids.extend(*next..*next + rows as i64);
+        *next += rows as i64;
+        Ok(())
+    }
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[ValueRef<'_>],
+        _each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
+    ) -> Result<()> {
+        self.line(sql, params);
+        Ok(())
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.line(sql, &[]);
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! # relata: a relationship-first ORM
+//!
+//! Typed models by derive, a session with identity map and unit of work, and many-to-many
+//! relationships through association tables as the first-class case: declared once, visible from
+//! both sides at once, written in dependency order in one transaction.
+//!
+//! ```
+//! use relata::{schema, Association, Database, Model};
+//!
+//! #[derive(Model)]
+//! #[relata(table = "students")]
+//! pub struct Student {
+//!     #[relata(primary_key)]
+//!     pub id: Option<i64>,
+//!     pub name: String,
+//! }
+//!
+//! #[derive(Model)]
+//! #[relata(table = "courses")]
+//! pub struct Course {
+//!     #[relata(primary_key)]
+//!     pub id: Option<i64>,
+//!     pub title: String,
+//! }
+//!
+//! /// The association table, declared once for both sides.
+//! #[derive(Association)]
+//! #[relata(table = "student_course")]
+//! pub struct StudentCourse {
+//!     #[relata(references = Student, relation = "courses")]
+//!     pub student_id: i64,
+//!     #[relata(references = Course, relation = "students")]
+//!     pub course_id: i64,
+//! }
+//!
+//! # fn main() -> relata::Result<()> {
+//! let db = Database::open("sqlite::memory:")?;
+//! db.create_all(&schema![Student, Course, StudentCourse])?;
+//!
+//! let mut s = db.session();
+//! let alice = s.add(Student { id: None, name: "Alice".into() });
+//! let bob = s.add(Student { id: None, name: "Bob".into() });
+//! let math = s.add(Course { id: None, title: "Math".into() });
+//! let science = s.add(Course { id: None, title: "Science".into() });
+//! s.extend(Student::courses(), alice, [math, science]);
+//! s.link(Student::courses(), bob, math);
+//! s.commit()?; // students and courses first, then the pairs with their new keys
+//!
+//! // Walk the relationship both ways.
+//! let alice = s.query::<Student>().filter(Student::NAME.eq("Alice")).one()?;
+//! let titles: Vec<String> =
+//!     s.related(Student::courses(), alice)?.into_iter().map(|c| s[c].title.clone()).collect();
+//! assert_eq!(titles, ["Math", "Science"]);
+//!
+//! // Filter across the relationship: the students of Math.
+//! let of_math = s
+//!     .query::<Student>()
+//!     .filter(Student::courses().any(Course::TITLE.eq("Math")))
+//!     .order_by(Student::NAME.asc())
+//!     .all()?;
+//! assert_eq!(of_math.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Where things are
+//! - [`Model`] and [`Association`] are derived; [`schema!`] lists them for
+//!   [`Database::create_all`].
+//! - [`Session`] holds objects behind typed [`Key`]s: `add`, `session[key]`, `delete`, `link`,
+//!   `related`, `query`, `commit`, `rollback`.
+//! - [`Query`] filters with typed columns ([`Filter`]), crosses relationships with
+//!   [`Relation::any`], and loads collections eagerly with [`Query::eager`].
+//! - [`Error`] is the one error type; a failed commit leaves database and session unchanged.
+//! - SQL is logged as `tracing` events (target `relata::sql`) and echoed to stderr with
+//!   [`Database::set_echo`].
+
+#![warn(missing_docs)]
+
+mod backend;
+mod error;
+mod flush;
+mod hash;
+mod model;
+mod query;
+mod relation;
+mod schema;
+mod session;
+mod sql;
+mod toposort;
+mod value;
+
+pub use backend::Database;
+pub use error::{ConstraintKind, Error, OptionalExtension, Result};
+pub use flush::Plan;
+pub use model::{Column, ColumnDef, Key, Model, TableDef};
+pub use query::{escape_like, Filter, Order, Query, TextLike};
+pub use relata_derive::{Association, Model};
+pub use relation::{AssocDef, AssocSide, Association, Relation};
+pub use schema::{Entity, EntityDef, Schema};
+pub use session::{ObjectState, Session};
+pub use sql::{Dialect, Sqlite};
+pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
+
+/// Items the derive macros use; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::model::{assert_column_type, assert_model, Slot};
+}

@@ -1,0 +1,228 @@
+//! The [`Model`] trait that `#[derive(Model)]` implements, its table metadata, typed keys and typed
+//! column expressions.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::Result;
+use crate::value::{ColumnType, RowSource, SqlType, ValueRef};
+
+/// One column of a model's table, other than the primary key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnDef {
+    /// The column's name in the database.
+    pub name: &'static str,
+    /// The field's name in the Rust struct.
+    pub field: &'static str,
+    /// Its SQL type.
+    pub sql_type: SqlType,
+    /// Whether it accepts `NULL` (the field is an `Option`).
+    pub nullable: bool,
+    /// Whether it carries a `UNIQUE` constraint (`#[relata(unique)]`).
+    pub unique: bool,
+    /// Whether it has an index (`#[relata(index)]`).
+    pub indexed: bool,
+}
+
+/// A model's table: its name, primary key and columns, as the derive declares them.
+#[derive(Debug)]
+pub struct TableDef {
+    /// The table's name in the database.
+    pub name: &'static str,
+    /// The Rust type's name, for messages.
+    pub model: &'static str,
+    /// The primary key column's name.
+    pub primary_key: &'static str,
+    /// Whether generated keys are never reused after a delete (SQLite's `AUTOINCREMENT`).
+    pub autoincrement: bool,
+    /// The other columns, in field order.
+    pub columns: &'static [ColumnDef],
+    /// The process-wide slot of this model's type, used to index per-model storage.
+    #[doc(hidden)]
+    pub slot: fn() -> usize,
+}
+
+impl PartialEq for TableDef {
+    /// Tables are equal when they have the same name (a schema never holds two of one name).
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// A process-wide slot number, assigned on first use; lets a session index its per-type storage
+/// with a plain vector instead of hashing a `TypeId`.
+#[doc(hidden)]
+pub struct Slot(AtomicUsize);
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+impl Slot {
+    /// An unassigned slot.
+    #[allow(clippy::new_without_default)] // only used in statics, where Default cannot be called
+    pub const fn new() -> Self {
+        Slot(AtomicUsize::new(usize::MAX))
+    }
+
+    /// The slot's number, assigned on the first call.
+    #[inline]
+    pub fn get(&self) -> usize {
+        let v = self.0.load(Ordering::Relaxed);
+        if v != usize::MAX {
+            return v;
+        }
+        let fresh = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        match self
+            .0
+            .compare_exchange(usize::MAX, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            Err(current) => current,
+        }
+    }
+}
+
+/// A type stored in a table: implemented by `#[derive(Model)]`.
+///
+/// A model has one primary key field of type `Option<i64>` (marked `#[relata(primary_key)]`),
+/// `None` until the object is first committed, and any number of column fields.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a relata model",
+    label = "not a model",
+    note = "add #[derive(relata::Model)] to `{Self}`"
+)]
+pub trait Model: Sized + Send + 'static {
+    /// The table's metadata.
+    const TABLE: &'static TableDef;
+    /// The primary key, `None` until the object has been committed.
+    fn id(&self) -> Option<i64>;
+    /// Sets the primary key (used by the session after an insert).
+    fn set_id(&mut self, id: Option<i64>);
+    /// The value of column `column` (an index into [`TableDef::columns`]).
+    fn value(&self, column: usize) -> ValueRef<'_>;
+    /// Reads a model from a row whose columns are the primary key then every column, starting at
+    /// index `start`.
+    fn from_row(row: &dyn RowSource, start: usize) -> Result<Self>;
+    /// A copy of the object (the session keeps one to know which columns changed).
+    fn snapshot(&self) -> Self;
+}
+
+/// A typed handle to an object held by a session: `Copy`, and the same before and after the
+/// object is committed. Read with `session[key]`, write with `&mut session[key]`.
+pub struct Key<M> {
+    pub(crate) slot: u32,
+    pub(crate) session: u32,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Key<M> {
+    pub(crate) fn new(session: u32, slot: u32) -> Self {
+        Key {
+            slot,
+            session,
+            _model: PhantomData,
+        }
+    }
+
+    /// The object's position in its session, stable for the session's life (not its database id:
+    /// see `Session::id`).
+    pub fn index(self) -> u32 {
+        self.slot
+    }
+}
+
+impl<M> Clone for Key<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M> Copy for Key<M> {}
+impl<M> PartialEq for Key<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.slot == other.slot && self.session == other.session
+    }
+}
+impl<M> Eq for Key<M> {}
+impl<M> Hash for Key<M> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.slot.hash(state);
+        self.session.hash(state);
+    }
+}
+impl<M> PartialOrd for Key<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Key<M> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.session, self.slot).cmp(&(other.session, other.slot))
+    }
+}
+impl<M: Model> fmt::Debug for Key<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key<{}>({})", M::TABLE.model, self.slot)
+    }
+}
+
+/// A typed column of model `M` holding Rust values of type `T`; the derive makes one constant per
+/// field (`Student::NAME`) and `Student::ID` for the primary key. Build filters from it.
+pub struct Column<M, T> {
+    pub(crate) name: &'static str,
+    _p: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Column<M, T> {
+    /// A column named `name` (used by the derive).
+    #[doc(hidden)]
+    pub const fn new(name: &'static str) -> Self {
+        Column {
+            name,
+            _p: PhantomData,
+        }
+    }
+
+    /// The column's name in the database.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for Column<M, T> {}
+
+impl<M: Model, T> fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", M::TABLE.name, self.name)
+    }
+}
+
+/// Compile-time check used by the derives: `T` must be a column type.
+#[doc(hidden)]
+pub const fn assert_column_type<T: ColumnType>() {}
+
+/// Compile-time check used by the derives: `T` must be a model.
+#[doc(hidden)]
+pub const fn assert_model<T: Model>() {}
+
+/// Renders `table(col = value, ...)` for messages about one row.
+pub(crate) fn describe_row<M: Model>(obj: &M) -> String {
+    let table = M::TABLE;
+    let mut out = format!("{}(", table.name);
+    if let Some(id) = obj.id() {
+        out.push_str(&format!("{} = {id}, ", table.primary_key));
+    }
+    for (i, c) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("{} = {}", c.name, obj.value(i)));
+    }
+    out.push(')');
+    out
+}

@@ -1,0 +1,429 @@
+//! Typed filters and orderings built from column constants, and the [`Query`] builder.
+
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use crate::error::{Error, Result};
+use crate::model::{Column, Key, Model};
+use crate::relation::{AssocDef, Relation};
+use crate::session::Session;
+use crate::value::{Bind, Value};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// The untyped filter tree; [`Filter`] wraps it with the model it applies to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Cmp {
+        column: &'static str,
+        op: CmpOp,
+        value: Value,
+    },
+    Like {
+        column: &'static str,
+        pattern: String,
+    },
+    In {
+        column: &'static str,
+        values: Vec<Value>,
+    },
+    IsNull {
+        column: &'static str,
+        negated: bool,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// `EXISTS` a related row (through an association) that matches `inner`.
+    Related {
+        def: &'static AssocDef,
+        from_left: bool,
+        inner: Option<Box<Expr>>,
+    },
+}
+
+/// A condition on rows of model `M`: build it from column constants (`Student::NAME.eq("Alice")`),
+/// combine with `&`, `|`, `!` (or [`Filter::and`], [`Filter::or`], [`Filter::not`]), and cross
+/// relationships with [`Relation::any`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter<M> {
+    pub(crate) expr: Expr,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<M> Filter<M> {
+    fn new(expr: Expr) -> Self {
+        Filter {
+            expr,
+            _p: PhantomData,
+        }
+    }
+
+    pub(crate) fn related(
+        def: &'static AssocDef,
+        from_left: bool,
+        inner: Option<Filter<impl Sized>>,
+    ) -> Self {
+        Filter::new(Expr::Related {
+            def,
+            from_left,
+            inner: inner.map(|f| Box::new(f.expr)),
+        })
+    }
+
+    /// Both conditions hold.
+    pub fn and(self, other: Filter<M>) -> Filter<M> {
+        match self.expr {
+            Expr::And(mut v) => {
+                v.push(other.expr);
+                Filter::new(Expr::And(v))
+            }
+            e => Filter::new(Expr::And(vec![e, other.expr])),
+        }
+    }
+
+    /// At least one condition holds.
+    pub fn or(self, other: Filter<M>) -> Filter<M> {
+        match self.expr {
+            Expr::Or(mut v) => {
+                v.push(other.expr);
+                Filter::new(Expr::Or(v))
+            }
+            e => Filter::new(Expr::Or(vec![e, other.expr])),
+        }
+    }
+
+    /// The condition does not hold.
+    #[allow(clippy::should_implement_trait)] // `!filter` works too, through `Not`
+    pub fn not(self) -> Filter<M> {
+        Filter::new(Expr::Not(Box::new(self.expr)))
+    }
+}
+
+impl<M> BitAnd for Filter<M> {
+    type Output = Filter<M>;
+    fn bitand(self, rhs: Self) -> Self {
+        self.and(rhs)
+    }
+}
+impl<M> BitOr for Filter<M> {
+    type Output = Filter<M>;
+    fn bitor(self, rhs: Self) -> Self {
+        self.or(rhs)
+    }
+}
+impl<M> Not for Filter<M> {
+    type Output = Filter<M>;
+    fn not(self) -> Self {
+        Filter::not(self)
+    }
+}
+
+/// Escapes `%`, `_` and `\` so that `text` matches itself in a `LIKE` pattern (relata's patterns use
+/// `\` as the escape character).
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl<M, T> Column<M, T> {
+    fn cmp<V: Bind<T>>(self, op: CmpOp, value: V) -> Filter<M> {
+        Filter::new(Expr::Cmp {
+            column: self.name,
+            op,
+            value: value.into_value(),
+        })
+    }
+
+    /// Equal (comparing a nullable column with `None` means `IS NULL`).
+    pub fn eq<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Eq, value)
+    }
+    /// Not equal (comparing a nullable column with `None` means `IS NOT NULL`).
+    pub fn ne<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Ne, value)
+    }
+    /// Less than.
+    pub fn lt<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Lt, value)
+    }
+    /// Less than or equal.
+    pub fn le<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Le, value)
+    }
+    /// Greater than.
+    pub fn gt<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Gt, value)
+    }
+    /// Greater than or equal.
+    pub fn ge<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Ge, value)
+    }
+    /// One of `values` (an empty list matches nothing).
+    pub fn is_in<V: Bind<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
+        Filter::new(Expr::In {
+            column: self.name,
+            values: values.into_iter().map(Bind::into_value).collect(),
+        })
+    }
+    /// The column is `NULL`.
+    pub fn is_null(self) -> Filter<M> {
+        Filter::new(Expr::IsNull {
+            column: self.name,
+            negated: false,
+        })
+    }
+    /// The column is not `NULL`.
+    pub fn is_not_null(self) -> Filter<M> {
+        Filter::new(Expr::IsNull {
+            column: self.name,
+            negated: true,
+        })
+    }
+    /// Ascending order on this column.
+    pub fn asc(self) -> Order<M> {
+        Order {
+            column: self.name,
+            descending: false,
+            _p: PhantomData,
+        }
+    }
+    /// Descending order on this column.
+    pub fn desc(self) -> Order<M> {
+        Order {
+            column: self.name,
+            descending: true,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T: TextLike> Column<M, T> {
+    /// `LIKE` with a pattern: `%` matches any run of characters, `_` one character, and `\`
+    /// escapes the next character (see [`escape_like`]). Case sensitivity follows the database
+    /// (SQLite: ASCII letters match either case).
+    pub fn like(self, pattern: impl Into<String>) -> Filter<M> {
+        Filter::new(Expr::Like {
+            column: self.name,
+            pattern: pattern.into(),
+        })
+    }
+    /// Contains `text` literally (`%` and `_` in it are not wildcards).
+    pub fn contains(self, text: &str) -> Filter<M> {
+        self.like(format!("%{}%", escape_like(text)))
+    }
+    /// Starts with `text` literally.
+    pub fn starts_with(self, text: &str) -> Filter<M> {
+        self.like(format!("{}%", escape_like(text)))
+    }
+    /// Ends with `text` literally.
+    pub fn ends_with(self, text: &str) -> Filter<M> {
+        self.like(format!("%{}", escape_like(text)))
+    }
+}
+
+/// Column types that `LIKE` applies to (`String` and `Option<String>`).
+pub trait TextLike {}
+impl TextLike for String {}
+impl TextLike for Option<String> {}
+
+/// An ordering on a column of model `M`: `Student::NAME.asc()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<M> {
+    pub(crate) column: &'static str,
+    pub(crate) descending: bool,
+    _p: PhantomData<fn() -> M>,
+}
+
+/// What the session needs to run a query (the typed parts erased).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QuerySpec {
+    pub filter: Option<Expr>,
+    pub order: Vec<(&'static str, bool)>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+/// An eager load requested on a query: the association and the direction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EagerSpec {
+    pub def: &'static AssocDef,
+    pub from_left: bool,
+    /// Creates the target model's store in the session (the loader is not generic).
+    pub ensure_target: fn(&mut Session),
+}
+
+/// A query for objects of model `M`, made by `session.query::<M>()`. Results are merged into the
+/// session's identity map (one row is one key) and come back as keys; objects already in the
+/// session keep their pending changes.
+///
+/// Queries read what the database holds: commit pending changes first if a filter must see them.
+pub struct Query<'s, M: Model> {
+    session: &'s mut Session,
+    spec: QuerySpec,
+    eager: Vec<EagerSpec>,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<'s, M: Model> Query<'s, M> {
+    pub(crate) fn new(session: &'s mut Session) -> Self {
+        Query {
+            session,
+            spec: QuerySpec::default(),
+            eager: Vec::new(),
+            _p: PhantomData,
+        }
+    }
+
+    /// Keeps the rows that match `filter` (several calls combine with AND).
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.spec.filter = Some(match self.spec.filter.take() {
+            None => filter.expr,
+            Some(prev) => Filter::<M>::new(prev).and(filter).expr,
+        });
+        self
+    }
+
+    /// Orders the results (several calls add tie-breakers); the primary key always breaks the last
+    /// tie, so results come in a stable order.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.spec.order.push((order.column, order.descending));
+        self
+    }
+
+    /// At most `n` results.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.spec.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` results.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.spec.offset = Some(n);
+        self
+    }
+
+    /// Also loads `relation`'s collection for every result, in one more statement for all of them
+    /// (not one per object).
+    pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
+        self.eager.push(EagerSpec {
+            def: relation.def,
+            from_left: relation.from_left,
+            ensure_target: Session::ensure_store::<T>,
+        });
+        self
+    }
+
+    /// Every matching object.
+    pub fn all(self) -> Result<Vec<Key<M>>> {
+        self.session.run_query::<M>(&self.spec, &self.eager)
+    }
+
+    /// The first matching object, if any.
+    pub fn first(mut self) -> Result<Option<Key<M>>> {
+        self.spec.limit = Some(1);
+        Ok(self
+            .session
+            .run_query::<M>(&self.spec, &self.eager)?
+            .into_iter()
+            .next())
+    }
+
+    /// The only matching object: an error if none or several match.
+    pub fn one(mut self) -> Result<Key<M>> {
+        self.spec.limit = Some(2);
+        let found = self.session.run_query::<M>(&self.spec, &self.eager)?;
+        match found.len() {
+            1 => Ok(found[0]),
+            0 => Err(Error::NotFound {
+                table: M::TABLE.name,
+                what: describe_filter(&self.spec),
+            }),
+            _ => {
+                self.spec.limit = None;
+                let count = self.session.run_count::<M>(&self.spec)?;
+                Err(Error::MultipleRows {
+                    table: M::TABLE.name,
+                    count,
+                })
+            }
+        }
+    }
+
+    /// How many rows match (ignores ordering; honours limit and offset).
+    pub fn count(self) -> Result<u64> {
+        self.session.run_count::<M>(&self.spec)
+    }
+}
+
+fn describe_filter(spec: &QuerySpec) -> String {
+    match &spec.filter {
+        None => "the query".to_owned(),
+        Some(e) => describe_expr(e),
+    }
+}
+
+/// A short human rendering of a filter for "no row matches ..." messages.
+fn describe_expr(e: &Expr) -> String {
+    fn join(v: &[Expr], sep: &str) -> String {
+        v.iter().map(describe_expr).collect::<Vec<_>>().join(sep)
+    }
+    match e {
+        Expr::Cmp { column, op, value } => {
+            let op = match op {
+                CmpOp::Eq => "=",
+                CmpOp::Ne => "!=",
+                CmpOp::Lt => "<",
+                CmpOp::Le => "<=",
+                CmpOp::Gt => ">",
+                CmpOp::Ge => ">=",
+            };
+            format!("{column} {op} {value}")
+        }
+        Expr::Like { column, pattern } => format!("{column} LIKE {pattern:?}"),
+        Expr::In { column, values } => format!("{column} IN ({} values)", values.len()),
+        Expr::IsNull { column, negated } => {
+            format!("{column} IS {}NULL", if *negated { "NOT " } else { "" })
+        }
+        Expr::And(v) => format!("({})", join(v, " AND ")),
+        Expr::Or(v) => format!("({})", join(v, " OR ")),
+        Expr::Not(e) => format!("NOT {}", describe_expr(e)),
+        Expr::Related {
+            def,
+            from_left,
+            inner,
+        } => {
+            let rel = def.sides(*from_left).0.relation;
+            match inner {
+                Some(inner) => format!("{rel} has one with {}", describe_expr(inner)),
+                None => format!("{rel} is not empty"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_like_escapes_wildcards_and_backslash() {
+        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+        assert_eq!(escape_like("Алиса"), "Алиса");
+    }
+}

@@ -1,0 +1,141 @@
+//! Relationships. A many-to-many is declared once, by `#[derive(Association)]` on the association
+//! table's struct, and yields one [`Relation`] handle per direction (`Student::courses()`,
+//! `Course::students()`), both views of the same set of pairs.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::model::{Model, TableDef};
+use crate::query::Filter;
+
+/// One side of an association table: the key column and the model it references.
+#[derive(Debug, PartialEq)]
+pub struct AssocSide {
+    /// The key column in the association table (`student_id`).
+    pub column: &'static str,
+    /// The referenced model's table.
+    pub table: &'static TableDef,
+    /// The name of the relationship on the referenced model that points at the *other* side
+    /// (`courses` on `Student`).
+    pub relation: &'static str,
+    /// The column of the *other* side's table that this side's collection is ordered by
+    /// (`order_by = "title"`); `None` orders by the other side's primary key.
+    pub order_by: Option<&'static str>,
+}
+
+/// An association table declared by `#[derive(Association)]`.
+#[derive(Debug)]
+pub struct AssocDef {
+    /// The association table's name (`student_course`).
+    pub table: &'static str,
+    /// The Rust type's name, for messages.
+    pub name: &'static str,
+    /// The first declared side.
+    pub left: AssocSide,
+    /// The second declared side.
+    pub right: AssocSide,
+    /// The process-wide slot of this association, used to index per-association storage.
+    #[doc(hidden)]
+    pub slot: fn() -> usize,
+}
+
+impl PartialEq for AssocDef {
+    /// Associations are equal when they have the same table (a schema never holds two of one name).
+    fn eq(&self, other: &Self) -> bool {
+        self.table == other.table
+    }
+}
+
+impl AssocDef {
+    /// The side a relation starts from, and the side it reaches.
+    pub(crate) fn sides(&self, from_left: bool) -> (&AssocSide, &AssocSide) {
+        if from_left {
+            (&self.left, &self.right)
+        } else {
+            (&self.right, &self.left)
+        }
+    }
+
+    /// The name of the reverse index (`student_course_course_id_student_id`).
+    pub fn reverse_index_name(&self) -> String {
+        format!("{}_{}_{}", self.table, self.right.column, self.left.column)
+    }
+}
+
+/// A type declaring an association table: implemented by `#[derive(Association)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a relata association",
+    note = "add #[derive(relata::Association)] to `{Self}`"
+)]
+pub trait Association: 'static {
+    /// The association's metadata.
+    const ASSOC: &'static AssocDef;
+}
+
+/// A many-to-many relationship seen from `From` to `To`: `Student::courses()` is a
+/// `Relation<Student, Course>`. Pass it to the session's `link`, `related`, ... and to
+/// `Query::eager`.
+pub struct Relation<From, To> {
+    pub(crate) def: &'static AssocDef,
+    pub(crate) from_left: bool,
+    _p: PhantomData<fn() -> (From, To)>,
+}
+
+impl<From: Model, To: Model> Relation<From, To> {
+    /// The relation on one side of an association (used by the derive).
+    #[doc(hidden)]
+    pub const fn new(def: &'static AssocDef, from_left: bool) -> Self {
+        Relation {
+            def,
+            from_left,
+            _p: PhantomData,
+        }
+    }
+
+    /// The association it goes through.
+    pub fn association(&self) -> &'static AssocDef {
+        self.def
+    }
+
+    /// The relationship's name (`courses`).
+    pub fn name(&self) -> &'static str {
+        self.def.sides(self.from_left).0.relation
+    }
+
+    /// The same set of pairs seen from the other side (`Student::courses().inverse()` is
+    /// `Course::students()`).
+    pub fn inverse(self) -> Relation<To, From> {
+        Relation::new(self.def, !self.from_left)
+    }
+
+    /// A filter on `From` that holds when at least one related `To` matches `filter`: the students
+    /// who take a course titled Math are
+    /// `Student::courses().any(Course::TITLE.eq("Math"))`.
+    pub fn any(self, filter: Filter<To>) -> Filter<From> {
+        Filter::related(self.def, self.from_left, Some(filter))
+    }
+
+    /// A filter on `From` that holds when it has at least one related `To`.
+    pub fn exists(self) -> Filter<From> {
+        Filter::related(self.def, self.from_left, None::<Filter<To>>)
+    }
+}
+
+impl<F, T> Clone for Relation<F, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F, T> Copy for Relation<F, T> {}
+
+impl<F: Model, T: Model> fmt::Debug for Relation<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", F::TABLE.model, self.name())
+    }
+}
+
+impl<F: Model, T: Model> fmt::Display for Relation<F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}

@@ -1,0 +1,143 @@
+//! A schema as data: the tables of a set of models and associations, checked for consistency and
+//! ordered so that every table comes after the tables its foreign keys reference.
+
+use crate::error::{Error, Result};
+use crate::model::TableDef;
+use crate::relation::AssocDef;
+use crate::sql::{self, Dialect};
+use crate::toposort::toposort;
+
+/// A table a schema can hold: a model's or an association's. Implemented by both derives.
+#[derive(Debug, Clone, Copy)]
+pub enum EntityDef {
+    /// A model's table.
+    Table(&'static TableDef),
+    /// An association table.
+    Association(&'static AssocDef),
+}
+
+impl EntityDef {
+    /// The table's name.
+    pub fn table_name(&self) -> &'static str {
+        match self {
+            Self::Table(t) => t.name,
+            Self::Association(a) => a.table,
+        }
+    }
+
+    /// The Rust type that declared it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Table(t) => t.model,
+            Self::Association(a) => a.name,
+        }
+    }
+
+    fn references(&self) -> Vec<&'static TableDef> {
+        match self {
+            Self::Table(_) => Vec::new(),
+            Self::Association(a) => vec![a.left.table, a.right.table],
+        }
+    }
+}
+
+/// A type that declares a table: `#[derive(Model)]` and `#[derive(Association)]` implement it.
+pub trait Entity {
+    /// The table it declares.
+    const ENTITY: EntityDef;
+}
+
+/// The tables of an application, built with [`schema!`](crate::schema!) and created with
+/// `Database::create_all`.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    entities: Vec<EntityDef>,
+}
+
+/// Builds a [`Schema`] from model and association types: `schema![Student, Course, StudentCourse]`.
+/// Order does not matter: tables are created parents first.
+#[macro_export]
+macro_rules! schema {
+    ($($t:ty),* $(,)?) => {
+        $crate::Schema::new(vec![$(<$t as $crate::Entity>::ENTITY),*])
+    };
+}
+
+impl Schema {
+    /// A schema of these tables (see [`schema!`](crate::schema!)).
+    pub fn new(entities: Vec<EntityDef>) -> Schema {
+        Schema { entities }
+    }
+
+    /// The tables, in the order given.
+    pub fn entities(&self) -> &[EntityDef] {
+        &self.entities
+    }
+
+    /// The tables, parents before the tables that reference them, after checking that no table is
+    /// declared twice and that every referenced model is part of the schema.
+    pub fn ordered(&self) -> Result<Vec<EntityDef>> {
+        for (i, e) in self.entities.iter().enumerate() {
+            if let Some(other) = self.entities[..i]
+                .iter()
+                .find(|o| o.table_name() == e.table_name())
+            {
+                let message = if other.type_name() == e.type_name() {
+                    format!("{} is listed twice; list each type once", e.type_name())
+                } else {
+                    format!(
+                        "table `{}` is declared twice, by {} and by {}; give one of them another #[relata(table = \"...\")]",
+                        e.table_name(),
+                        other.type_name(),
+                        e.type_name()
+                    )
+                };
+                return Err(Error::Schema { message });
+            }
+            for r in e.references() {
+                if !self.entities.iter().any(|o| o.table_name() == r.name) {
+                    return Err(Error::Schema {
+                        message: format!(
+                            "{} references {} (table `{}`), which is not in the schema; add {} to schema![...]",
+                            e.type_name(),
+                            r.model,
+                            r.name,
+                            r.model
+                        ),
+                    });
+                }
+            }
+        }
+        let index = |name: &str| self.entities.iter().position(|e| e.table_name() == name);
+        let order = toposort(self.entities.len(), |i| {
+            self.entities[i]
+                .references()
+                .iter()
+                .filter_map(|r| index(r.name))
+                .collect()
+        })
+        .map_err(|cycle| Error::Schema {
+            message: format!(
+                "foreign keys form a cycle through {}",
+                cycle
+                    .iter()
+                    .map(|&i| self.entities[i].table_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        Ok(order.into_iter().map(|i| self.entities[i]).collect())
+    }
+
+    /// The DDL statements that create the schema, in order, for a dialect.
+    pub fn ddl(&self, dialect: &dyn Dialect) -> Result<Vec<String>> {
+        Ok(self
+            .ordered()?
+            .into_iter()
+            .flat_map(|e| match e {
+                EntityDef::Table(t) => sql::create_table(dialect, t),
+                EntityDef::Association(a) => sql::create_association(dialect, a),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,387 @@
+//! One many-to-many relationship in a session: a single set of pairs, indexed from both ends, so
+//! `Student::courses` and `Course::students` can never disagree. No IO.
+//!
+//! Pairs are `(left slot, right slot)` in the association's declared order. What is known of the
+//! database is kept per object and side: a *loaded* collection holds every pair the database has
+//! for that object, merged with the pending changes. Pending changes are a log (for a
+//! deterministic flush order) indexed by pair.
+
+use crate::hash::FxHashMap;
+use crate::relation::AssocDef;
+
+/// A pending change to one pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkOp {
+    /// Insert the pair (skipping it if the database already has it).
+    Add,
+    /// Delete the pair.
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    pub left: u32,
+    pub right: u32,
+    pub op: LinkOp,
+    /// Cancelled entries stay in the log (so indexes stay valid) until the next commit/rollback.
+    pub live: bool,
+    /// For `Remove`: the database is known to hold the pair, so a rollback puts it back in view.
+    pub was_present: bool,
+}
+
+/// One object's collection on one side.
+///
+/// Invariant: a side that is not `loaded` holds exactly the pending links of its object.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Side {
+    /// Every database pair of this object is in `items` (minus pending removes).
+    pub loaded: bool,
+    /// `items` is in the collection's order.
+    pub sorted: bool,
+    /// Slots of the objects on the other side.
+    pub items: Vec<u32>,
+}
+
+impl Side {
+    fn remove(&mut self, slot: u32) -> bool {
+        match self.items.iter().position(|&s| s == slot) {
+            Some(i) => {
+                self.items.swap_remove(i);
+                self.sorted = false;
+                true
+            }
+            None => false,
+        }
+    }
+    fn push(&mut self, slot: u32) {
+        self.items.push(slot);
+        self.sorted = false;
+    }
+}
+
+pub(crate) struct LinkSet {
+    pub def: &'static AssocDef,
+    pub pending: FxHashMap<(u32, u32), u32>,
+    pub log: Vec<Pending>,
+    pub left: Vec<Side>,
+    pub right: Vec<Side>,
+}
+
+/// Whether each end of a pair is a new object (whose collections are empty in the database, so
+/// known without loading).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewEnds {
+    pub left: bool,
+    pub right: bool,
+}
+
+impl LinkSet {
+    pub fn new(def: &'static AssocDef) -> Self {
+        LinkSet {
+            def,
+            pending: FxHashMap::default(),
+            log: Vec::new(),
+            left: Vec::new(),
+            right: Vec::new(),
+        }
+    }
+
+    /// The collection of `slot` on the left side (`from_left`) or the right side.
+    pub fn side(&self, from_left: bool, slot: u32) -> Option<&Side> {
+        if from_left { &self.left } else { &self.right }.get(slot as usize)
+    }
+
+    pub fn side_mut(&mut self, from_left: bool, slot: u32) -> &mut Side {
+        let sides = if from_left {
+            &mut self.left
+        } else {
+            &mut self.right
+        };
+        if sides.len() <= slot as usize {
+            sides.resize_with(slot as usize + 1, Side::default);
+        }
+        &mut sides[slot as usize]
+    }
+
+    /// Whether the database holds the pair, when one side's collection tells.
+    fn known_present(&self, l: u32, r: u32, new: NewEnds) -> Option<bool> {
+        if new.left || new.right {
+            return Some(false);
+        }
+        if let Some(side) = self.side(true, l).filter(|s| s.loaded) {
+            return Some(side.items.contains(&r));
+        }
+        if let Some(side) = self.side(false, r).filter(|s| s.loaded) {
+            return Some(side.items.contains(&l));
+        }
+        None
+    }
+
+    /// A new object's collections are complete as they stand: the database has no pairs for it.
+    fn mark_new(&mut self, l: u32, r: u32, new: NewEnds) {
+        if new.left {
+            self.side_mut(true, l).loaded = true;
+        }
+        if new.right {
+            self.side_mut(false, r).loaded = true;
+        }
+    }
+
+    fn view_add(&mut self, l: u32, r: u32) {
+        self.side_mut(true, l).push(r);
+        self.side_mut(false, r).push(l);
+    }
+
+    fn view_remove(&mut self, l: u32, r: u32) {
+        self.side_mut(true, l).remove(r);
+        self.side_mut(false, r).remove(l);
+    }
+
+    fn cancel(&mut self, l: u32, r: u32) -> Option<Pending> {
+        let i = self.pending.remove(&(l, r))?;
+        let entry = &mut self.log[i as usize];
+        entry.live = false;
+        Some(*entry)
+    }
+
+    fn record(&mut self, l: u32, r: u32, op: LinkOp, was_present: bool) {
+        self.pending.insert((l, r), self.log.len() as u32);
+        self.log.push(Pending {
+            left: l,
+            right: r,
+            op,
+            live: true,
+            was_present,
+        });
+    }
+
+    /// Links a pair; returns whether anything changed. Linking a linked pair is a no-op, and
+    /// re-linking a pair unlinked in this session cancels the unlink.
+    pub fn link(&mut self, l: u32, r: u32, new: NewEnds) -> bool {
+        self.mark_new(l, r, new);
+        if let Some(&i) = self.pending.get(&(l, r)) {
+            let entry = self.log[i as usize];
+            if entry.op == LinkOp::Add {
+                return false;
+            }
+            self.cancel(l, r);
+            if !entry.was_present {
+                // Unknown whether the database has it: insert, skipping it if present.
+                self.record(l, r, LinkOp::Add, false);
+            }
+            self.view_add(l, r);
+            return true;
+        }
+        match self.known_present(l, r, new) {
+            Some(true) => false,
+            _ => {
+                self.record(l, r, LinkOp::Add, false);
+                self.view_add(l, r);
+                true
+            }
+        }
+    }
+
+    /// Unlinks a pair; returns whether anything changed. Unlinking a pair linked in this session
+    /// cancels the link.
+    pub fn unlink(&mut self, l: u32, r: u32, new: NewEnds) -> bool {
+        if let Some(&i) = self.pending.get(&(l, r)) {
+            if self.log[i as usize].op == LinkOp::Remove {
+                return false;
+            }
+            self.cancel(l, r);
+            self.view_remove(l, r);
+            return true;
+        }
+        match self.known_present(l, r, new) {
+            Some(false) => false,
+            known => {
+                self.record(l, r, LinkOp::Remove, known == Some(true));
+                self.view_remove(l, r);
+                true
+            }
+        }
+    }
+
+    /// The pending change to a pair, if any.
+    pub fn pending_op(&self, l: u32, r: u32) -> Option<LinkOp> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        self.pending.get(&(l, r)).map(|&i| self.log[i as usize].op)
+    }
+
+    /// A pair read from the database while loading a collection: tells whether it belongs in the
+    /// collection (it does unless unlinked in this session). A pending link of it is dropped, since
+    /// the database already has the pair.
+    pub fn loaded_pair(&mut self, l: u32, r: u32) -> bool {
+        match self.pending_op(l, r) {
+            None => true,
+            Some(LinkOp::Add) => {
+                // Already in view through the pending link.
+                self.cancel(l, r);
+                false
+            }
+            Some(LinkOp::Remove) => {
+                let i = self.pending[&(l, r)];
+                self.log[i as usize].was_present = true;
+                false
+            }
+        }
+    }
+
+    /// Live pending changes in the order they were made.
+    pub fn live(&self) -> impl Iterator<Item = &Pending> {
+        self.log.iter().filter(|p| p.live)
+    }
+
+    /// After a successful commit: nothing is pending. Loaded views already show the committed
+    /// state; a view that was never loaded held only pending links, which are now in the database
+    /// and will come back with its first load.
+    pub fn committed(&mut self) {
+        if self.log.is_empty() {
+            return;
+        }
+        self.pending.clear();
+        self.log.clear();
+        for side in self.left.iter_mut().chain(self.right.iter_mut()) {
+            if !side.loaded {
+                side.items.clear();
+            }
+        }
+    }
+
+    /// After a rollback: pending links leave the views, removed pairs the database holds return.
+    pub fn rolled_back(&mut self) {
+        let log = std::mem::take(&mut self.log);
+        self.pending.clear();
+        for p in log.iter().filter(|p| p.live) {
+            match p.op {
+                LinkOp::Add => self.view_remove(p.left, p.right),
+                LinkOp::Remove if p.was_present => self.view_add(p.left, p.right),
+                LinkOp::Remove => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: NewEnds = NewEnds {
+        left: false,
+        right: false,
+    };
+
+    fn set() -> LinkSet {
+        // The tests never look at the definition.
+        static DEF: AssocDef = AssocDef {
+            table: "t",
+            name: "T",
+            left: crate::relation::AssocSide {
+                column: "l",
+                table: &DUMMY,
+                relation: "rs",
+                order_by: None,
+            },
+            right: crate::relation::AssocSide {
+                column: "r",
+                table: &DUMMY,
+                relation: "ls",
+                order_by: None,
+            },
+            slot: || 0,
+        };
+        static DUMMY: crate::model::TableDef = crate::model::TableDef {
+            name: "d",
+            model: "D",
+            primary_key: "id",
+            autoincrement: false,
+            columns: &[],
+            slot: || 0,
+        };
+        LinkSet::new(&DEF)
+    }
+
+    fn ops(s: &LinkSet) -> Vec<(u32, u32, LinkOp)> {
+        s.live().map(|p| (p.left, p.right, p.op)).collect()
+    }
+
+    #[test]
+    fn link_twice_is_one_pending_insert_visible_from_both_sides() {
+        let mut s = set();
+        assert!(s.link(1, 2, OLD));
+        assert!(!s.link(1, 2, OLD));
+        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Add)]);
+        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
+        assert_eq!(s.side(false, 2).unwrap().items, vec![1]);
+    }
+
+    #[test]
+    fn unlink_then_relink_of_a_known_pair_writes_nothing() {
+        let mut s = set();
+        s.side_mut(true, 1).loaded = true;
+        s.side_mut(true, 1).items.push(2);
+        assert!(s.unlink(1, 2, OLD));
+        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Remove)]);
+        assert!(s.link(1, 2, OLD));
+        assert!(ops(&s).is_empty());
+        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
+    }
+
+    #[test]
+    fn unlink_then_relink_of_an_unknown_pair_still_inserts() {
+        let mut s = set();
+        assert!(s.unlink(1, 2, OLD));
+        assert!(s.link(1, 2, OLD));
+        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Add)]);
+    }
+
+    #[test]
+    fn link_then_unlink_cancels() {
+        let mut s = set();
+        s.link(
+            1,
+            2,
+            NewEnds {
+                left: true,
+                right: false,
+            },
+        );
+        s.unlink(1, 2, OLD);
+        assert!(ops(&s).is_empty());
+        assert!(s.side(true, 1).unwrap().items.is_empty());
+    }
+
+    #[test]
+    fn unlinking_an_absent_pair_of_a_loaded_side_is_a_no_op() {
+        let mut s = set();
+        s.side_mut(false, 2).loaded = true;
+        assert!(!s.unlink(1, 2, OLD));
+        assert!(ops(&s).is_empty());
+    }
+
+    #[test]
+    fn rollback_restores_views() {
+        let mut s = set();
+        s.side_mut(true, 1).loaded = true;
+        s.side_mut(true, 1).items.push(2);
+        s.unlink(1, 2, OLD);
+        s.link(1, 3, OLD);
+        s.rolled_back();
+        let mut items = s.side(true, 1).unwrap().items.clone();
+        items.sort();
+        assert_eq!(items, vec![2]);
+        assert!(ops(&s).is_empty());
+    }
+
+    #[test]
+    fn loading_a_pair_linked_in_the_session_drops_the_pending_insert() {
+        let mut s = set();
+        s.link(1, 2, OLD);
+        assert!(!s.loaded_pair(1, 2));
+        assert!(ops(&s).is_empty());
+        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
+    }
+}

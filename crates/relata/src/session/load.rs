@@ -1,0 +1,279 @@
+//! Reading: queries merged into the identity map, and collection loads (lazy for one object,
+//! eager for every result of a query, one statement either way).
+
+use std::cmp::Ordering;
+
+use super::{relation_name, Session, State};
+use crate::backend::Runner;
+use crate::error::{Error, Result};
+use crate::model::{Key, Model};
+use crate::query::{EagerSpec, QuerySpec};
+use crate::relation::AssocDef;
+use crate::sql::{self, Parents};
+use crate::value::{Value, ValueRef};
+
+impl Session {
+    /// Runs a query and its eager loads; returns the keys of the results in order, leaving out
+    /// objects deleted in this session.
+    pub(crate) fn run_query<M: Model>(
+        &mut self,
+        spec: &QuerySpec,
+        eager: &[EagerSpec],
+    ) -> Result<Vec<Key<M>>> {
+        self.ensure_store::<M>();
+        let mut params = Vec::new();
+        let sql = sql::select(self.db.dialect(), M::TABLE, spec, &mut params);
+        let db = self.db.clone();
+        let mut conn = db.acquire()?;
+        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
+        let mut slots = Vec::new();
+        let why = format!("query {}", M::TABLE.name);
+        run.query(&why, &sql, &params, &mut |row| {
+            let slot = store.merge_row(row, 0)?;
+            if store.state(slot) == State::Persistent {
+                slots.push(slot);
+            }
+            Ok(())
+        })?;
+        drop(conn);
+        for e in eager {
+            (e.ensure_target)(self);
+            self.load_related(
+                e.def,
+                e.from_left,
+                Parents::Query(M::TABLE, spec),
+                Vec::new(),
+                &slots,
+            )?;
+        }
+        Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
+    }
+
+    /// Counts the rows a query matches.
+    pub(crate) fn run_count<M: Model>(&mut self, spec: &QuerySpec) -> Result<u64> {
+        let mut params = Vec::new();
+        let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
+        let db = self.db.clone();
+        let mut conn = db.acquire()?;
+        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let mut count = 0;
+        let why = format!("count {}", M::TABLE.name);
+        run.query(&why, &sql, &params, &mut |row| {
+            count = row
+                .get_i64(0)
+                .map_err(|e| Error::Database {
+                    message: e.0,
+                    sql: None,
+                })?
+                .unwrap_or(0);
+            Ok(())
+        })?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// Makes sure the collection of `slot` is loaded: a new object's is empty; otherwise one
+    /// statement loads it, unless the session is strict.
+    pub(crate) fn ensure_loaded(
+        &mut self,
+        def: &'static AssocDef,
+        from_left: bool,
+        slot: u32,
+        new: bool,
+    ) -> Result<()> {
+        let links = self.links_mut(def);
+        if new || links.side(from_left, slot).is_some_and(|s| s.loaded) {
+            return Ok(());
+        }
+        let (from, _) = def.sides(from_left);
+        let store = self
+            .any_store((from.table.slot)())
+            .expect("a key implies a store");
+        let Some(id) = store.id(slot) else {
+            // Detached without ever being stored: nothing in the database.
+            self.links_mut(def).side_mut(from_left, slot).loaded = true;
+            return Ok(());
+        };
+        if self.strict {
+            return Err(Error::LazyLoad {
+                relation: relation_name(def, from_left),
+                object: store.describe(slot),
+            });
+        }
+        self.load_related(
+            def,
+            from_left,
+            Parents::One,
+            vec![Value::Integer(id)],
+            &[slot],
+        )
+    }
+
+    /// Loads the collections of `parents` (slots of the `from` side) in one statement, merging the
+    /// related objects into the identity map. Collections already loaded are left as they are.
+    fn load_related(
+        &mut self,
+        def: &'static AssocDef,
+        from_left: bool,
+        which: Parents<'_>,
+        mut params: Vec<Value>,
+        parents: &[u32],
+    ) -> Result<()> {
+        let (from, to) = def.sides(from_left);
+        let which_is_one = matches!(which, Parents::One);
+        let sql = sql::select_related(self.db.dialect(), def, from_left, which, &mut params);
+        let why = match which_is_one {
+            true => format!(
+                "lazy load of {} for {}",
+                relation_name(def, from_left),
+                self.any_store((from.table.slot)())
+                    .map_or(String::new(), |s| s.describe(parents[0]))
+            ),
+            false => format!("eager load of {}", relation_name(def, from_left)),
+        };
+        let from_slot = (from.table.slot)();
+        let to_slot = (to.table.slot)();
+        self.links_mut(def);
+        let db = self.db.clone();
+        let mut conn = db.acquire()?;
+        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let links = self.links[(def.slot)()].as_mut().expect("ensured");
+        // The target store is taken out so the parent lookups can read the other store (or, for a
+        // self-referential relation, the same one) while targets are merged.
+        let mut target = self.stores[to_slot].take().expect("target store ensured");
+        let mut current: Option<(i64, u32, bool)> = None; // (parent id, parent slot, skip)
+        let result = run.query(&why, &sql, &params, &mut |row| {
+            let pid = row
+                .get_i64(0)
+                .map_err(|e| Error::Decode {
+                    table: def.table,
+                    column: from.column,
+                    reason: e.0,
+                })?
+                .unwrap_or_default();
+            let (pslot, skip) = match current {
+                Some((id, slot, skip)) if id == pid => (slot, skip),
+                _ => {
+                    let parent_store = if from_slot == to_slot {
+                        &*target
+                    } else {
+                        self.stores[from_slot]
+                            .as_deref()
+                            .expect("parent store exists")
+                    };
+                    let Some(slot) = parent_store.slot_of(pid) else {
+                        // A parent not in the session (deleted here meanwhile): not ours to fill.
+                        current = Some((pid, u32::MAX, true));
+                        return Ok(());
+                    };
+                    let side = links.side_mut(from_left, slot);
+                    let skip = side.loaded;
+                    if !skip {
+                        // Rows arrive in the target's key order; pending links already in view
+                        // break that order.
+                        side.sorted = side.items.is_empty() && from.order_by.is_none();
+                    }
+                    current = Some((pid, slot, skip));
+                    (slot, skip)
+                }
+            };
+            if skip {
+                return Ok(());
+            }
+            let tslot = target.merge_row(row, 1)?;
+            let (l, r) = if from_left {
+                (pslot, tslot)
+            } else {
+                (tslot, pslot)
+            };
+            if links.loaded_pair(l, r) {
+                links.side_mut(from_left, pslot).items.push(tslot);
+            }
+            Ok(())
+        });
+        self.stores[to_slot] = Some(target);
+        result?;
+        let links = self.links[(def.slot)()].as_mut().expect("ensured");
+        for &p in parents {
+            let side = links.side_mut(from_left, p);
+            if !side.loaded {
+                side.loaded = true;
+                if side.items.is_empty() {
+                    side.sorted = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The live members of a loaded collection, sorted into the relation's order.
+    pub(crate) fn collection(
+        &mut self,
+        def: &'static AssocDef,
+        from_left: bool,
+        slot: u32,
+    ) -> Vec<u32> {
+        let (from, to) = def.sides(from_left);
+        let to_slot = (to.table.slot)();
+        let def_slot = (def.slot)();
+        let target = self.stores[to_slot]
+            .as_deref()
+            .expect("target store ensured");
+        let Some(links) = self.links.get_mut(def_slot).and_then(Option::as_mut) else {
+            return Vec::new();
+        };
+        let side = links.side_mut(from_left, slot);
+        if !side.sorted {
+            let order_col = from
+                .order_by
+                .and_then(|name| target.table().columns.iter().position(|c| c.name == name));
+            side.items.sort_by(|&a, &b| {
+                let by_col = match order_col {
+                    Some(c) => compare_values(target.value(a, c), target.value(b, c)),
+                    None => Ordering::Equal,
+                };
+                by_col
+                    .then_with(|| {
+                        let ia = target.id(a).unwrap_or(i64::MAX);
+                        let ib = target.id(b).unwrap_or(i64::MAX);
+                        ia.cmp(&ib)
+                    })
+                    .then(a.cmp(&b))
+            });
+            side.sorted = true;
+        }
+        side.items
+            .iter()
+            .copied()
+            .filter(|&t| matches!(target.state(t), State::New | State::Persistent))
+            .collect()
+    }
+}
+
+/// A total order on values matching SQLite's default ordering: NULL, numbers, text (by bytes),
+/// blobs.
+fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
+    fn rank(v: &ValueRef<'_>) -> u8 {
+        match v {
+            ValueRef::Null => 0,
+            ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) => 1,
+            ValueRef::Text(_) => 2,
+            ValueRef::Blob(_) => 3,
+        }
+    }
+    fn num(v: &ValueRef<'_>) -> f64 {
+        match *v {
+            ValueRef::Integer(i) => i as f64,
+            ValueRef::Real(r) => r,
+            ValueRef::Bool(b) => f64::from(u8::from(b)),
+            _ => 0.0,
+        }
+    }
+    match (a, b) {
+        (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
+        (ValueRef::Text(x), ValueRef::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),
+        (x, y) if rank(&x) == 1 && rank(&y) == 1 => num(&x).total_cmp(&num(&y)),
+        (x, y) => rank(&x).cmp(&rank(&y)),
+    }
+}

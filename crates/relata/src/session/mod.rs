@@ -1,0 +1,460 @@
+//! The session: identity map, object states, link sets and change tracking. Users hold typed
+//! [`Key`]s; the session owns the objects. Nothing here does IO except through the backend's
+//! `Runner`, in `load.rs` (reads) and `Session::commit` (the flush).
+
+mod links;
+mod load;
+mod store;
+
+use std::ops::{Index, IndexMut};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use store::ObjectState;
+
+use crate::backend::{Database, Runner, StatementLog};
+use crate::error::{Error, Result};
+use crate::flush::{self, Plan};
+use crate::model::{Key, Model};
+use crate::query::Query;
+use crate::relation::{AssocDef, Relation};
+pub(crate) use links::{LinkOp, LinkSet, NewEnds};
+pub(crate) use store::{AnyStore, State, Store};
+
+static NEXT_SESSION: AtomicU32 = AtomicU32::new(1);
+
+/// A unit of work on a [`Database`]: add, read, modify and delete objects, link and unlink them,
+/// query, then `commit()` everything in one transaction, or `rollback()`.
+///
+/// Dropping a session discards its pending changes (it holds no database transaction between
+/// calls, so nothing is locked while you work).
+///
+/// ```
+/// # use relata::{Database, Model, Association, schema};
+/// # #[derive(Model)] #[relata(table = "students")]
+/// # struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+/// # #[derive(Model)] #[relata(table = "courses")]
+/// # struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+/// # #[derive(Association)] #[relata(table = "student_course")]
+/// # struct StudentCourse {
+/// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+/// #     #[relata(references = Course, relation = "students")] course_id: i64,
+/// # }
+/// let db = Database::open("sqlite::memory:")?;
+/// db.create_all(&schema![Student, Course, StudentCourse])?;
+/// let mut s = db.session();
+/// let alice = s.add(Student { id: None, name: "Alice".into() });
+/// let math = s.add(Course { id: None, title: "Math".into() });
+/// s.link(Student::courses(), alice, math);
+/// assert_eq!(s.related(Course::students(), math)?, vec![alice]); // visible before any commit
+/// s.commit()?;
+/// assert!(s[alice].id.is_some());
+/// # Ok::<(), relata::Error>(())
+/// ```
+pub struct Session {
+    db: Database,
+    id: u32,
+    stores: Vec<Option<Box<dyn AnyStore>>>,
+    /// Model slots in first-use order: the flush's tie-break between unrelated tables.
+    store_order: Vec<usize>,
+    links: Vec<Option<LinkSet>>,
+    link_order: Vec<usize>,
+    strict: bool,
+    log: StatementLog,
+}
+
+impl Session {
+    pub(crate) fn new(db: Database) -> Session {
+        Session {
+            db,
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            stores: Vec::new(),
+            store_order: Vec::new(),
+            links: Vec::new(),
+            link_order: Vec::new(),
+            strict: false,
+            log: StatementLog::default(),
+        }
+    }
+
+    /// The database this session works on.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub(crate) fn ensure_store<M: Model>(&mut self) {
+        let slot = (M::TABLE.slot)();
+        if self.stores.len() <= slot {
+            self.stores.resize_with(slot + 1, || None);
+        }
+        if self.stores[slot].is_none() {
+            self.stores[slot] = Some(Box::new(Store::<M>::new()));
+            self.store_order.push(slot);
+        }
+    }
+
+    fn store<M: Model>(&self) -> Option<&Store<M>> {
+        let s = self.stores.get((M::TABLE.slot)())?.as_ref()?;
+        s.as_any().downcast_ref::<Store<M>>()
+    }
+
+    fn store_mut<M: Model>(&mut self) -> &mut Store<M> {
+        self.ensure_store::<M>();
+        self.stores[(M::TABLE.slot)()]
+            .as_mut()
+            .and_then(|s| s.as_any_mut().downcast_mut::<Store<M>>())
+            .expect("store was just ensured")
+    }
+
+    pub(crate) fn any_store(&self, table_slot: usize) -> Option<&dyn AnyStore> {
+        self.stores.get(table_slot)?.as_deref()
+    }
+
+    fn links_mut(&mut self, def: &'static AssocDef) -> &mut LinkSet {
+        let slot = (def.slot)();
+        if self.links.len() <= slot {
+            self.links.resize_with(slot + 1, || None);
+        }
+        if self.links[slot].is_none() {
+            self.links[slot] = Some(LinkSet::new(def));
+            self.link_order.push(slot);
+        }
+        self.links[slot].as_mut().expect("just ensured")
+    }
+
+    fn check<M: Model>(&self, key: Key<M>) {
+        assert!(
+            key.session == self.id,
+            "{key:?} belongs to another session; keys are only valid in the session that made them (use Session::find with the id)"
+        );
+    }
+
+    fn entry_state<M: Model>(&self, key: Key<M>) -> State {
+        self.check(key);
+        self.store::<M>().expect("a key implies a store").entries[key.slot as usize].state
+    }
+
+    /// Adds a new object; it is inserted at the next commit. Returns its key, valid before and
+    /// after the commit. An object added with an id set inserts that id.
+    pub fn add<M: Model>(&mut self, obj: M) -> Key<M> {
+        let slot = self.store_mut::<M>().add(obj);
+        Key::new(self.id, slot)
+    }
+
+    /// Adds several objects; returns their keys in order.
+    pub fn add_all<M: Model>(&mut self, objs: impl IntoIterator<Item = M>) -> Vec<Key<M>> {
+        let id = self.id;
+        let store = self.store_mut::<M>();
+        objs.into_iter()
+            .map(|o| Key::new(id, store.add(o)))
+            .collect()
+    }
+
+    /// The object behind a key (also `&session[key]`).
+    pub fn get<M: Model>(&self, key: Key<M>) -> &M {
+        self.check(key);
+        &self.store::<M>().expect("a key implies a store").entries[key.slot as usize].obj
+    }
+
+    /// The object behind a key, for writing (also `&mut session[key]`): the session compares it
+    /// with its last committed state at commit and updates the changed columns only.
+    pub fn get_mut<M: Model>(&mut self, key: Key<M>) -> &mut M {
+        self.check(key);
+        self.store_mut::<M>().get_mut(key.slot)
+    }
+
+    /// The object's database id: `None` until its first commit.
+    pub fn id<M: Model>(&self, key: Key<M>) -> Option<i64> {
+        self.check(key);
+        let store = self.store::<M>().expect("a key implies a store");
+        AnyStore::id(store, key.slot)
+    }
+
+    /// Where the object stands: new, persistent, modified, deleted or detached.
+    pub fn state<M: Model>(&self, key: Key<M>) -> ObjectState {
+        self.check(key);
+        self.store::<M>()
+            .expect("a key implies a store")
+            .public_state(key.slot)
+    }
+
+    /// Marks an object for deletion at the next commit (a new object is simply dropped). Its links
+    /// go with it: the database removes its association rows (`ON DELETE CASCADE`), and the
+    /// session stops showing it in any collection at once.
+    pub fn delete<M: Model>(&mut self, key: Key<M>) {
+        self.check(key);
+        self.store_mut::<M>().delete(key.slot);
+    }
+
+    /// The object with this database id: from the identity map if the session holds it, else
+    /// loaded. `None` if there is no such row or it is deleted in this session.
+    pub fn find<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
+        if let Some(store) = self.store::<M>() {
+            if let Some(&slot) = store.by_id.get(&id) {
+                let key = Key::new(self.id, slot);
+                return Ok((store.entries[slot as usize].state == State::Persistent).then_some(key));
+            }
+        }
+        let pk = crate::model::Column::<M, i64>::new(M::TABLE.primary_key);
+        self.query::<M>().filter(pk.eq(id)).first()
+    }
+
+    /// Starts a query on `M`.
+    pub fn query<M: Model>(&mut self) -> Query<'_, M> {
+        Query::new(self)
+    }
+
+    /// Which ends of a relation's pair are new objects, and the pair in association order.
+    fn pair<F: Model, T: Model>(
+        &self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> ((u32, u32), NewEnds) {
+        let from_new = self.entry_state(from) == State::New;
+        let to_new = self.entry_state(to) == State::New;
+        if rel.from_left {
+            (
+                (from.slot, to.slot),
+                NewEnds {
+                    left: from_new,
+                    right: to_new,
+                },
+            )
+        } else {
+            (
+                (to.slot, from.slot),
+                NewEnds {
+                    left: to_new,
+                    right: from_new,
+                },
+            )
+        }
+    }
+
+    /// Links two objects through a relationship; both directions see it at once. Returns whether
+    /// anything changed (linking a linked pair is a no-op; re-linking a pair unlinked in this
+    /// session cancels the unlink).
+    pub fn link<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> bool {
+        self.ensure_store::<F>();
+        self.ensure_store::<T>();
+        let ((l, r), new) = self.pair(rel, from, to);
+        self.links_mut(rel.def).link(l, r, new)
+    }
+
+    /// Unlinks two objects; returns whether anything changed.
+    pub fn unlink<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> bool {
+        self.ensure_store::<F>();
+        self.ensure_store::<T>();
+        let ((l, r), new) = self.pair(rel, from, to);
+        self.links_mut(rel.def).unlink(l, r, new)
+    }
+
+    /// Links `from` to each of `to`; returns how many links were new.
+    pub fn extend<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: impl IntoIterator<Item = Key<T>>,
+    ) -> usize {
+        to.into_iter().filter(|&t| self.link(rel, from, t)).count()
+    }
+
+    /// Whether `from` is linked to `to` (loading `from`'s collection if needed).
+    pub fn contains<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> Result<bool> {
+        self.check(to);
+        Ok(self.related(rel, from)?.contains(&to))
+    }
+
+    /// The objects linked to `from`, in the relation's order (the target's primary key unless the
+    /// relation declares an order; new objects last, in the order they were added). Loads the
+    /// collection on first access, unless the session is strict (then it is an error).
+    pub fn related<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+    ) -> Result<Vec<Key<T>>> {
+        self.ensure_store::<T>();
+        let new = self.entry_state(from) == State::New;
+        self.ensure_loaded(rel.def, rel.from_left, from.slot, new)?;
+        let slots = self.collection(rel.def, rel.from_left, from.slot);
+        Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
+    }
+
+    /// Unlinks everything from `from`; returns how many links were removed.
+    pub fn clear<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+    ) -> Result<usize> {
+        let current = self.related(rel, from)?;
+        Ok(current
+            .into_iter()
+            .filter(|&t| self.unlink(rel, from, t))
+            .count())
+    }
+
+    /// Makes `from`'s collection exactly `to`: unlinks what is not in it, links what is missing.
+    /// Pairs in both are untouched (nothing is written for them).
+    pub fn replace<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: impl IntoIterator<Item = Key<T>>,
+    ) -> Result<()> {
+        let wanted: Vec<Key<T>> = to.into_iter().collect();
+        for t in self.related(rel, from)? {
+            if !wanted.contains(&t) {
+                self.unlink(rel, from, t);
+            }
+        }
+        for t in wanted {
+            self.link(rel, from, t);
+        }
+        Ok(())
+    }
+
+    /// Makes lazy loads errors (`Error::LazyLoad`), so tests can prove a block does no N+1.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.strict = strict;
+    }
+
+    /// How many statements this session has run.
+    pub fn statements_run(&self) -> u64 {
+        self.log.count
+    }
+
+    /// Runs `body` and fails with `Error::QueryBudget` if it ran more than `limit` statements
+    /// (every statement counts, `BEGIN` and `COMMIT` included); the error lists each statement
+    /// with why it ran, naming the relation of any lazy load.
+    pub fn query_budget<T>(
+        &mut self,
+        limit: usize,
+        body: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
+        let outer = self.log.recording.replace(Vec::new());
+        let result = body(self);
+        let ran = std::mem::replace(&mut self.log.recording, outer).unwrap_or_default();
+        if let Some(outer) = &mut self.log.recording {
+            outer.extend(ran.iter().cloned());
+        }
+        if ran.len() > limit {
+            return Err(Error::QueryBudget {
+                limit,
+                statements: ran,
+            });
+        }
+        result
+    }
+
+    /// Whether a commit would write anything.
+    pub fn has_changes(&self) -> bool {
+        self.stores.iter().flatten().any(|s| {
+            s.new_slots().iter().any(|&x| s.state(x) == State::New)
+                || !s.deleted_slots().is_empty()
+                || s.dirty_slots()
+                    .iter()
+                    .any(|&x| !s.changed_columns(x).is_empty())
+        }) || self
+            .links
+            .iter()
+            .flatten()
+            .any(|l| l.live().next().is_some())
+    }
+
+    /// What a commit would do now, as data (no IO).
+    pub fn plan(&self) -> Result<Plan> {
+        flush::plan(self.view())
+    }
+
+    /// The statements a commit would run now, rendered with their parameters, without running
+    /// anything (generated keys are shown as they would be numbered on a fresh table).
+    pub fn pending_statements(&self) -> Result<Vec<String>> {
+        let plan = self.plan()?;
+        flush::render(&plan, self.view(), self.db.dialect())
+    }
+
+    pub(crate) fn view(&self) -> flush::View<'_> {
+        flush::View {
+            stores: &self.stores,
+            store_order: &self.store_order,
+            links: &self.links,
+            link_order: &self.link_order,
+        }
+    }
+
+    /// Writes every pending change in one transaction, in dependency order: inserts (parents
+    /// first), updates, association rows (with the generated keys), then deletes.
+    ///
+    /// If any statement fails, the transaction is rolled back, the database is exactly as it was,
+    /// and the session is exactly as it was before `commit()` (fix the cause and commit again, or
+    /// `rollback()`). The error names the table, the constraint and the row.
+    pub fn commit(&mut self) -> Result<()> {
+        let plan = flush::plan(self.view())?;
+        if !plan.is_empty() {
+            let db = self.db.clone();
+            let mut conn = db.acquire()?;
+            let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+            let view = flush::View {
+                stores: &self.stores,
+                store_order: &self.store_order,
+                links: &self.links,
+                link_order: &self.link_order,
+            };
+            let ids = run.transaction(|run| flush::execute(&plan, view, run))?;
+            flush::apply(&plan, &ids, &mut self.stores, &mut self.links);
+        } else {
+            flush::apply(
+                &plan,
+                &flush::Generated::default(),
+                &mut self.stores,
+                &mut self.links,
+            );
+        }
+        Ok(())
+    }
+
+    /// Discards every pending change: new objects become detached, modified objects get their
+    /// committed values back, deleted objects and unlinked pairs come back, new links vanish.
+    pub fn rollback(&mut self) {
+        for s in self.stores.iter_mut().flatten() {
+            s.rolled_back();
+        }
+        for l in self.links.iter_mut().flatten() {
+            l.rolled_back();
+        }
+    }
+}
+
+impl<M: Model> Index<Key<M>> for Session {
+    type Output = M;
+    fn index(&self, key: Key<M>) -> &M {
+        self.get(key)
+    }
+}
+
+impl<M: Model> IndexMut<Key<M>> for Session {
+    fn index_mut(&mut self, key: Key<M>) -> &mut M {
+        self.get_mut(key)
+    }
+}
+
+/// `Student.courses`: a relation's name for messages.
+pub(crate) fn relation_name(def: &AssocDef, from_left: bool) -> String {
+    let (from, _) = def.sides(from_left);
+    format!("{}.{}", from.table.model, from.relation)
+}

@@ -1,0 +1,280 @@
+//! The objects of one model held by a session: an arena indexed by key, the identity map from
+//! database id to key, and the lists of pending inserts, updates and deletes. No IO.
+
+use std::any::Any;
+
+use crate::error::{Error, Result};
+use crate::hash::FxHashMap;
+use crate::model::{describe_row, Model, TableDef};
+use crate::value::{RowSource, ValueRef};
+
+/// Where an object stands with respect to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObjectState {
+    /// Added to the session, not committed yet.
+    New,
+    /// Stored in the database, unchanged in the session.
+    Persistent,
+    /// Stored in the database, with changed columns not committed yet.
+    Modified,
+    /// Marked for deletion; the delete is not committed yet.
+    Deleted,
+    /// No longer tied to a database row: its delete was committed, or it was new and was deleted
+    /// or rolled back before any commit. Its last values can still be read.
+    Detached,
+}
+
+/// The internal state; `Modified` is derived from the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    New,
+    Persistent,
+    Deleted,
+    Detached,
+}
+
+pub(crate) struct Entry<M> {
+    pub obj: M,
+    pub state: State,
+    /// The object as last committed, kept from its first mutable access until the next commit or
+    /// rollback; the columns that differ from it are the ones an UPDATE writes.
+    pub snapshot: Option<Box<M>>,
+}
+
+pub(crate) struct Store<M: Model> {
+    pub entries: Vec<Entry<M>>,
+    pub by_id: FxHashMap<i64, u32>,
+    /// Slots added since the last commit, in order (some may since have been deleted).
+    pub new: Vec<u32>,
+    /// Slots with a snapshot.
+    pub dirty: Vec<u32>,
+    /// Persistent slots marked for deletion.
+    pub deleted: Vec<u32>,
+}
+
+impl<M: Model> Store<M> {
+    pub fn new() -> Self {
+        Store {
+            entries: Vec::new(),
+            by_id: FxHashMap::default(),
+            new: Vec::new(),
+            dirty: Vec::new(),
+            deleted: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, obj: M) -> u32 {
+        let slot = self.entries.len() as u32;
+        self.entries.push(Entry {
+            obj,
+            state: State::New,
+            snapshot: None,
+        });
+        self.new.push(slot);
+        slot
+    }
+
+    /// The object for writing; keeps a snapshot of a persistent object the first time.
+    pub fn get_mut(&mut self, slot: u32) -> &mut M {
+        let e = &mut self.entries[slot as usize];
+        if e.state == State::Persistent && e.snapshot.is_none() {
+            e.snapshot = Some(Box::new(e.obj.snapshot()));
+            self.dirty.push(slot);
+        }
+        &mut e.obj
+    }
+
+    pub fn delete(&mut self, slot: u32) {
+        let e = &mut self.entries[slot as usize];
+        match e.state {
+            State::New => e.state = State::Detached,
+            State::Persistent => {
+                e.state = State::Deleted;
+                self.deleted.push(slot);
+            }
+            State::Deleted | State::Detached => {}
+        }
+    }
+
+    pub fn public_state(&self, slot: u32) -> ObjectState {
+        let e = &self.entries[slot as usize];
+        match e.state {
+            State::New => ObjectState::New,
+            State::Persistent if !self.changed_columns(slot).is_empty() => ObjectState::Modified,
+            State::Persistent => ObjectState::Persistent,
+            State::Deleted => ObjectState::Deleted,
+            State::Detached => ObjectState::Detached,
+        }
+    }
+
+    /// Inserts a row into the identity map, or finds the object already there (whose pending
+    /// changes win over the row). Returns its slot.
+    pub fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
+        let table = M::TABLE;
+        let id = row
+            .get_i64(start)
+            .map_err(|e| Error::Decode {
+                table: table.name,
+                column: table.primary_key,
+                reason: e.0,
+            })?
+            .ok_or_else(|| Error::Decode {
+                table: table.name,
+                column: table.primary_key,
+                reason: "the primary key is NULL".into(),
+            })?;
+        if let Some(&slot) = self.by_id.get(&id) {
+            return Ok(slot);
+        }
+        let obj = M::from_row(row, start)?;
+        let slot = self.entries.len() as u32;
+        self.entries.push(Entry {
+            obj,
+            state: State::Persistent,
+            snapshot: None,
+        });
+        self.by_id.insert(id, slot);
+        Ok(slot)
+    }
+
+    /// The columns of a persistent object that differ from its snapshot.
+    pub fn changed_columns(&self, slot: u32) -> Vec<usize> {
+        let e = &self.entries[slot as usize];
+        match &e.snapshot {
+            None => Vec::new(),
+            Some(old) => (0..M::TABLE.columns.len())
+                .filter(|&c| e.obj.value(c) != old.value(c))
+                .collect(),
+        }
+    }
+}
+
+/// What the session, planner and executor need of a store without knowing its model type.
+pub(crate) trait AnyStore: Send {
+    fn table(&self) -> &'static TableDef;
+    fn len(&self) -> usize;
+    fn state(&self, slot: u32) -> State;
+    fn id(&self, slot: u32) -> Option<i64>;
+    /// The id a new object was added with, if the user set one.
+    fn requested_id(&self, slot: u32) -> Option<i64>;
+    fn slot_of(&self, id: i64) -> Option<u32>;
+    fn value(&self, slot: u32, column: usize) -> ValueRef<'_>;
+    fn describe(&self, slot: u32) -> String;
+    fn new_slots(&self) -> &[u32];
+    fn dirty_slots(&self) -> &[u32];
+    fn deleted_slots(&self) -> &[u32];
+    fn changed_columns(&self, slot: u32) -> Vec<usize>;
+    /// The primary key as stored in the object differs from the id the session knows (the user
+    /// changed the key field): the error to report, if so.
+    fn check_key(&self, slot: u32) -> Result<()>;
+    fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32>;
+    /// Applies a successful commit: new objects get their ids, snapshots are dropped, deleted
+    /// objects leave the identity map.
+    fn committed(&mut self, ids: &[(u32, i64)]);
+    /// Discards pending changes: new objects are detached, modified ones restored, deleted ones
+    /// persistent again.
+    fn rolled_back(&mut self);
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<M: Model> AnyStore for Store<M> {
+    fn table(&self) -> &'static TableDef {
+        M::TABLE
+    }
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+    fn state(&self, slot: u32) -> State {
+        self.entries[slot as usize].state
+    }
+    fn id(&self, slot: u32) -> Option<i64> {
+        let e = &self.entries[slot as usize];
+        match e.state {
+            // Until committed, an id the user set by hand is only a request.
+            State::New => None,
+            _ => e.snapshot.as_ref().map_or_else(|| e.obj.id(), |s| s.id()),
+        }
+    }
+    fn requested_id(&self, slot: u32) -> Option<i64> {
+        self.entries[slot as usize].obj.id()
+    }
+    fn slot_of(&self, id: i64) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+    fn value(&self, slot: u32, column: usize) -> ValueRef<'_> {
+        self.entries[slot as usize].obj.value(column)
+    }
+    fn describe(&self, slot: u32) -> String {
+        describe_row(&self.entries[slot as usize].obj)
+    }
+    fn new_slots(&self) -> &[u32] {
+        &self.new
+    }
+    fn dirty_slots(&self) -> &[u32] {
+        &self.dirty
+    }
+    fn deleted_slots(&self) -> &[u32] {
+        &self.deleted
+    }
+    fn changed_columns(&self, slot: u32) -> Vec<usize> {
+        Store::changed_columns(self, slot)
+    }
+    fn check_key(&self, slot: u32) -> Result<()> {
+        let e = &self.entries[slot as usize];
+        match &e.snapshot {
+            Some(old) if old.id() != e.obj.id() => Err(Error::InvalidKey {
+                message: format!(
+                    "the primary key of {} was changed from {:?} to {:?}; a stored object keeps its key (add a new object instead)",
+                    describe_row(old.as_ref()),
+                    old.id(),
+                    e.obj.id()
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+    fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
+        Store::merge_row(self, row, start)
+    }
+    fn committed(&mut self, ids: &[(u32, i64)]) {
+        for &(slot, id) in ids {
+            let e = &mut self.entries[slot as usize];
+            e.obj.set_id(Some(id));
+            e.state = State::Persistent;
+            self.by_id.insert(id, slot);
+        }
+        for slot in self.dirty.drain(..) {
+            self.entries[slot as usize].snapshot = None;
+        }
+        for slot in self.deleted.drain(..) {
+            let e = &mut self.entries[slot as usize];
+            if let Some(id) = e.obj.id() {
+                self.by_id.remove(&id);
+            }
+            e.state = State::Detached;
+        }
+        self.new.clear();
+    }
+    fn rolled_back(&mut self) {
+        for slot in self.new.drain(..) {
+            self.entries[slot as usize].state = State::Detached;
+        }
+        for slot in self.dirty.drain(..) {
+            let e = &mut self.entries[slot as usize];
+            if let Some(old) = e.snapshot.take() {
+                e.obj = *old;
+            }
+        }
+        for slot in self.deleted.drain(..) {
+            self.entries[slot as usize].state = State::Persistent;
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -1,0 +1,571 @@
+//! SQL text for every statement relata runs, rendered per [`Dialect`] from table metadata and
+//! filter trees. No IO here: every function returns text, and query parameters are pushed to a
+//! vector in placeholder order. Values are never spliced into SQL; identifiers are always quoted.
+
+mod sqlite;
+
+pub use sqlite::Sqlite;
+
+use crate::model::TableDef;
+use crate::query::{CmpOp, Expr, QuerySpec};
+use crate::relation::AssocDef;
+use crate::value::{SqlType, Value};
+
+/// How one database spells SQL. Each dialect is a zero-sized type that overrides only what differs
+/// from the defaults.
+pub trait Dialect: Send + Sync + 'static {
+    /// The dialect's name (`sqlite`).
+    fn name(&self) -> &'static str;
+
+    /// Appends `ident` quoted as an identifier.
+    fn quote(&self, out: &mut String, ident: &str) {
+        out.push('"');
+        for c in ident.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+
+    /// Appends the placeholder for the `n`th parameter (1-based).
+    fn placeholder(&self, out: &mut String, n: usize) {
+        let _ = n;
+        out.push('?');
+    }
+
+    /// The most bound parameters one statement may carry.
+    fn max_params(&self) -> usize;
+
+    /// The column type for a Rust field type.
+    fn column_type(&self, ty: SqlType) -> &'static str;
+
+    /// The definition of an integer primary key the database generates.
+    fn generated_key(&self, autoincrement: bool) -> &'static str;
+
+    /// What follows `CREATE TABLE (...)` for a model's table.
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+
+    /// What follows `CREATE TABLE (...)` for an association table.
+    fn association_table_options(&self) -> &'static str {
+        self.table_options()
+    }
+
+    /// The statement that opens a write transaction.
+    fn begin(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    /// What turns an insert of association rows into one that skips pairs already present.
+    fn on_conflict_do_nothing(&self) -> &'static str {
+        " ON CONFLICT DO NOTHING"
+    }
+
+    /// Whether the transaction stays usable after a failed statement (so a failing batch can be
+    /// retried row by row to name the row at fault).
+    fn continues_after_error(&self) -> bool {
+        true
+    }
+}
+
+/// A small writer that keeps the dialect and the parameter count together.
+pub(crate) struct Sql<'d> {
+    pub d: &'d dyn Dialect,
+    pub text: String,
+    pub params: usize,
+}
+
+impl<'d> Sql<'d> {
+    pub fn new(d: &'d dyn Dialect) -> Self {
+        Sql {
+            d,
+            text: String::with_capacity(128),
+            params: 0,
+        }
+    }
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    pub fn ident(&mut self, s: &str) -> &mut Self {
+        self.d.quote(&mut self.text, s);
+        self
+    }
+    /// `"alias"."column"`
+    pub fn col(&mut self, alias: &str, column: &str) -> &mut Self {
+        self.ident(alias).push(".").ident(column)
+    }
+    pub fn param(&mut self) -> &mut Self {
+        self.params += 1;
+        self.d.placeholder(&mut self.text, self.params);
+        self
+    }
+    /// `(?, ?, ?)` for `n` parameters.
+    pub fn tuple(&mut self, n: usize) -> &mut Self {
+        self.push("(");
+        for i in 0..n {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.param();
+        }
+        self.push(")")
+    }
+    /// Identifiers separated by commas.
+    pub fn idents<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> &mut Self {
+        for (i, n) in names.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.ident(n);
+        }
+        self
+    }
+    pub fn finish(self) -> String {
+        self.text
+    }
+}
+
+/// How many rows of `width` parameters fit in one statement (at most `cap`).
+pub(crate) fn rows_per_statement(d: &dyn Dialect, width: usize, cap: usize) -> usize {
+    (d.max_params() / width.max(1)).clamp(1, cap)
+}
+
+/// `INSERT INTO t (cols) VALUES (...), (...)` for `rows` rows; the primary key is included first
+/// when `with_id` (objects added with an explicit id).
+pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usize) -> String {
+    let mut s = Sql::new(d);
+    s.push("INSERT INTO ").ident(table.name).push(" (");
+    let names = with_id
+        .then_some(table.primary_key)
+        .into_iter()
+        .chain(table.columns.iter().map(|c| c.name));
+    s.idents(names);
+    let width = table.columns.len() + usize::from(with_id);
+    if width == 0 {
+        // A model with only its key: SQLite and PostgreSQL both accept DEFAULT VALUES (one row).
+        s.text.truncate(s.text.len() - 2);
+        s.push(" DEFAULT VALUES");
+        return s.finish();
+    }
+    s.push(") VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            s.push(", ");
+        }
+        s.tuple(width);
+    }
+    s.finish()
+}
+
+/// Inserts `rows` association pairs, skipping pairs already present.
+pub(crate) fn insert_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> String {
+    let mut s = Sql::new(d);
+    s.push("INSERT INTO ")
+        .ident(assoc.table)
+        .push(" (")
+        .idents([assoc.left.column, assoc.right.column])
+        .push(") VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            s.push(", ");
+        }
+        s.tuple(2);
+    }
+    s.push(d.on_conflict_do_nothing());
+    s.finish()
+}
+
+/// Deletes one association pair.
+pub(crate) fn delete_pair(d: &dyn Dialect, assoc: &AssocDef) -> String {
+    let mut s = Sql::new(d);
+    s.push("DELETE FROM ")
+        .ident(assoc.table)
+        .push(" WHERE ")
+        .ident(assoc.left.column)
+        .push(" = ")
+        .param()
+        .push(" AND ")
+        .ident(assoc.right.column)
+        .push(" = ")
+        .param();
+    s.finish()
+}
+
+/// `UPDATE t SET a = ?, b = ? WHERE id = ?` for the changed columns only.
+pub(crate) fn update(d: &dyn Dialect, table: &TableDef, columns: &[usize]) -> String {
+    let mut s = Sql::new(d);
+    s.push("UPDATE ").ident(table.name).push(" SET ");
+    for (i, &c) in columns.iter().enumerate() {
+        if i > 0 {
+            s.push(", ");
+        }
+        s.ident(table.columns[c].name).push(" = ").param();
+    }
+    s.push(" WHERE ")
+        .ident(table.primary_key)
+        .push(" = ")
+        .param();
+    s.finish()
+}
+
+/// Deletes `rows` objects by primary key.
+pub(crate) fn delete_objects(d: &dyn Dialect, table: &TableDef, rows: usize) -> String {
+    let mut s = Sql::new(d);
+    s.push("DELETE FROM ")
+        .ident(table.name)
+        .push(" WHERE ")
+        .ident(table.primary_key)
+        .push(" IN ")
+        .tuple(rows);
+    s.finish()
+}
+
+/// `SELECT 1 FROM t WHERE id = ?`: does the row exist (used to name the missing side of a
+/// failed link).
+pub(crate) fn exists_by_id(d: &dyn Dialect, table: &TableDef) -> String {
+    let mut s = Sql::new(d);
+    s.push("SELECT 1 FROM ")
+        .ident(table.name)
+        .push(" WHERE ")
+        .ident(table.primary_key)
+        .push(" = ")
+        .param();
+    s.finish()
+}
+
+/// The select list of a model: primary key, then every column.
+fn select_list(s: &mut Sql<'_>, alias: &str, table: &TableDef) {
+    s.col(alias, table.primary_key);
+    for c in table.columns {
+        s.push(", ").col(alias, c.name);
+    }
+}
+
+/// `FROM t AS t0 WHERE ... ORDER BY ... LIMIT ... OFFSET ...` shared by selects and counts.
+fn from_where_order(
+    s: &mut Sql<'_>,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+    order: bool,
+) {
+    s.push(" FROM ").ident(table.name).push(" AS ").ident("t0");
+    if let Some(f) = &spec.filter {
+        s.push(" WHERE ");
+        let mut depth = 0;
+        expr(s, f, "t0", table, &mut depth, params);
+    }
+    if order {
+        s.push(" ORDER BY ");
+        for (column, desc) in &spec.order {
+            s.col("t0", column)
+                .push(if *desc { " DESC, " } else { ", " });
+        }
+        s.col("t0", table.primary_key);
+    }
+    limit_offset(s, spec, params);
+}
+
+fn limit_offset(s: &mut Sql<'_>, spec: &QuerySpec, params: &mut Vec<Value>) {
+    match (spec.limit, spec.offset) {
+        (None, None) => {}
+        (limit, offset) => {
+            // An offset needs a limit in SQLite and MySQL; -1 / a huge value means "no limit".
+            s.push(" LIMIT ").param();
+            params.push(Value::Integer(
+                limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64),
+            ));
+            if let Some(o) = offset {
+                s.push(" OFFSET ").param();
+                params.push(Value::Integer(o.min(i64::MAX as u64) as i64));
+            }
+        }
+    }
+}
+
+/// `SELECT <model columns> FROM t AS t0 WHERE ... ORDER BY ..., pk`.
+pub(crate) fn select(
+    d: &dyn Dialect,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) -> String {
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    s.push("SELECT ");
+    select_list(&mut s, "t0", table);
+    from_where_order(&mut s, table, spec, params, true);
+    s.finish()
+}
+
+/// `SELECT COUNT(*) FROM (SELECT pk FROM t AS t0 WHERE ... LIMIT ...)`.
+pub(crate) fn count(
+    d: &dyn Dialect,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) -> String {
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    if spec.limit.is_none() && spec.offset.is_none() {
+        s.push("SELECT COUNT(*)");
+        from_where_order(&mut s, table, spec, params, false);
+    } else {
+        s.push("SELECT COUNT(*) FROM (SELECT ")
+            .col("t0", table.primary_key);
+        from_where_order(&mut s, table, spec, params, true);
+        s.push(") AS ").ident("c");
+    }
+    s.finish()
+}
+
+/// Which parents a collection load is for.
+pub(crate) enum Parents<'a> {
+    /// One parent, by id (a lazy load).
+    One,
+    /// The results of a query on the parent table (an eager load).
+    Query(&'a TableDef, &'a QuerySpec),
+}
+
+/// Loads the related objects of one or many parents through an association, with the parent id
+/// first: `SELECT a.from, t.pk, t.cols FROM assoc a JOIN target t ON t.pk = a.to WHERE ...
+/// ORDER BY a.from, a.to`. The order lets the reader group by parent and gets the collection in
+/// the target's key order straight from the association's index.
+pub(crate) fn select_related(
+    d: &dyn Dialect,
+    assoc: &AssocDef,
+    from_left: bool,
+    parents: Parents<'_>,
+    params: &mut Vec<Value>,
+) -> String {
+    let (from, to) = assoc.sides(from_left);
+    let target = to.table;
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    s.push("SELECT ").col("a", from.column).push(", ");
+    select_list(&mut s, "t", target);
+    s.push(" FROM ")
+        .ident(assoc.table)
+        .push(" AS ")
+        .ident("a")
+        .push(" JOIN ")
+        .ident(target.name)
+        .push(" AS ")
+        .ident("t")
+        .push(" ON ")
+        .col("t", target.primary_key)
+        .push(" = ")
+        .col("a", to.column);
+    match parents {
+        Parents::One => {
+            s.push(" WHERE ").col("a", from.column).push(" = ").param();
+        }
+        Parents::Query(parent, spec) => {
+            if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
+                s.push(" WHERE ")
+                    .col("a", from.column)
+                    .push(" IN (SELECT ")
+                    .col("t0", parent.primary_key);
+                from_where_order(
+                    &mut s,
+                    parent,
+                    spec,
+                    params,
+                    spec.limit.is_some() || spec.offset.is_some(),
+                );
+                s.push(")");
+            }
+        }
+    }
+    s.push(" ORDER BY ")
+        .col("a", from.column)
+        .push(", ")
+        .col("a", to.column);
+    s.finish()
+}
+
+/// Renders a filter on the table aliased `alias`.
+fn expr(
+    s: &mut Sql<'_>,
+    e: &Expr,
+    alias: &str,
+    table: &TableDef,
+    depth: &mut usize,
+    params: &mut Vec<Value>,
+) {
+    match e {
+        Expr::Cmp { column, op, value } => {
+            s.col(alias, column);
+            match (op, value) {
+                (CmpOp::Eq, Value::Null) => {
+                    s.push(" IS NULL");
+                }
+                (CmpOp::Ne, Value::Null) => {
+                    s.push(" IS NOT NULL");
+                }
+                _ => {
+                    s.push(match op {
+                        CmpOp::Eq => " = ",
+                        CmpOp::Ne => " <> ",
+                        CmpOp::Lt => " < ",
+                        CmpOp::Le => " <= ",
+                        CmpOp::Gt => " > ",
+                        CmpOp::Ge => " >= ",
+                    })
+                    .param();
+                    params.push(value.clone());
+                }
+            }
+        }
+        Expr::Like { column, pattern } => {
+            s.col(alias, column)
+                .push(" LIKE ")
+                .param()
+                .push(" ESCAPE '\\'");
+            params.push(Value::Text(pattern.clone()));
+        }
+        Expr::In { column, values } => {
+            if values.is_empty() {
+                s.push("1 = 0");
+            } else {
+                s.col(alias, column).push(" IN ").tuple(values.len());
+                params.extend(values.iter().cloned());
+            }
+        }
+        Expr::IsNull { column, negated } => {
+            s.col(alias, column)
+                .push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+        }
+        Expr::And(v) | Expr::Or(v) => {
+            let sep = if matches!(e, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            s.push("(");
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    s.push(sep);
+                }
+                expr(s, x, alias, table, depth, params);
+            }
+            s.push(")");
+        }
+        Expr::Not(x) => {
+            s.push("NOT (");
+            expr(s, x, alias, table, depth, params);
+            s.push(")");
+        }
+        Expr::Related {
+            def,
+            from_left,
+            inner,
+        } => {
+            *depth += 1;
+            let (from, to) = def.sides(*from_left);
+            let a = format!("a{depth}");
+            let t = format!("t{depth}");
+            s.push("EXISTS (SELECT 1 FROM ")
+                .ident(def.table)
+                .push(" AS ")
+                .ident(&a);
+            if inner.is_some() {
+                s.push(" JOIN ")
+                    .ident(to.table.name)
+                    .push(" AS ")
+                    .ident(&t)
+                    .push(" ON ")
+                    .col(&t, to.table.primary_key)
+                    .push(" = ")
+                    .col(&a, to.column);
+            }
+            s.push(" WHERE ")
+                .col(&a, from.column)
+                .push(" = ")
+                .col(alias, table.primary_key);
+            if let Some(inner) = inner {
+                s.push(" AND ");
+                expr(s, inner, &t, to.table, depth, params);
+            }
+            s.push(")");
+        }
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` and its indexes, for a model.
+pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
+    let mut s = Sql::new(d);
+    s.push("CREATE TABLE IF NOT EXISTS ")
+        .ident(table.name)
+        .push(" (");
+    s.ident(table.primary_key)
+        .push(" ")
+        .push(d.generated_key(table.autoincrement));
+    for c in table.columns {
+        s.push(", ")
+            .ident(c.name)
+            .push(" ")
+            .push(d.column_type(c.sql_type));
+        if !c.nullable {
+            s.push(" NOT NULL");
+        }
+        if c.unique {
+            s.push(" UNIQUE");
+        }
+    }
+    s.push(")").push(d.table_options());
+    let mut out = vec![s.finish()];
+    for c in table.columns.iter().filter(|c| c.indexed && !c.unique) {
+        let mut s = Sql::new(d);
+        s.push("CREATE INDEX IF NOT EXISTS ")
+            .ident(&format!("{}_{}_idx", table.name, c.name))
+            .push(" ON ")
+            .ident(table.name)
+            .push(" (")
+            .ident(c.name)
+            .push(")");
+        out.push(s.finish());
+    }
+    out
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for an association: both keys NOT NULL, the composite primary
+/// key, cascading foreign keys to both parents, and the reverse index.
+pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<String> {
+    let mut s = Sql::new(d);
+    s.push("CREATE TABLE IF NOT EXISTS ")
+        .ident(assoc.table)
+        .push(" (");
+    for side in [&assoc.left, &assoc.right] {
+        s.ident(side.column)
+            .push(" ")
+            .push(d.column_type(SqlType::BigInt))
+            .push(" NOT NULL, ");
+    }
+    s.push("PRIMARY KEY (")
+        .idents([assoc.left.column, assoc.right.column])
+        .push(")");
+    for side in [&assoc.left, &assoc.right] {
+        s.push(", FOREIGN KEY (")
+            .ident(side.column)
+            .push(") REFERENCES ")
+            .ident(side.table.name)
+            .push(" (")
+            .ident(side.table.primary_key)
+            .push(") ON DELETE CASCADE");
+    }
+    s.push(")").push(d.association_table_options());
+    let mut idx = Sql::new(d);
+    idx.push("CREATE INDEX IF NOT EXISTS ")
+        .ident(&assoc.reverse_index_name())
+        .push(" ON ")
+        .ident(assoc.table)
+        .push(" (")
+        .idents([assoc.right.column, assoc.left.column])
+        .push(")");
+    vec![s.finish(), idx.finish()]
+}

@@ -1,0 +1,51 @@
+//! The SQLite dialect.
+
+use super::Dialect;
+use crate::value::SqlType;
+
+/// SQLite: `?` placeholders, `STRICT` tables (a value of the wrong type is an error, not silently
+/// stored), and a `WITHOUT ROWID` association table clustered on its composite key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn max_params(&self) -> usize {
+        // SQLITE_MAX_VARIABLE_NUMBER is 32766 since SQLite 3.32; the bundled library is newer.
+        32766
+    }
+
+    fn column_type(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::BigInt | SqlType::Int | SqlType::Bool => "INTEGER",
+            SqlType::Text => "TEXT",
+            SqlType::Double => "REAL",
+            SqlType::Blob => "BLOB",
+        }
+    }
+
+    fn generated_key(&self, autoincrement: bool) -> &'static str {
+        if autoincrement {
+            "INTEGER PRIMARY KEY AUTOINCREMENT"
+        } else {
+            "INTEGER PRIMARY KEY"
+        }
+    }
+
+    fn begin(&self) -> &'static str {
+        // Take the write lock up front: a deferred transaction that later needs to write can fail
+        // with SQLITE_BUSY halfway through a commit instead of waiting its turn.
+        "BEGIN IMMEDIATE"
+    }
+
+    fn table_options(&self) -> &'static str {
+        " STRICT"
+    }
+
+    fn association_table_options(&self) -> &'static str {
+        " STRICT, WITHOUT ROWID"
+    }
+}

@@ -1,0 +1,290 @@
+//! Values and the conversions between Rust field types and SQL.
+//!
+//! Writing borrows: a model hands out [`ValueRef`]s that point into its own fields, so a flush binds
+//! strings and blobs without copying them. Reading goes through [`RowSource`], which each backend
+//! implements over its driver's row type, so a model decodes straight from the driver's buffers.
+
+use std::fmt;
+
+/// The SQL storage type of a column, as the schema declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    /// A 64-bit signed integer (`i64`).
+    BigInt,
+    /// A 32-bit signed integer (`i32`).
+    Int,
+    /// Text of any length (`String`).
+    Text,
+    /// A boolean (`bool`).
+    Bool,
+    /// A double-precision float (`f64`).
+    Double,
+    /// Bytes (`Vec<u8>`).
+    Blob,
+}
+
+/// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Real(f64),
+    /// A boolean.
+    Bool(bool),
+    /// UTF-8 text.
+    Text(&'a str),
+    /// Bytes.
+    Blob(&'a [u8]),
+}
+
+impl PartialEq for ValueRef<'_> {
+    /// Equality as change tracking needs it: floats compare by bits, so `NaN` equals itself and a
+    /// field that did not change is never written.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Null, Self::Null) => true,
+            (Self::Integer(a), Self::Integer(b)) => a == b,
+            (Self::Real(a), Self::Real(b)) => a.to_bits() == b.to_bits(),
+            (Self::Bool(a), Self::Bool(b)) => a == b,
+            (Self::Text(a), Self::Text(b)) => a == b,
+            (Self::Blob(a), Self::Blob(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// Copies the value into an owned [`Value`].
+    pub fn to_owned(&self) -> Value {
+        match *self {
+            Self::Null => Value::Null,
+            Self::Integer(v) => Value::Integer(v),
+            Self::Real(v) => Value::Real(v),
+            Self::Bool(v) => Value::Bool(v),
+            Self::Text(v) => Value::Text(v.to_owned()),
+            Self::Blob(v) => Value::Blob(v.to_owned()),
+        }
+    }
+}
+
+/// An owned SQL value: the parameters of queries and filters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Integer(i64),
+    /// A float.
+    Real(f64),
+    /// A boolean.
+    Bool(bool),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    /// Borrows the value.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Self::Null => ValueRef::Null,
+            Self::Integer(v) => ValueRef::Integer(*v),
+            Self::Real(v) => ValueRef::Real(*v),
+            Self::Bool(v) => ValueRef::Bool(*v),
+            Self::Text(v) => ValueRef::Text(v),
+            Self::Blob(v) => ValueRef::Blob(v),
+        }
+    }
+}
+
+impl fmt::Display for ValueRef<'_> {
+    /// Renders the value the way echo and error messages show it: text quoted (and cut after 60
+    /// characters), blobs by length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Null => f.write_str("NULL"),
+            Self::Integer(v) => write!(f, "{v}"),
+            Self::Real(v) => write!(f, "{v:?}"),
+            Self::Bool(v) => write!(f, "{v}"),
+            Self::Text(v) => {
+                let mut chars = v.chars();
+                let head: String = chars.by_ref().take(60).collect();
+                if chars.next().is_some() {
+                    write!(f, "{:?}…", head)
+                } else {
+                    write!(f, "{head:?}")
+                }
+            }
+            Self::Blob(v) => write!(f, "<{} bytes>", v.len()),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_ref().fmt(f)
+    }
+}
+
+/// Why a stored value could not become the field's Rust type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+/// Read access to one row of a result, implemented by each backend over its driver's row.
+///
+/// Each getter returns `Ok(None)` for SQL `NULL` and an error when the stored value has another type.
+pub trait RowSource {
+    /// Reads an integer column.
+    fn get_i64(&self, idx: usize) -> Result<Option<i64>, DecodeError>;
+    /// Reads a float column.
+    fn get_f64(&self, idx: usize) -> Result<Option<f64>, DecodeError>;
+    /// Reads a boolean column.
+    fn get_bool(&self, idx: usize) -> Result<Option<bool>, DecodeError>;
+    /// Reads a text column.
+    fn get_text(&self, idx: usize) -> Result<Option<String>, DecodeError>;
+    /// Reads a bytes column.
+    fn get_blob(&self, idx: usize) -> Result<Option<Vec<u8>>, DecodeError>;
+}
+
+/// A Rust type that can be a model's field: it knows its SQL type, how to bind itself, and how
+/// to read itself from a row.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in a relata column",
+    label = "unsupported field type",
+    note = "supported field types: i64, i32, String, bool, f64, Vec<u8>, and Option<T> of those (nullable)"
+)]
+pub trait ColumnType: Clone + 'static {
+    /// The SQL type of the column.
+    const SQL_TYPE: SqlType;
+    /// Whether the column accepts `NULL` (true only for `Option<T>`).
+    const NULLABLE: bool = false;
+    /// Borrows the field as a value to bind.
+    fn to_value(&self) -> ValueRef<'_>;
+    /// Reads the field from column `idx` of a row; `Ok(None)` means the stored value is `NULL`.
+    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError>;
+    /// Reads the field, rejecting `NULL` unless the type is an `Option`.
+    fn read(row: &dyn RowSource, idx: usize) -> Result<Self, DecodeError> {
+        Self::read_nullable(row, idx)?.ok_or_else(|| {
+            DecodeError("found NULL in a column whose field is not an Option".into())
+        })
+    }
+}
+
+macro_rules! column_type {
+    ($ty:ty, $sql:ident, $get:ident, |$v:ident| $to:expr, |$r:ident| $from:expr) => {
+        impl ColumnType for $ty {
+            const SQL_TYPE: SqlType = SqlType::$sql;
+            fn to_value(&self) -> ValueRef<'_> {
+                let $v = self;
+                $to
+            }
+            fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
+                match row.$get(idx)? {
+                    None => Ok(None),
+                    Some($r) => $from.map(Some),
+                }
+            }
+        }
+    };
+}
+
+column_type!(i64, BigInt, get_i64, |v| ValueRef::Integer(*v), |r| Ok(r));
+column_type!(
+    i32,
+    Int,
+    get_i64,
+    |v| ValueRef::Integer(i64::from(*v)),
+    |r| { i32::try_from(r).map_err(|_| DecodeError(format!("{r} does not fit in an i32"))) }
+);
+column_type!(String, Text, get_text, |v| ValueRef::Text(v), |r| Ok(r));
+column_type!(bool, Bool, get_bool, |v| ValueRef::Bool(*v), |r| Ok(r));
+column_type!(f64, Double, get_f64, |v| ValueRef::Real(*v), |r| Ok(r));
+column_type!(Vec<u8>, Blob, get_blob, |v| ValueRef::Blob(v), |r| Ok(r));
+
+impl<T: ColumnType> ColumnType for Option<T> {
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+    const NULLABLE: bool = true;
+    fn to_value(&self) -> ValueRef<'_> {
+        match self {
+            Some(v) => v.to_value(),
+            None => ValueRef::Null,
+        }
+    }
+    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
+        Ok(Some(T::read_nullable(row, idx)?))
+    }
+}
+
+/// A Rust value that may be compared with a column of type `T` in a filter.
+///
+/// `&str` binds to `String` columns, `T` binds to `Option<T>` columns, and `None` binds to any
+/// nullable column (comparing with `None` renders `IS NULL`).
+pub trait Bind<T> {
+    /// The value as a query parameter.
+    fn into_value(self) -> Value;
+}
+
+impl<T: ColumnType> Bind<T> for T {
+    fn into_value(self) -> Value {
+        self.to_value().to_owned()
+    }
+}
+
+impl<T: ColumnType> Bind<Option<T>> for T {
+    fn into_value(self) -> Value {
+        self.to_value().to_owned()
+    }
+}
+
+impl Bind<String> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Bind<Option<String>> for &str {
+    fn into_value(self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl Bind<String> for &String {
+    fn into_value(self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl Bind<Vec<u8>> for &[u8] {
+    fn into_value(self) -> Value {
+        Value::Blob(self.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_compare_by_bits_for_change_tracking() {
+        assert_eq!(ValueRef::Real(f64::NAN), ValueRef::Real(f64::NAN));
+        assert_ne!(ValueRef::Real(0.0), ValueRef::Real(-0.0));
+        assert_ne!(ValueRef::Integer(1), ValueRef::Bool(true));
+    }
+
+    #[test]
+    fn display_quotes_and_cuts_long_text() {
+        assert_eq!(
+            ValueRef::Text("Robert'); --").to_string(),
+            "\"Robert'); --\""
+        );
+        let long = "я".repeat(100);
+        let shown = ValueRef::Text(&long).to_string();
+        assert!(shown.ends_with('…'), "{shown}");
+        assert_eq!(shown.chars().filter(|c| *c == 'я').count(), 60);
+        assert_eq!(ValueRef::Blob(&[1, 2, 3]).to_string(), "<3 bytes>");
+    }
+}
