@@ -76,6 +76,9 @@
 
 #![warn(missing_docs)]
 
+// Lets the derives' `::relata::` paths resolve inside this crate's own unit tests.
+extern crate self as relata;
+
 mod backend;
 mod error;
 mod flush;
@@ -100,6 +103,11 @@ pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Session};
 pub use sql::{Dialect, Sqlite};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
+
+/// The README's Rust example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
 
 /// Items the derive macros use; not part of the public API.
 #[doc(hidden)]

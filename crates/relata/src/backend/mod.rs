@@ -97,7 +97,7 @@ impl Database {
                 let max = target.is_memory().then_some(1);
                 let first = sqlite::connect(&target, &masked)?;
                 let connect: Connector = Box::new(move || sqlite::connect(&target, &masked));
-                Ok(Database::with_pool(url, &crate::sql::Sqlite, connect, first, max))
+                Ok(Database::with_pool(url, &crate::sql::Sqlite, connect, Some(first), max))
             }
             "postgres" | "postgresql" | "mysql" | "mariadb" => Err(Error::InvalidUrl {
                 url: masked,
@@ -112,22 +112,37 @@ impl Database {
         }
     }
 
+    /// A database handle that never connects: sessions on it can build objects and links and
+    /// show what a commit would run (`Session::pending_statements`) in `dialect`, and
+    /// [`Schema::ddl`] works as usual, but anything that needs the database fails with
+    /// `Error::Connect`.
+    pub fn offline(dialect: &'static dyn Dialect) -> Database {
+        let connect: Connector = Box::new(|| {
+            Err(Error::Connect {
+                url: "offline".into(),
+                message: "this database is offline (Database::offline); open one by URL to run statements".into(),
+            })
+        });
+        Database::with_pool("offline", dialect, connect, None, None)
+    }
+
     fn with_pool(
         url: &str,
         dialect: &'static dyn Dialect,
         connect: Connector,
-        first: Box<dyn Conn>,
+        first: Option<Box<dyn Conn>>,
         max: Option<usize>,
     ) -> Database {
+        let open = usize::from(first.is_some());
         Database {
             inner: Arc::new(Inner {
                 url: mask_url(url),
                 dialect,
                 connect,
-                idle: Mutex::new(vec![first]),
+                idle: Mutex::new(first.into_iter().collect()),
                 returned: Condvar::new(),
                 max,
-                open: Mutex::new(1),
+                open: Mutex::new(open),
                 echo: AtomicBool::new(false),
             }),
         }

@@ -549,6 +549,9 @@ pub(crate) fn apply(
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 /// Renders a plan's statements without a database: a stand-in connection records each statement
 /// and numbers generated keys as a fresh table would.
 pub(crate) fn render(

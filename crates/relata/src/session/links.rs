@@ -203,6 +203,26 @@ impl LinkSet {
         }
     }
 
+    /// Forgets every pending link of an object that is dropped before it was ever stored (a new
+    /// object deleted before commit): its links go with it, as the database's cascade would.
+    pub fn drop_new_object(&mut self, on_left: bool, slot: u32) {
+        let gone: Vec<(u32, u32)> = self
+            .live()
+            .filter(|p| {
+                if on_left {
+                    p.left == slot
+                } else {
+                    p.right == slot
+                }
+            })
+            .map(|p| (p.left, p.right))
+            .collect();
+        for (l, r) in gone {
+            self.cancel(l, r);
+            self.view_remove(l, r);
+        }
+    }
+
     /// The pending change to a pair, if any.
     pub fn pending_op(&self, l: u32, r: u32) -> Option<LinkOp> {
         if self.pending.is_empty() {

@@ -140,6 +140,21 @@ impl Session {
         Key::new(self.id, slot)
     }
 
+    /// Puts an object into the session as if loaded from the database (for planner tests).
+    #[cfg(test)]
+    pub(crate) fn adopt<M: Model>(&mut self, obj: M) -> Key<M> {
+        let id = obj.id().expect("adopted objects have ids");
+        let store = self.store_mut::<M>();
+        let slot = store.entries.len() as u32;
+        store.entries.push(store::Entry {
+            obj,
+            state: State::Persistent,
+            snapshot: None,
+        });
+        store.by_id.insert(id, slot);
+        Key::new(self.id, slot)
+    }
+
     /// Adds several objects; returns their keys in order.
     pub fn add_all<M: Model>(&mut self, objs: impl IntoIterator<Item = M>) -> Vec<Key<M>> {
         let id = self.id;
@@ -181,8 +196,19 @@ impl Session {
     /// go with it: the database removes its association rows (`ON DELETE CASCADE`), and the
     /// session stops showing it in any collection at once.
     pub fn delete<M: Model>(&mut self, key: Key<M>) {
-        self.check(key);
+        let was_new = self.entry_state(key) == State::New;
         self.store_mut::<M>().delete(key.slot);
+        if was_new {
+            let table = M::TABLE.name;
+            for links in self.links.iter_mut().flatten() {
+                if links.def.left.table.name == table {
+                    links.drop_new_object(true, key.slot);
+                }
+                if links.def.right.table.name == table {
+                    links.drop_new_object(false, key.slot);
+                }
+            }
+        }
     }
 
     /// The object with this database id: from the identity map if the session holds it, else

@@ -226,10 +226,9 @@ impl<M: Model> AnyStore for Store<M> {
         match &e.snapshot {
             Some(old) if old.id() != e.obj.id() => Err(Error::InvalidKey {
                 message: format!(
-                    "the primary key of {} was changed from {:?} to {:?}; a stored object keeps its key (add a new object instead)",
+                    "the primary key of {} was changed to {}; a stored object keeps its key (add a new object instead)",
                     describe_row(old.as_ref()),
-                    old.id(),
-                    e.obj.id()
+                    e.obj.id().map_or("None".to_owned(), |id| id.to_string()),
                 ),
             }),
             _ => Ok(()),

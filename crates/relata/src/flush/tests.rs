@@ -1,0 +1,220 @@
+//! The planner without a database: the exact statements a flush emits, in order.
+
+use crate::{schema, Association, Database, Model, Session, Sqlite};
+
+#[derive(Model)]
+#[relata(table = "students")]
+struct Student {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    name: String,
+}
+
+#[derive(Model)]
+#[relata(table = "courses")]
+struct Course {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    title: String,
+    credits: i32,
+}
+
+#[derive(Association)]
+#[relata(table = "student_course")]
+struct StudentCourse {
+    #[relata(references = Student, relation = "courses")]
+    student_id: i64,
+    #[relata(references = Course, relation = "students")]
+    course_id: i64,
+}
+
+fn student(id: Option<i64>, name: &str) -> Student {
+    Student {
+        id,
+        name: name.into(),
+    }
+}
+
+fn course(id: Option<i64>, title: &str) -> Course {
+    Course {
+        id,
+        title: title.into(),
+        credits: 5,
+    }
+}
+
+fn session() -> Session {
+    Database::offline(&Sqlite).session()
+}
+
+/// Asserts the statements the session would commit, one per line.
+fn check(s: &Session, expect: &[&str]) {
+    let got = s.pending_statements().expect("plannable");
+    assert_eq!(got, expect, "\n got:\n{}\n", got.join("\n"));
+}
+
+#[test]
+fn seed_graph_inserts_parents_then_pairs_with_generated_keys() {
+    let mut s = session();
+    // Links are made before the courses exist in the session's eyes as stored rows.
+    let alice = s.add(student(None, "Alice"));
+    let bob = s.add(student(None, "Bob"));
+    let math = s.add(course(None, "Math"));
+    let science = s.add(course(None, "Science"));
+    s.extend(Student::courses(), alice, [math, science]);
+    s.link(Course::students(), math, bob); // the other side, same set of pairs
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "students" ("name") VALUES (?), (?) -- ["Alice", "Bob"]"#,
+            r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?), (?, ?) -- ["Math", 5, "Science", 5]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING -- [1, 1, 1, 2, 2, 1]"#,
+        ],
+    );
+}
+
+#[test]
+fn nothing_pending_plans_nothing() {
+    let s = session();
+    assert!(s.plan().unwrap().is_empty());
+    check(&s, &[]);
+}
+
+#[test]
+fn linking_twice_plans_one_row_and_unlink_relink_plans_nothing() {
+    let mut s = session();
+    let alice = s.adopt(student(Some(7), "Alice"));
+    let math = s.adopt(course(Some(3), "Math"));
+    assert!(s.link(Student::courses(), alice, math));
+    assert!(!s.link(Student::courses(), alice, math));
+    assert!(!s.link(Course::students(), math, alice));
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?) ON CONFLICT DO NOTHING -- [7, 3]"#,
+        ],
+    );
+    assert!(s.unlink(Student::courses(), alice, math));
+    check(&s, &[]);
+    assert!(!s.has_changes());
+}
+
+#[test]
+fn update_writes_only_changed_columns() {
+    let mut s = session();
+    let math = s.adopt(course(Some(3), "Math"));
+    s[math].credits = 5; // unchanged value: nothing to write
+    check(&s, &[]);
+    s[math].title = "Algebra".into();
+    check(
+        &s,
+        &[r#"UPDATE "courses" SET "title" = ? WHERE "id" = ? -- ["Algebra", 3]"#],
+    );
+    s[math].credits = 6;
+    check(
+        &s,
+        &[r#"UPDATE "courses" SET "title" = ?, "credits" = ? WHERE "id" = ? -- ["Algebra", 6, 3]"#],
+    );
+}
+
+#[test]
+fn deletes_come_last_after_pair_changes_and_skip_pairs_of_deleted_objects() {
+    let mut s = session();
+    let alice = s.adopt(student(Some(1), "Alice"));
+    let bob = s.adopt(student(Some(2), "Bob"));
+    let math = s.adopt(course(Some(10), "Math"));
+    let art = s.add(course(None, "Art"));
+    s.link(Student::courses(), alice, math);
+    s.link(Student::courses(), bob, math);
+    s.unlink(Student::courses(), alice, art); // a new course has no pairs: no-op
+    s.unlink(Course::students(), math, bob); // cancels the link above
+    s.link(Student::courses(), alice, art);
+    s.delete(alice); // its pending links go with it (cascade)
+    s.unlink(Student::courses(), bob, math);
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Art", 5]"#,
+            r#"DELETE FROM "student_course" WHERE "student_id" = ? AND "course_id" = ? -- [2, 10]"#,
+            r#"DELETE FROM "students" WHERE "id" IN (?) -- [1]"#,
+        ],
+    );
+}
+
+#[test]
+fn new_object_deleted_before_commit_is_never_written() {
+    let mut s = session();
+    let ghost = s.add(student(None, "Ghost"));
+    let math = s.add(course(None, "Math"));
+    s.link(Student::courses(), ghost, math);
+    s.delete(ghost);
+    check(
+        &s,
+        &[r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Math", 5]"#],
+    );
+}
+
+#[test]
+fn explicit_ids_are_inserted_in_their_own_statement() {
+    let mut s = session();
+    s.add(student(None, "Alice"));
+    s.add(student(Some(42), "Answer"));
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "students" ("name") VALUES (?) -- ["Alice"]"#,
+            r#"INSERT INTO "students" ("id", "name") VALUES (?, ?) -- [42, "Answer"]"#,
+        ],
+    );
+}
+
+#[test]
+fn large_inserts_are_chunked() {
+    let mut s = session();
+    s.add_all((0..600).map(|i| student(None, &format!("s{i}"))));
+    let got = s.pending_statements().unwrap();
+    assert_eq!(got.len(), 3, "600 rows in chunks of 256");
+    assert!(got[0].matches("(?)").count() == 256 && got[2].matches("(?)").count() == 88);
+}
+
+#[test]
+fn changing_a_stored_key_is_an_error() {
+    let mut s = session();
+    let alice = s.adopt(student(Some(1), "Alice"));
+    s[alice].id = Some(2);
+    let e = s.pending_statements().unwrap_err().to_string();
+    assert!(
+        e.contains("primary key of students(id = 1, name = \"Alice\") was changed to 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ddl_orders_parents_first_with_keys_cascades_and_reverse_index() {
+    let ddl = schema![StudentCourse, Course, Student]
+        .ddl(&Sqlite)
+        .unwrap();
+    assert_eq!(
+        ddl,
+        [
+            r#"CREATE TABLE IF NOT EXISTS "courses" ("id" INTEGER PRIMARY KEY, "title" TEXT NOT NULL, "credits" INTEGER NOT NULL) STRICT"#,
+            r#"CREATE TABLE IF NOT EXISTS "students" ("id" INTEGER PRIMARY KEY, "name" TEXT NOT NULL) STRICT"#,
+            concat!(
+                r#"CREATE TABLE IF NOT EXISTS "student_course" ("student_id" INTEGER NOT NULL, "course_id" INTEGER NOT NULL, "#,
+                r#"PRIMARY KEY ("student_id", "course_id"), "#,
+                r#"FOREIGN KEY ("student_id") REFERENCES "students" ("id") ON DELETE CASCADE, "#,
+                r#"FOREIGN KEY ("course_id") REFERENCES "courses" ("id") ON DELETE CASCADE) STRICT, WITHOUT ROWID"#
+            ),
+            r#"CREATE INDEX IF NOT EXISTS "student_course_course_id_student_id" ON "student_course" ("course_id", "student_id")"#,
+        ]
+    );
+}
+
+#[test]
+fn offline_database_refuses_io_with_a_clear_error() {
+    let mut s = session();
+    s.add(student(None, "Alice"));
+    let e = s.commit().unwrap_err().to_string();
+    assert!(e.contains("offline"), "{e}");
+    assert!(s.has_changes(), "a failed commit keeps the pending changes");
+}
