@@ -1,0 +1,37 @@
+use relata::{Association, Model};
+
+#[derive(Model)]
+#[relata(table = "students")]
+struct Student {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    name: String,
+}
+
+#[derive(Model)]
+#[relata(table = "courses")]
+struct Course {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    title: String,
+}
+
+#[derive(Association)]
+#[relata(table = "student_course")]
+struct StudentCourse {
+    #[relata(references = Student, relation = "courses")]
+    student_id: i64,
+    #[relata(references = Course, relation = "students")]
+    course_id: i64,
+}
+
+#[derive(Association)]
+#[relata(table = "waitlist")]
+struct Waitlist {
+    #[relata(references = Student, relation = "courses")]
+    student_id: i64,
+    #[relata(references = Course, relation = "waiting")]
+    course_id: i64,
+}
+
+fn main() {}
