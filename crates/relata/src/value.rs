@@ -220,6 +220,10 @@ impl<T: ColumnType> ColumnType for Option<T> {
 }
 
 /// A Rust value that may be compared with a column of type `T` in a filter.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be compared with a column of type `{T}`",
+    label = "expected a value of the column's type"
+)]
 ///
 /// `&str` binds to `String` columns, `T` binds to `Option<T>` columns, and `None` binds to any
 /// nullable column (comparing with `None` renders `IS NULL`).

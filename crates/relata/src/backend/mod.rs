@@ -179,7 +179,7 @@ impl Database {
         let mut run = Runner::new(conn.conn(), &mut log, self.echo());
         run.transaction(|run| {
             for sql in &statements {
-                run.execute("create_all", sql, &[])?;
+                run.execute(&"create_all", sql, &[])?;
             }
             Ok(())
         })
@@ -190,7 +190,7 @@ impl Database {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         let mut conn = self.acquire()?;
         let mut log = StatementLog::default();
-        Runner::new(conn.conn(), &mut log, self.echo()).batch("execute_batch", sql)
+        Runner::new(conn.conn(), &mut log, self.echo()).batch(&"execute_batch", sql)
     }
 
     pub(crate) fn echo(&self) -> bool {
@@ -298,26 +298,26 @@ impl<'a> Runner<'a> {
         self.conn.dialect()
     }
 
-    fn note(&mut self, why: &str, sql: &str, params: &[ValueRef<'_>]) {
+    fn note(&mut self, why: &dyn fmt::Display, sql: &str, params: &[ValueRef<'_>]) {
         self.log.count += 1;
         if let Some(rec) = &mut self.log.recording {
             rec.push(format!("{why}: {sql}"));
         }
         let params = Params(params);
-        tracing::debug!(target: "relata::sql", why, %params, "{sql}");
+        tracing::debug!(target: "relata::sql", %why, %params, "{sql}");
         if self.echo {
             eprintln!("[relata] {sql} {params}");
         }
     }
 
-    pub(crate) fn execute(&mut self, why: &str, sql: &str, params: &[ValueRef<'_>]) -> Result<u64> {
+    pub(crate) fn execute(&mut self, why: &dyn fmt::Display, sql: &str, params: &[ValueRef<'_>]) -> Result<u64> {
         self.note(why, sql, params);
         self.conn.execute(sql, params)
     }
 
     pub(crate) fn insert(
         &mut self,
-        why: &str,
+        why: &dyn fmt::Display,
         sql: &str,
         params: &[ValueRef<'_>],
         rows: usize,
@@ -329,7 +329,7 @@ impl<'a> Runner<'a> {
 
     pub(crate) fn query(
         &mut self,
-        why: &str,
+        why: &dyn fmt::Display,
         sql: &str,
         params: &[Value],
         each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
@@ -339,7 +339,7 @@ impl<'a> Runner<'a> {
         self.conn.query(sql, &params, each)
     }
 
-    pub(crate) fn batch(&mut self, why: &str, sql: &str) -> Result<()> {
+    pub(crate) fn batch(&mut self, why: &dyn fmt::Display, sql: &str) -> Result<()> {
         self.note(why, sql, &[]);
         self.conn.batch(sql)
     }
@@ -350,12 +350,12 @@ impl<'a> Runner<'a> {
         body: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
         let begin = self.dialect().begin();
-        self.batch("begin", begin)?;
-        let result = body(self).and_then(|v| self.batch("commit", "COMMIT").map(|()| v));
+        self.batch(&"begin", begin)?;
+        let result = body(self).and_then(|v| self.batch(&"commit", "COMMIT").map(|()| v));
         if result.is_err() {
             // The error that matters is the first one; a failed ROLLBACK (there may be no
             // transaction left to roll back) adds nothing.
-            let _ = self.batch("rollback", "ROLLBACK");
+            let _ = self.batch(&"rollback", "ROLLBACK");
         }
         result
     }

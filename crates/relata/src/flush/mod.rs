@@ -276,7 +276,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 } else {
                     sql::rows_per_statement(d, width, MAX_ROWS_PER_INSERT)
                 };
-                let why = format!("commit: insert {}", table.name);
+                let why = format_args!("commit: insert {}", table.name);
                 for chunk in slots.chunks(per) {
                     params.clear();
                     for &slot in chunk {
@@ -332,13 +332,13 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 params.extend(columns.iter().map(|&c| store.value(*slot, c)));
                 params.push(ValueRef::Integer(*id));
                 let sql = sql::update(d, table, columns);
-                run.execute(&format!("commit: update {}", table.name), &sql, &params)
+                run.execute(&format_args!("commit: update {}", table.name), &sql, &params)
                     .map_err(|e| with_row(e, table.name, || store.describe(*slot)))?;
             }
             Step::Unlink { links, pairs } => {
                 let def = view.links(*links).def;
                 let sql = sql::delete_pair(d, def);
-                let why = format!("commit: unlink {}", def.table);
+                let why = format_args!("commit: unlink {}", def.table);
                 for &(l, r) in pairs {
                     run.execute(&why, &sql, &[ValueRef::Integer(l), ValueRef::Integer(r)])?;
                 }
@@ -346,7 +346,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
             Step::Link { links, pairs } => {
                 let def = view.links(*links).def;
                 let per = sql::rows_per_statement(d, 2, MAX_ROWS_PER_INSERT);
-                let why = format!("commit: link {}", def.table);
+                let why = format_args!("commit: link {}", def.table);
                 let resolve = |e: End| match e {
                     End::Id(id) => id,
                     End::New { store, slot } => gen.get(store, slot),
@@ -382,7 +382,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
             } => {
                 let table = view.store(*st).table();
                 let per = sql::rows_per_statement(d, 1, MAX_ROWS_PER_INSERT);
-                let why = format!("commit: delete {}", table.name);
+                let why = format_args!("commit: delete {}", table.name);
                 for chunk in del.chunks(per) {
                     params.clear();
                     params.extend(chunk.iter().map(|&id| ValueRef::Integer(id)));
@@ -438,20 +438,20 @@ fn diagnose(
         return with_row(e, table, || describe(0));
     }
     if !run.dialect().continues_after_error()
-        || run.batch("diagnose", "SAVEPOINT relata_diagnose").is_err()
+        || run.batch(&"diagnose", "SAVEPOINT relata_diagnose").is_err()
     {
         return with_row(e, table, String::new);
     }
     let mut found = None;
     for i in 0..rows {
         let one = &params[i * width..(i + 1) * width];
-        if let Err(err @ Error::Constraint { .. }) = run.execute("diagnose", single, one) {
+        if let Err(err @ Error::Constraint { .. }) = run.execute(&"diagnose", single, one) {
             found = Some(with_row(err, table, || describe(i)));
             break;
         }
     }
-    let _ = run.batch("diagnose", "ROLLBACK TO relata_diagnose");
-    let _ = run.batch("diagnose", "RELEASE relata_diagnose");
+    let _ = run.batch(&"diagnose", "ROLLBACK TO relata_diagnose");
+    let _ = run.batch(&"diagnose", "RELEASE relata_diagnose");
     found.unwrap_or_else(|| match e {
         // Not reproducible row by row: the rows conflict with each other, not with the table.
         Error::Constraint { row: None, .. } => {
@@ -493,7 +493,7 @@ fn name_missing_parent(
         let sql = sql::exists_by_id(run.dialect(), side.table);
         let mut found = false;
         let ok = run.query(
-            "diagnose",
+            &"diagnose",
             &sql,
             &[crate::value::Value::Integer(id)],
             &mut |_| {

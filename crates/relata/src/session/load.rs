@@ -28,8 +28,7 @@ impl Session {
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
         let mut slots = Vec::new();
-        let why = format!("query {}", M::TABLE.name);
-        run.query(&why, &sql, &params, &mut |row| {
+        run.query(&format_args!("query {}", M::TABLE.name), &sql, &params, &mut |row| {
             let slot = store.merge_row(row, 0)?;
             if store.state(slot) == State::Persistent {
                 slots.push(slot);
@@ -58,8 +57,7 @@ impl Session {
         let mut conn = db.acquire()?;
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
         let mut count = 0;
-        let why = format!("count {}", M::TABLE.name);
-        run.query(&why, &sql, &params, &mut |row| {
+        run.query(&format_args!("count {}", M::TABLE.name), &sql, &params, &mut |row| {
             count = row
                 .get_i64(0)
                 .map_err(|e| Error::Database {
@@ -122,15 +120,6 @@ impl Session {
         let (from, to) = def.sides(from_left);
         let which_is_one = matches!(which, Parents::One);
         let sql = sql::select_related(self.db.dialect(), def, from_left, which, &mut params);
-        let why = match which_is_one {
-            true => format!(
-                "lazy load of {} for {}",
-                relation_name(def, from_left),
-                self.any_store((from.table.slot)())
-                    .map_or(String::new(), |s| s.describe(parents[0]))
-            ),
-            false => format!("eager load of {}", relation_name(def, from_left)),
-        };
         let from_slot = (from.table.slot)();
         let to_slot = (to.table.slot)();
         self.links_mut(def);
@@ -142,6 +131,14 @@ impl Session {
         // self-referential relation, the same one) while targets are merged.
         let mut target = self.stores[to_slot].take().expect("target store ensured");
         let mut current: Option<(i64, u32, bool)> = None; // (parent id, parent slot, skip)
+        let why = LoadWhy {
+            def,
+            from_left,
+            lazy_for: which_is_one.then(|| {
+                let store = self.stores[from_slot].as_deref().expect("parent store exists");
+                (store, parents[0])
+            }),
+        };
         let result = run.query(&why, &sql, &params, &mut |row| {
             let pid = row
                 .get_i64(0)
@@ -247,6 +244,24 @@ impl Session {
             .copied()
             .filter(|&t| matches!(target.state(t), State::New | State::Persistent))
             .collect()
+    }
+}
+
+/// Why a collection load ran, formatted only if someone looks (a query budget, tracing, echo).
+struct LoadWhy<'a> {
+    def: &'static AssocDef,
+    from_left: bool,
+    /// For a lazy load: the parent.
+    lazy_for: Option<(&'a dyn super::AnyStore, u32)>,
+}
+
+impl std::fmt::Display for LoadWhy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rel = relation_name(self.def, self.from_left);
+        match self.lazy_for {
+            Some((store, slot)) => write!(f, "lazy load of {rel} for {}", store.describe(slot)),
+            None => write!(f, "eager load of {rel}"),
+        }
     }
 }
 
