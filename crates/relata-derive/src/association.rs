@@ -152,6 +152,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     };
     let (lm, rm) = (method(l, r, true), method(r, l, false));
     let (lmodel, rmodel) = (&l.model, &r.model);
+    let (lf, rf) = (l.field, r.field);
     Ok(quote! {
         const _: () = {
             ::relata::__private::assert_model::<#lmodel>();
@@ -176,6 +177,16 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         impl ::relata::Entity for #ident {
             const ENTITY: ::relata::EntityDef = ::relata::EntityDef::Association(<Self as ::relata::Association>::ASSOC);
+        }
+
+        // The struct is a declaration: its fields are never read at run time. Reading them here
+        // keeps users' dead-code lints quiet without an allow on their code.
+        impl #ident {
+            #[allow(dead_code)]
+            #[doc(hidden)]
+            fn __relata_keys(&self) -> (i64, i64) {
+                (self.#lf, self.#rf)
+            }
         }
 
         #lm

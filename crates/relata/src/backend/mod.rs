@@ -310,7 +310,12 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub(crate) fn execute(&mut self, why: &dyn fmt::Display, sql: &str, params: &[ValueRef<'_>]) -> Result<u64> {
+    pub(crate) fn execute(
+        &mut self,
+        why: &dyn fmt::Display,
+        sql: &str,
+        params: &[ValueRef<'_>],
+    ) -> Result<u64> {
         self.note(why, sql, params);
         self.conn.execute(sql, params)
     }

@@ -332,8 +332,12 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 params.extend(columns.iter().map(|&c| store.value(*slot, c)));
                 params.push(ValueRef::Integer(*id));
                 let sql = sql::update(d, table, columns);
-                run.execute(&format_args!("commit: update {}", table.name), &sql, &params)
-                    .map_err(|e| with_row(e, table.name, || store.describe(*slot)))?;
+                run.execute(
+                    &format_args!("commit: update {}", table.name),
+                    &sql,
+                    &params,
+                )
+                .map_err(|e| with_row(e, table.name, || store.describe(*slot)))?;
             }
             Step::Unlink { links, pairs } => {
                 let def = view.links(*links).def;

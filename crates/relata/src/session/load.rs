@@ -28,13 +28,18 @@ impl Session {
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
         let mut slots = Vec::new();
-        run.query(&format_args!("query {}", M::TABLE.name), &sql, &params, &mut |row| {
-            let slot = store.merge_row(row, 0)?;
-            if store.state(slot) == State::Persistent {
-                slots.push(slot);
-            }
-            Ok(())
-        })?;
+        run.query(
+            &format_args!("query {}", M::TABLE.name),
+            &sql,
+            &params,
+            &mut |row| {
+                let slot = store.merge_row(row, 0)?;
+                if store.state(slot) == State::Persistent {
+                    slots.push(slot);
+                }
+                Ok(())
+            },
+        )?;
         drop(conn);
         for e in eager {
             (e.ensure_target)(self);
@@ -57,16 +62,21 @@ impl Session {
         let mut conn = db.acquire()?;
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
         let mut count = 0;
-        run.query(&format_args!("count {}", M::TABLE.name), &sql, &params, &mut |row| {
-            count = row
-                .get_i64(0)
-                .map_err(|e| Error::Database {
-                    message: e.0,
-                    sql: None,
-                })?
-                .unwrap_or(0);
-            Ok(())
-        })?;
+        run.query(
+            &format_args!("count {}", M::TABLE.name),
+            &sql,
+            &params,
+            &mut |row| {
+                count = row
+                    .get_i64(0)
+                    .map_err(|e| Error::Database {
+                        message: e.0,
+                        sql: None,
+                    })?
+                    .unwrap_or(0);
+                Ok(())
+            },
+        )?;
         Ok(count.max(0) as u64)
     }
 
@@ -135,7 +145,9 @@ impl Session {
             def,
             from_left,
             lazy_for: which_is_one.then(|| {
-                let store = self.stores[from_slot].as_deref().expect("parent store exists");
+                let store = self.stores[from_slot]
+                    .as_deref()
+                    .expect("parent store exists");
                 (store, parents[0])
             }),
         };

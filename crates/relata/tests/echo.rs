@@ -1,0 +1,104 @@
+//! Every statement is a `tracing` event under the target `relata::sql`, with its parameters.
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use relata::{schema, Association, Database, Model};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+#[derive(Model)]
+#[relata(table = "students")]
+struct Student {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    name: String,
+}
+
+#[derive(Model)]
+#[relata(table = "courses")]
+struct Course {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    title: String,
+}
+
+#[derive(Association)]
+#[relata(table = "student_course")]
+struct StudentCourse {
+    #[relata(references = Student, relation = "courses")]
+    student_id: i64,
+    #[relata(references = Course, relation = "students")]
+    course_id: i64,
+}
+
+/// Records every event as `target: field=value ...`.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.push_str(&format!(" {}={:?}", field.name(), value));
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{}:{}", event.metadata().target(), fields.0));
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn statements_are_traced_with_parameters_and_reasons() {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let db = Database::open("sqlite::memory:").unwrap();
+        db.create_all(&schema![Student, Course, StudentCourse])
+            .unwrap();
+        let mut s = db.session();
+        let alice = s.add(Student {
+            id: None,
+            name: "Алиса".into(),
+        });
+        let math = s.add(Course {
+            id: None,
+            title: "Math".into(),
+        });
+        s.link(Student::courses(), alice, math);
+        s.commit().unwrap();
+        s.query::<Student>()
+            .filter(Student::NAME.eq("Алиса"))
+            .one()
+            .unwrap();
+    });
+    let events = capture.0.lock().unwrap().join("\n");
+    for expected in [
+        r#"relata::sql: message=INSERT INTO "students" ("name") VALUES (?) why=commit: insert students params=["Алиса"]"#,
+        r#"why=commit: link student_course params=[1, 1]"#,
+        r#"message=COMMIT why=commit"#,
+        r#"WHERE "t0"."name" = ? ORDER BY "t0"."id" LIMIT ? why=query students params=["Алиса", 2]"#,
+    ] {
+        assert!(
+            events.contains(expected),
+            "missing {expected:?} in\n{events}"
+        );
+    }
+}
