@@ -9,10 +9,10 @@ pub(crate) fn toposort(
 ) -> Result<Vec<usize>, Vec<usize>> {
     let mut waiting: Vec<usize> = vec![0; n];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for i in 0..n {
+    for (i, count) in waiting.iter_mut().enumerate() {
         for d in deps(i) {
             if d != i {
-                waiting[i] += 1;
+                *count += 1;
                 dependents[d].push(i);
             }
         }
