@@ -248,7 +248,10 @@ impl Generated {
     }
     fn get(&self, store: usize, slot: u32) -> i64 {
         let id = self.ids[store][slot as usize];
-        debug_assert_ne!(id, NO_ID, "the plan inserts parents before the pairs that use their keys");
+        debug_assert_ne!(
+            id, NO_ID,
+            "the plan inserts parents before the pairs that use their keys"
+        );
         id
     }
 }

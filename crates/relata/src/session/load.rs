@@ -144,12 +144,10 @@ impl Session {
         let why = LoadWhy {
             def,
             from_left,
-            lazy_for: which_is_one.then(|| {
-                let store = self.stores[from_slot]
-                    .as_deref()
-                    .expect("parent store exists");
-                (store, parents[0])
-            }),
+            lazy_for: match (which_is_one, params.first()) {
+                (true, Some(Value::Integer(id))) => Some(*id),
+                _ => None,
+            },
         };
         let result = run.query(&why, &sql, &params, &mut |row| {
             let pid = row
@@ -260,18 +258,19 @@ impl Session {
 }
 
 /// Why a collection load ran, formatted only if someone looks (a query budget, tracing, echo).
-struct LoadWhy<'a> {
+struct LoadWhy {
     def: &'static AssocDef,
     from_left: bool,
-    /// For a lazy load: the parent.
-    lazy_for: Option<(&'a dyn super::AnyStore, u32)>,
+    /// For a lazy load: the parent's id.
+    lazy_for: Option<i64>,
 }
 
-impl std::fmt::Display for LoadWhy<'_> {
+impl std::fmt::Display for LoadWhy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rel = relation_name(self.def, self.from_left);
+        let (from, _) = self.def.sides(self.from_left);
         match self.lazy_for {
-            Some((store, slot)) => write!(f, "lazy load of {rel} for {}", store.describe(slot)),
+            Some(id) => write!(f, "lazy load of {rel} for {} #{id}", from.table.name),
             None => write!(f, "eager load of {rel}"),
         }
     }
