@@ -266,10 +266,7 @@ impl Session {
         from: Key<F>,
         to: Key<T>,
     ) -> bool {
-        self.ensure_store::<F>();
-        self.ensure_store::<T>();
-        let ((l, r), new) = self.pair(rel, from, to);
-        self.links_mut(rel.def).link(l, r, new)
+        self.change_link(rel, from, to, LinkOp::Add)
     }
 
     /// Unlinks two objects; returns whether anything changed.
@@ -279,10 +276,22 @@ impl Session {
         from: Key<F>,
         to: Key<T>,
     ) -> bool {
-        self.ensure_store::<F>();
-        self.ensure_store::<T>();
+        self.change_link(rel, from, to, LinkOp::Remove)
+    }
+
+    fn change_link<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+        op: LinkOp,
+    ) -> bool {
         let ((l, r), new) = self.pair(rel, from, to);
-        self.links_mut(rel.def).unlink(l, r, new)
+        let links = self.links_mut(rel.def);
+        match op {
+            LinkOp::Add => links.link(l, r, new),
+            LinkOp::Remove => links.unlink(l, r, new),
+        }
     }
 
     /// Links `from` to each of `to`; returns how many links were new.
