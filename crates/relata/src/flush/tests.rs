@@ -81,13 +81,36 @@ fn nothing_pending_plans_nothing() {
 }
 
 #[test]
-fn linking_twice_plans_one_row_and_unlink_relink_plans_nothing() {
+fn linking_twice_plans_one_row_and_unlinking_a_fresh_link_plans_nothing() {
     let mut s = session();
     let alice = s.adopt(student(Some(7), "Alice"));
-    let math = s.adopt(course(Some(3), "Math"));
+    let math = s.add(course(None, "Math"));
     assert!(s.link(Student::courses(), alice, math));
     assert!(!s.link(Student::courses(), alice, math));
     assert!(!s.link(Course::students(), math, alice));
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Math", 5]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?) ON CONFLICT DO NOTHING -- [7, 1]"#,
+        ],
+    );
+    // The course is new, so the database cannot hold the pair: undoing the link leaves nothing.
+    assert!(s.unlink(Student::courses(), alice, math));
+    check(
+        &s,
+        &[r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Math", 5]"#],
+    );
+}
+
+#[test]
+fn undoing_a_link_nobody_loaded_still_deletes_the_pair() {
+    let mut s = session();
+    let alice = s.adopt(student(Some(7), "Alice"));
+    let math = s.adopt(course(Some(3), "Math"));
+    // Neither collection is loaded: the pair may already be stored, so the link inserts with
+    // ON CONFLICT DO NOTHING and the unlink that follows must delete.
+    assert!(s.link(Student::courses(), alice, math));
     check(
         &s,
         &[
@@ -95,8 +118,10 @@ fn linking_twice_plans_one_row_and_unlink_relink_plans_nothing() {
         ],
     );
     assert!(s.unlink(Student::courses(), alice, math));
-    check(&s, &[]);
-    assert!(!s.has_changes());
+    check(
+        &s,
+        &[r#"DELETE FROM "student_course" WHERE "student_id" = ? AND "course_id" = ? -- [7, 3]"#],
+    );
 }
 
 #[test]

@@ -25,8 +25,10 @@ pub(crate) struct Pending {
     pub op: LinkOp,
     /// Cancelled entries stay in the log (so indexes stay valid) until the next commit/rollback.
     pub live: bool,
-    /// For `Remove`: the database is known to hold the pair, so a rollback puts it back in view.
-    pub was_present: bool,
+    /// What is known of the database: `Some(true)` it holds the pair, `Some(false)` it does not,
+    /// `None` unknown (neither side's collection was loaded). Undoing a change cancels it only
+    /// when known; an unknown link undone by an unlink must still delete.
+    pub stored: Option<bool>,
 }
 
 /// One object's collection on one side.
@@ -132,6 +134,17 @@ impl LinkSet {
         self.side_mut(false, r).push(l);
     }
 
+    /// Puts a stored pair back in view: only loaded collections show stored pairs (an unloaded one
+    /// holds pending links only, and will read the pair from the database when loaded).
+    fn view_add_stored(&mut self, l: u32, r: u32) {
+        if self.side(true, l).is_some_and(|s| s.loaded) {
+            self.side_mut(true, l).push(r);
+        }
+        if self.side(false, r).is_some_and(|s| s.loaded) {
+            self.side_mut(false, r).push(l);
+        }
+    }
+
     fn view_remove(&mut self, l: u32, r: u32) {
         self.side_mut(true, l).remove(r);
         self.side_mut(false, r).remove(l);
@@ -144,19 +157,19 @@ impl LinkSet {
         Some(*entry)
     }
 
-    fn record(&mut self, l: u32, r: u32, op: LinkOp, was_present: bool) {
+    fn record(&mut self, l: u32, r: u32, op: LinkOp, stored: Option<bool>) {
         self.pending.insert((l, r), self.log.len() as u32);
         self.log.push(Pending {
             left: l,
             right: r,
             op,
             live: true,
-            was_present,
+            stored,
         });
     }
 
     /// Links a pair; returns whether anything changed. Linking a linked pair is a no-op, and
-    /// re-linking a pair unlinked in this session cancels the unlink.
+    /// re-linking a stored pair unlinked in this session cancels the unlink.
     pub fn link(&mut self, l: u32, r: u32, new: NewEnds) -> bool {
         self.mark_new(l, r, new);
         if let Some(&i) = self.pending.get(&(l, r)) {
@@ -165,17 +178,19 @@ impl LinkSet {
                 return false;
             }
             self.cancel(l, r);
-            if !entry.was_present {
+            if entry.stored == Some(true) {
+                self.view_add_stored(l, r);
+            } else {
                 // Unknown whether the database has it: insert, skipping it if present.
-                self.record(l, r, LinkOp::Add, false);
+                self.record(l, r, LinkOp::Add, None);
+                self.view_add(l, r);
             }
-            self.view_add(l, r);
             return true;
         }
         match self.known_present(l, r, new) {
             Some(true) => false,
-            _ => {
-                self.record(l, r, LinkOp::Add, false);
+            stored => {
+                self.record(l, r, LinkOp::Add, stored);
                 self.view_add(l, r);
                 true
             }
@@ -183,20 +198,24 @@ impl LinkSet {
     }
 
     /// Unlinks a pair; returns whether anything changed. Unlinking a pair linked in this session
-    /// cancels the link.
+    /// cancels the link when the database is known not to hold it.
     pub fn unlink(&mut self, l: u32, r: u32, new: NewEnds) -> bool {
         if let Some(&i) = self.pending.get(&(l, r)) {
-            if self.log[i as usize].op == LinkOp::Remove {
+            let entry = self.log[i as usize];
+            if entry.op == LinkOp::Remove {
                 return false;
             }
             self.cancel(l, r);
+            if entry.stored.is_none() {
+                self.record(l, r, LinkOp::Remove, None);
+            }
             self.view_remove(l, r);
             return true;
         }
         match self.known_present(l, r, new) {
             Some(false) => false,
-            known => {
-                self.record(l, r, LinkOp::Remove, known == Some(true));
+            stored => {
+                self.record(l, r, LinkOp::Remove, stored);
                 self.view_remove(l, r);
                 true
             }
@@ -231,20 +250,28 @@ impl LinkSet {
         self.pending.get(&(l, r)).map(|&i| self.log[i as usize].op)
     }
 
-    /// A pair read from the database while loading a collection: tells whether it belongs in the
-    /// collection (it does unless unlinked in this session). A pending link of it is dropped, since
-    /// the database already has the pair.
-    pub fn loaded_pair(&mut self, l: u32, r: u32) -> bool {
+    /// A pair read from the database while loading a collection on the `from_left` side: tells
+    /// whether to add it to that collection (yes unless unlinked in this session, or already in
+    /// view through a pending link, which is then dropped since the database has the pair).
+    pub fn loaded_pair(&mut self, l: u32, r: u32, from_left: bool) -> bool {
         match self.pending_op(l, r) {
             None => true,
             Some(LinkOp::Add) => {
-                // Already in view through the pending link.
                 self.cancel(l, r);
+                // No longer pending: the other side keeps it only if loaded.
+                let (other_left, slot, item) = if from_left {
+                    (false, r, l)
+                } else {
+                    (true, l, r)
+                };
+                if !self.side(other_left, slot).is_some_and(|s| s.loaded) {
+                    self.side_mut(other_left, slot).remove(item);
+                }
                 false
             }
             Some(LinkOp::Remove) => {
                 let i = self.pending[&(l, r)];
-                self.log[i as usize].was_present = true;
+                self.log[i as usize].stored = Some(true);
                 false
             }
         }
@@ -278,7 +305,7 @@ impl LinkSet {
         for p in log.iter().filter(|p| p.live) {
             match p.op {
                 LinkOp::Add => self.view_remove(p.left, p.right),
-                LinkOp::Remove if p.was_present => self.view_add(p.left, p.right),
+                LinkOp::Remove if p.stored == Some(true) => self.view_add_stored(p.left, p.right),
                 LinkOp::Remove => {}
             }
         }
@@ -359,6 +386,14 @@ mod tests {
     }
 
     #[test]
+    fn link_then_unlink_of_an_unknown_pair_still_deletes() {
+        let mut s = set();
+        assert!(s.link(1, 2, OLD));
+        assert!(s.unlink(1, 2, OLD));
+        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Remove)]);
+    }
+
+    #[test]
     fn link_then_unlink_cancels() {
         let mut s = set();
         s.link(
@@ -400,7 +435,7 @@ mod tests {
     fn loading_a_pair_linked_in_the_session_drops_the_pending_insert() {
         let mut s = set();
         s.link(1, 2, OLD);
-        assert!(!s.loaded_pair(1, 2));
+        assert!(!s.loaded_pair(1, 2, true));
         assert!(ops(&s).is_empty());
         assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
     }

@@ -193,7 +193,7 @@ impl Session {
             } else {
                 (tslot, pslot)
             };
-            if links.loaded_pair(l, r) {
+            if links.loaded_pair(l, r, from_left) {
                 links.side_mut(from_left, pslot).items.push(tslot);
             }
             Ok(())
