@@ -14,10 +14,6 @@ use crate::sql::{self, Dialect};
 use crate::toposort::toposort;
 use crate::value::{RowSource, ValueRef};
 
-/// Rows per multi-row INSERT: large enough to amortise statement overhead, small enough that the
-/// SQL text stays a few kilobytes.
-const MAX_ROWS_PER_INSERT: usize = 256;
-
 /// Read access to the session's state for planning and executing.
 #[derive(Clone, Copy)]
 pub(crate) struct View<'a> {
@@ -286,7 +282,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 let per = if width == 0 {
                     1
                 } else {
-                    sql::rows_per_statement(d, width, MAX_ROWS_PER_INSERT)
+                    sql::rows_per_statement(d, width, d.max_insert_rows())
                 };
                 let why = format_args!("commit: insert {}", table.name);
                 for chunk in slots.chunks(per) {
@@ -361,7 +357,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
             }
             Step::Link { links, pairs } => {
                 let def = view.links(*links).def;
-                let per = sql::rows_per_statement(d, 2, MAX_ROWS_PER_INSERT);
+                let per = sql::rows_per_statement(d, 2, d.max_insert_rows());
                 let why = format_args!("commit: link {}", def.table);
                 let resolve = |e: End| match e {
                     End::Id(id) => id,
@@ -397,7 +393,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 ids: del,
             } => {
                 let table = view.store(*st).table();
-                let per = sql::rows_per_statement(d, 1, MAX_ROWS_PER_INSERT);
+                let per = sql::rows_per_statement(d, 1, 256);
                 let why = format_args!("commit: delete {}", table.name);
                 for chunk in del.chunks(per) {
                     params.clear();

@@ -1,6 +1,6 @@
 //! The planner without a database: the exact statements a flush emits, in order.
 
-use crate::{schema, Association, Database, Model, Session, Sqlite};
+use crate::{schema, Association, Database, Dialect, Model, Session, SqlType, Sqlite};
 
 #[derive(Model)]
 #[relata(table = "students")]
@@ -47,6 +47,24 @@ fn session() -> Session {
     Database::offline(&Sqlite).session()
 }
 
+/// SQLite's spelling with multi-row inserts, as server dialects batch them.
+struct Batching;
+
+impl Dialect for Batching {
+    fn name(&self) -> &'static str {
+        "batching"
+    }
+    fn max_params(&self) -> usize {
+        300
+    }
+    fn column_type(&self, ty: SqlType) -> &'static str {
+        Sqlite.column_type(ty)
+    }
+    fn generated_key(&self, autoincrement: bool) -> &'static str {
+        Sqlite.generated_key(autoincrement)
+    }
+}
+
 /// Asserts the statements the session would commit, one per line.
 fn check(s: &Session, expect: &[&str]) {
     let got = s.pending_statements().expect("plannable");
@@ -56,13 +74,26 @@ fn check(s: &Session, expect: &[&str]) {
 #[test]
 fn seed_graph_inserts_parents_then_pairs_with_generated_keys() {
     let mut s = session();
+    seed(&mut s);
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "students" ("name") VALUES (?) -- ["Alice"]"#,
+            r#"INSERT INTO "students" ("name") VALUES (?) -- ["Bob"]"#,
+            r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Math", 5]"#,
+            r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Science", 5]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?) ON CONFLICT DO NOTHING -- [1, 1]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?) ON CONFLICT DO NOTHING -- [1, 2]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?) ON CONFLICT DO NOTHING -- [2, 1]"#,
+        ],
+    );
+}
+
+#[test]
+fn batching_dialects_insert_many_rows_per_statement() {
+    let mut s = Database::offline(&Batching).session();
+    seed(&mut s);
     // Links are made before the courses exist in the session's eyes as stored rows.
-    let alice = s.add(student(None, "Alice"));
-    let bob = s.add(student(None, "Bob"));
-    let math = s.add(course(None, "Math"));
-    let science = s.add(course(None, "Science"));
-    s.extend(Student::courses(), alice, [math, science]);
-    s.link(Course::students(), math, bob); // the other side, same set of pairs
     check(
         &s,
         &[
@@ -71,6 +102,17 @@ fn seed_graph_inserts_parents_then_pairs_with_generated_keys() {
             r#"INSERT INTO "student_course" ("student_id", "course_id") VALUES (?, ?), (?, ?), (?, ?) ON CONFLICT DO NOTHING -- [1, 1, 1, 2, 2, 1]"#,
         ],
     );
+}
+
+/// The seed graph: Alice takes Math and Science, Bob takes Math (linked from the course's side:
+/// the same set of pairs).
+fn seed(s: &mut Session) {
+    let alice = s.add(student(None, "Alice"));
+    let bob = s.add(student(None, "Bob"));
+    let math = s.add(course(None, "Math"));
+    let science = s.add(course(None, "Science"));
+    s.extend(Student::courses(), alice, [math, science]);
+    s.link(Course::students(), math, bob);
 }
 
 #[test]
@@ -195,11 +237,17 @@ fn explicit_ids_are_inserted_in_their_own_statement() {
 
 #[test]
 fn large_inserts_are_chunked() {
-    let mut s = session();
+    let mut s = Database::offline(&Batching).session();
     s.add_all((0..600).map(|i| student(None, &format!("s{i}"))));
     let got = s.pending_statements().unwrap();
     assert_eq!(got.len(), 3, "600 rows in chunks of 256");
     assert!(got[0].matches("(?)").count() == 256 && got[2].matches("(?)").count() == 88);
+    // Two parameters a row: the dialect's limit of 300 parameters caps a statement at 150 rows.
+    let mut s = Database::offline(&Batching).session();
+    s.add_all((0..300).map(|i| course(None, &format!("c{i}"))));
+    let got = s.pending_statements().unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].matches("(?, ?)").count(), 150);
 }
 
 #[test]

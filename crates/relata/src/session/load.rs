@@ -3,14 +3,14 @@
 
 use std::cmp::Ordering;
 
-use super::{relation_name, Session, State};
+use super::{relation_name, AnyStore, LinkSet, Session, State};
 use crate::backend::Runner;
 use crate::error::{Error, Result};
 use crate::model::{Key, Model};
 use crate::query::{EagerSpec, QuerySpec};
 use crate::relation::AssocDef;
 use crate::sql::{self, Parents};
-use crate::value::{Value, ValueRef};
+use crate::value::{RowSource, Value, ValueRef};
 
 impl Session {
     /// Runs a query and its eager loads; returns the keys of the results in order, leaving out
@@ -117,8 +117,11 @@ impl Session {
         )
     }
 
-    /// Loads the collections of `parents` (slots of the `from` side) in one statement, merging the
-    /// related objects into the identity map. Collections already loaded are left as they are.
+    /// Loads the collections of `parents` (slots of the `from` side), merging the related objects
+    /// into the identity map; collections already loaded are left as they are.
+    ///
+    /// One statement either way: for one parent (a lazy load) a join of the association to the
+    /// targets; for the results of a query (an eager load) see `sql::select_eager`.
     fn load_related(
         &mut self,
         def: &'static AssocDef,
@@ -128,66 +131,70 @@ impl Session {
         parents: &[u32],
     ) -> Result<()> {
         let (from, to) = def.sides(from_left);
-        let which_is_one = matches!(which, Parents::One);
-        let sql = sql::select_related(self.db.dialect(), def, from_left, which, &mut params);
-        let from_slot = (from.table.slot)();
-        let to_slot = (to.table.slot)();
+        let d = self.db.dialect();
+        let lazy_for = match (&which, params.first()) {
+            (Parents::One, Some(Value::Integer(id))) => Some(*id),
+            _ => None,
+        };
+        let why = LoadWhy {
+            def,
+            from_left,
+            lazy_for,
+        };
+        let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
         self.links_mut(def);
         let db = self.db.clone();
         let mut conn = db.acquire()?;
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let joined = lazy_for.is_some();
+        let sql = match which {
+            Parents::One => sql::select_related(d, def, from_left, which, &mut params),
+            Parents::Query(parent, spec) => {
+                sql::select_eager(d, def, from_left, parent, spec, &mut params)
+            }
+        };
+        // In an eager load's rows, the pair's target key follows the target's columns.
+        let to_column = to.table.columns.len() + 2;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         // The target store is taken out so the parent lookups can read the other store (or, for a
         // self-referential relation, the same one) while targets are merged.
         let mut target = self.stores[to_slot].take().expect("target store ensured");
-        let mut current: Option<(i64, u32, bool)> = None; // (parent id, parent slot, skip)
-        let why = LoadWhy {
+        let mut fill = Fill {
             def,
             from_left,
-            lazy_for: match (which_is_one, params.first()) {
-                (true, Some(Value::Integer(id))) => Some(*id),
-                _ => None,
-            },
+            current: None,
+            incomplete: Vec::new(),
+            early: Vec::new(),
+            key_column: usize::from(!joined),
         };
         let result = run.query(&why, &sql, &params, &mut |row| {
-            let pid = row
-                .get_i64(0)
-                .map_err(|e| Error::Decode {
-                    table: def.table,
-                    column: from.column,
-                    reason: e.0,
-                })?
-                .unwrap_or_default();
-            let (pslot, skip) = match current {
-                Some((id, slot, skip)) if id == pid => (slot, skip),
-                _ => {
-                    let parent_store = if from_slot == to_slot {
-                        &*target
-                    } else {
-                        self.stores[from_slot]
-                            .as_deref()
-                            .expect("parent store exists")
-                    };
-                    let Some(slot) = parent_store.slot_of(pid) else {
-                        // A parent not in the session (deleted here meanwhile): not ours to fill.
-                        current = Some((pid, u32::MAX, true));
+            if !joined && fill.read_id(row, 0, "kind")? == 0 {
+                return target.merge_row(row, 1).map(drop);
+            }
+            let parents = if from_slot == to_slot {
+                &*target
+            } else {
+                self.stores[from_slot]
+                    .as_deref()
+                    .expect("parent store exists")
+            };
+            let Some(pslot) = fill.parent(row, parents, links)? else {
+                return Ok(());
+            };
+            let tslot = if joined {
+                target.merge_row(row, 1)?
+            } else {
+                let tid = fill.read_id(row, to_column, to.column)?;
+                match target.slot_of(tid) {
+                    Some(t) => t,
+                    None => {
+                        // Its target row has not come yet (the database returned the arms
+                        // interleaved): place the pair once every row is in.
+                        fill.early.push((pslot, tid));
                         return Ok(());
-                    };
-                    let side = links.side_mut(from_left, slot);
-                    let skip = side.loaded;
-                    if !skip {
-                        // Rows arrive in the target's key order; pending links already in view
-                        // break that order.
-                        side.sorted = side.items.is_empty() && from.order_by.is_none();
                     }
-                    current = Some((pid, slot, skip));
-                    (slot, skip)
                 }
             };
-            if skip {
-                return Ok(());
-            }
-            let tslot = target.merge_row(row, 1)?;
             let (l, r) = if from_left {
                 (pslot, tslot)
             } else {
@@ -198,10 +205,32 @@ impl Session {
             }
             Ok(())
         });
+        for &(pslot, tid) in &fill.early {
+            match target.slot_of(tid) {
+                Some(tslot) => {
+                    let (l, r) = if from_left {
+                        (pslot, tslot)
+                    } else {
+                        (tslot, pslot)
+                    };
+                    if links.loaded_pair(l, r, from_left) {
+                        let side = links.side_mut(from_left, pslot);
+                        side.items.push(tslot);
+                        side.sorted = false;
+                    }
+                }
+                // Cannot happen within one statement's snapshot; if it does, leave the
+                // collection unloaded so its next access reads it whole.
+                None => fill.incomplete.push(pslot),
+            }
+        }
         self.stores[to_slot] = Some(target);
         result?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         for &p in parents {
+            if fill.incomplete.contains(&p) {
+                continue;
+            }
             let side = links.side_mut(from_left, p);
             if !side.loaded {
                 side.loaded = true;
@@ -209,6 +238,12 @@ impl Session {
                     side.sorted = true;
                 }
             }
+        }
+        for p in fill.incomplete {
+            // Keep only the pending links, as for any unloaded collection.
+            let side = links.side_mut(from_left, p);
+            side.items.clear();
+            side.sorted = false;
         }
         Ok(())
     }
@@ -254,6 +289,62 @@ impl Session {
             .copied()
             .filter(|&t| matches!(target.state(t), State::New | State::Persistent))
             .collect()
+    }
+}
+
+/// Groups the rows of a collection load by parent (rows come ordered by parent id).
+struct Fill {
+    def: &'static AssocDef,
+    from_left: bool,
+    /// The parent of the previous row: (id, slot, whether its collection is skipped).
+    current: Option<(i64, u32, bool)>,
+    /// Parents whose rows could not all be placed.
+    incomplete: Vec<u32>,
+    /// Pairs that came before their target's row: (parent slot, target id).
+    early: Vec<(u32, i64)>,
+    /// Where the parent's key is: 0 in a join's rows, 1 in an eager load's.
+    key_column: usize,
+}
+
+impl Fill {
+    fn read_id(&self, row: &dyn RowSource, idx: usize, column: &'static str) -> Result<i64> {
+        row.get_i64(idx)
+            .map_err(|e| e.0)
+            .and_then(|v| v.ok_or_else(|| "NULL key".to_owned()))
+            .map_err(|reason| Error::Decode {
+                table: self.def.table,
+                column,
+                reason,
+            })
+    }
+
+    /// The slot of this row's parent, or `None` when its rows are to be skipped (its collection
+    /// is loaded already, or it is not in the session).
+    fn parent(
+        &mut self,
+        row: &dyn RowSource,
+        parents: &dyn AnyStore,
+        links: &mut LinkSet,
+    ) -> Result<Option<u32>> {
+        let (from, _) = self.def.sides(self.from_left);
+        let pid = self.read_id(row, self.key_column, from.column)?;
+        if let Some((id, slot, skip)) = self.current {
+            if id == pid {
+                return Ok((!skip).then_some(slot));
+            }
+        }
+        let Some(slot) = parents.slot_of(pid) else {
+            self.current = Some((pid, u32::MAX, true));
+            return Ok(None);
+        };
+        let side = links.side_mut(self.from_left, slot);
+        let skip = side.loaded;
+        if !skip {
+            // Rows arrive in the target's key order; pending links already in view break it.
+            side.sorted = side.items.is_empty() && from.order_by.is_none();
+        }
+        self.current = Some((pid, slot, skip));
+        Ok((!skip).then_some(slot))
     }
 }
 

@@ -64,6 +64,12 @@ pub trait Dialect: Send + Sync + 'static {
         " ON CONFLICT DO NOTHING"
     }
 
+    /// The most rows one `INSERT` carries. Servers want many (one round trip per batch); SQLite
+    /// wants one, see [`Sqlite`].
+    fn max_insert_rows(&self) -> usize {
+        256
+    }
+
     /// Whether the transaction stays usable after a failed statement (so a failing batch can be
     /// retried row by row to name the row at fault).
     fn continues_after_error(&self) -> bool {
@@ -364,27 +370,108 @@ pub(crate) fn select_related(
         Parents::One => {
             s.push(" WHERE ").col("a", from.column).push(" = ").param();
         }
-        Parents::Query(parent, spec) => {
-            if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
-                s.push(" WHERE ")
-                    .col("a", from.column)
-                    .push(" IN (SELECT ")
-                    .col("t0", parent.primary_key);
-                from_where_order(
-                    &mut s,
-                    parent,
-                    spec,
-                    params,
-                    spec.limit.is_some() || spec.offset.is_some(),
-                );
-                s.push(")");
-            }
-        }
+        Parents::Query(parent, spec) => parents_filter(&mut s, from.column, parent, spec, params),
     }
     s.push(" ORDER BY ")
         .col("a", from.column)
         .push(", ")
         .col("a", to.column);
+    s.finish()
+}
+
+/// ` WHERE a.from IN (SELECT pk FROM parent ...)` when the parents are not every row.
+fn parents_filter(
+    s: &mut Sql<'_>,
+    from: &str,
+    parent: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) {
+    if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
+        s.push(" WHERE ")
+            .col("a", from)
+            .push(" IN (SELECT ")
+            .col("t0", parent.primary_key);
+        from_where_order(
+            s,
+            parent,
+            spec,
+            params,
+            spec.limit.is_some() || spec.offset.is_some(),
+        );
+        s.push(")");
+    }
+}
+
+/// An eager load in one statement that reads each target row once: a `UNION ALL` of the targets
+/// linked to any of the parents, then the pairs from the association's index, merged in order.
+///
+/// Every row is `kind, key, target columns..., to`: targets are `0, t.pk, t.cols..., NULL`
+/// (so `Model::from_row` reads them from column 1), pairs are `1, a.from, NULL..., a.to`.
+/// Databases return the targets arm first in practice and the pairs grouped by parent in the
+/// target's key order; the reader does not depend on it. (A join would look the target up once
+/// per pair: measured 2-4x slower for a million pairs.)
+pub(crate) fn select_eager(
+    d: &dyn Dialect,
+    assoc: &AssocDef,
+    from_left: bool,
+    parent: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) -> String {
+    let (from, to) = assoc.sides(from_left);
+    let target = to.table;
+    let all = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    s.push("SELECT 0, ");
+    select_list(&mut s, "t", target);
+    s.push(", NULL FROM ")
+        .ident(target.name)
+        .push(" AS ")
+        .ident("t")
+        .push(" WHERE ");
+    if all {
+        // Every parent: the targets that have any pair (one index probe per target).
+        s.push("EXISTS (SELECT 1 FROM ")
+            .ident(assoc.table)
+            .push(" AS ")
+            .ident("a")
+            .push(" WHERE ")
+            .col("a", to.column)
+            .push(" = ")
+            .col("t", target.primary_key)
+            .push(")");
+    } else {
+        s.col("t", target.primary_key)
+            .push(" IN (SELECT ")
+            .col("a", to.column)
+            .push(" FROM ")
+            .ident(assoc.table)
+            .push(" AS ")
+            .ident("a");
+        parents_filter(&mut s, from.column, parent, spec, params);
+        s.push(")");
+    }
+    // The pairs arm is ordered on its own, inside a subquery: an ORDER BY on the whole compound
+    // makes SQLite sort both arms in temporary B-trees, while this streams from the index.
+    s.push(" UNION ALL SELECT * FROM (SELECT 1, ")
+        .col("a", from.column);
+    for _ in target.columns {
+        s.push(", NULL");
+    }
+    s.push(", ")
+        .col("a", to.column)
+        .push(" FROM ")
+        .ident(assoc.table)
+        .push(" AS ")
+        .ident("a");
+    parents_filter(&mut s, from.column, parent, spec, params);
+    s.push(" ORDER BY ")
+        .col("a", from.column)
+        .push(", ")
+        .col("a", to.column)
+        .push(")");
     s.finish()
 }
 
