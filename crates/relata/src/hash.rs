@@ -44,3 +44,95 @@ impl Hasher for FxHasher {
 
 /// A `HashMap` with [`FxHasher`].
 pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+const NONE: u32 = u32::MAX;
+
+/// The identity map: database id to slot. Generated keys are dense, so ids up to about twice the
+/// number of entries live in a vector indexed by id (no hashing, 4 bytes an entry); any other id
+/// goes to a hash map. Measured: a third of an eager load's time went to hashing ids.
+#[derive(Default)]
+pub(crate) struct IdIndex {
+    dense: Vec<u32>,
+    sparse: FxHashMap<i64, u32>,
+    len: usize,
+}
+
+impl IdIndex {
+    #[inline]
+    pub fn get(&self, id: i64) -> Option<u32> {
+        if let Some(&slot) = usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            if slot != NONE {
+                return Some(slot);
+            }
+        }
+        if self.sparse.is_empty() {
+            None
+        } else {
+            self.sparse.get(&id).copied()
+        }
+    }
+
+    pub fn insert(&mut self, id: i64, slot: u32) {
+        if !self.sparse.is_empty() {
+            if let Some(old) = self.sparse.get_mut(&id) {
+                *old = slot;
+                return;
+            }
+        }
+        if let Ok(i) = usize::try_from(id) {
+            if i >= self.dense.len() && i <= 2 * self.len + 1024 {
+                self.dense
+                    .resize((i + 1).max(self.dense.len() * 3 / 2), NONE);
+            }
+            if let Some(d) = self.dense.get_mut(i) {
+                if *d == NONE {
+                    self.len += 1;
+                }
+                *d = slot;
+                return;
+            }
+        }
+        self.sparse.insert(id, slot);
+        self.len += 1;
+    }
+
+    pub fn remove(&mut self, id: i64) {
+        if let Some(d) = usize::try_from(id).ok().and_then(|i| self.dense.get_mut(i)) {
+            if *d != NONE {
+                *d = NONE;
+                self.len -= 1;
+                return;
+            }
+        }
+        if self.sparse.remove(&id).is_some() {
+            self.len -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdIndex;
+
+    #[test]
+    fn dense_and_sparse_ids_both_map() {
+        let mut m = IdIndex::default();
+        for id in 1..=5000 {
+            m.insert(id, id as u32 * 2);
+        }
+        m.insert(-7, 1);
+        m.insert(1 << 40, 2);
+        m.insert(0, 3);
+        assert_eq!(m.get(4999), Some(9998));
+        assert_eq!(m.get(-7), Some(1));
+        assert_eq!(m.get(1 << 40), Some(2));
+        assert_eq!(m.get(0), Some(3));
+        assert_eq!(m.get(5001), None);
+        m.remove(4999);
+        m.remove(1 << 40);
+        assert_eq!(m.get(4999), None);
+        assert_eq!(m.get(1 << 40), None);
+        m.insert(4999, 11);
+        assert_eq!(m.get(4999), Some(11));
+    }
+}

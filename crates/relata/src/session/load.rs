@@ -154,7 +154,7 @@ impl Session {
             }
         };
         // In an eager load's rows, the pair's target key follows the target's columns.
-        let to_column = to.table.columns.len() + 2;
+        let to_column = to.table.columns.len() + 1;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         // The target store is taken out so the parent lookups can read the other store (or, for a
         // self-referential relation, the same one) while targets are merged.
@@ -165,12 +165,20 @@ impl Session {
             current: None,
             incomplete: Vec::new(),
             early: Vec::new(),
-            key_column: usize::from(!joined),
         };
         let result = run.query(&why, &sql, &params, &mut |row| {
-            if !joined && fill.read_id(row, 0, "kind")? == 0 {
-                return target.merge_row(row, 1).map(drop);
-            }
+            // An eager load's row is a target when its last column is NULL, else a pair.
+            let pair_to = if joined {
+                None
+            } else {
+                match row
+                    .get_i64(to_column)
+                    .map_err(|e| fill.decode(to.column, e.0))?
+                {
+                    None => return target.merge_row(row, 0).map(drop),
+                    to => to,
+                }
+            };
             let parents = if from_slot == to_slot {
                 &*target
             } else {
@@ -184,7 +192,7 @@ impl Session {
             let tslot = if joined {
                 target.merge_row(row, 1)?
             } else {
-                let tid = fill.read_id(row, to_column, to.column)?;
+                let tid = pair_to.expect("a pair row");
                 match target.slot_of(tid) {
                     Some(t) => t,
                     None => {
@@ -302,20 +310,22 @@ struct Fill {
     incomplete: Vec<u32>,
     /// Pairs that came before their target's row: (parent slot, target id).
     early: Vec<(u32, i64)>,
-    /// Where the parent's key is: 0 in a join's rows, 1 in an eager load's.
-    key_column: usize,
 }
 
 impl Fill {
+    fn decode(&self, column: &'static str, reason: String) -> Error {
+        Error::Decode {
+            table: self.def.table,
+            column,
+            reason,
+        }
+    }
+
     fn read_id(&self, row: &dyn RowSource, idx: usize, column: &'static str) -> Result<i64> {
         row.get_i64(idx)
             .map_err(|e| e.0)
             .and_then(|v| v.ok_or_else(|| "NULL key".to_owned()))
-            .map_err(|reason| Error::Decode {
-                table: self.def.table,
-                column,
-                reason,
-            })
+            .map_err(|reason| self.decode(column, reason))
     }
 
     /// The slot of this row's parent, or `None` when its rows are to be skipped (its collection
@@ -327,7 +337,7 @@ impl Fill {
         links: &mut LinkSet,
     ) -> Result<Option<u32>> {
         let (from, _) = self.def.sides(self.from_left);
-        let pid = self.read_id(row, self.key_column, from.column)?;
+        let pid = self.read_id(row, 0, from.column)?;
         if let Some((id, slot, skip)) = self.current {
             if id == pid {
                 return Ok((!skip).then_some(slot));

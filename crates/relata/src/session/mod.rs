@@ -215,7 +215,7 @@ impl Session {
     /// loaded. `None` if there is no such row or it is deleted in this session.
     pub fn find<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
         if let Some(store) = self.store::<M>() {
-            if let Some(&slot) = store.by_id.get(&id) {
+            if let Some(slot) = store.by_id.get(id) {
                 let key = Key::new(self.id, slot);
                 return Ok((store.entries[slot as usize].state == State::Persistent).then_some(key));
             }

@@ -4,7 +4,7 @@
 use std::any::Any;
 
 use crate::error::{Error, Result};
-use crate::hash::FxHashMap;
+use crate::hash::IdIndex;
 use crate::model::{describe_row, Model, TableDef};
 use crate::value::{RowSource, ValueRef};
 
@@ -44,7 +44,7 @@ pub(crate) struct Entry<M> {
 
 pub(crate) struct Store<M: Model> {
     pub entries: Vec<Entry<M>>,
-    pub by_id: FxHashMap<i64, u32>,
+    pub by_id: IdIndex,
     /// Slots added since the last commit, in order (some may since have been deleted).
     pub new: Vec<u32>,
     /// Slots with a snapshot.
@@ -57,7 +57,7 @@ impl<M: Model> Store<M> {
     pub fn new() -> Self {
         Store {
             entries: Vec::new(),
-            by_id: FxHashMap::default(),
+            by_id: IdIndex::default(),
             new: Vec::new(),
             dirty: Vec::new(),
             deleted: Vec::new(),
@@ -124,7 +124,7 @@ impl<M: Model> Store<M> {
                 column: table.primary_key,
                 reason: "the primary key is NULL".into(),
             })?;
-        if let Some(&slot) = self.by_id.get(&id) {
+        if let Some(slot) = self.by_id.get(id) {
             return Ok(slot);
         }
         let obj = M::from_row(row, start)?;
@@ -201,7 +201,7 @@ impl<M: Model> AnyStore for Store<M> {
         self.entries[slot as usize].obj.id()
     }
     fn slot_of(&self, id: i64) -> Option<u32> {
-        self.by_id.get(&id).copied()
+        self.by_id.get(id)
     }
     fn value(&self, slot: u32, column: usize) -> ValueRef<'_> {
         self.entries[slot as usize].obj.value(column)
@@ -250,7 +250,7 @@ impl<M: Model> AnyStore for Store<M> {
         for slot in self.deleted.drain(..) {
             let e = &mut self.entries[slot as usize];
             if let Some(id) = e.obj.id() {
-                self.by_id.remove(&id);
+                self.by_id.remove(id);
             }
             e.state = State::Detached;
         }

@@ -404,13 +404,13 @@ fn parents_filter(
 }
 
 /// An eager load in one statement that reads each target row once: a `UNION ALL` of the targets
-/// linked to any of the parents, then the pairs from the association's index, merged in order.
+/// linked to any of the parents, then the pairs from the association's index.
 ///
-/// Every row is `kind, key, target columns..., to`: targets are `0, t.pk, t.cols..., NULL`
-/// (so `Model::from_row` reads them from column 1), pairs are `1, a.from, NULL..., a.to`.
-/// Databases return the targets arm first in practice and the pairs grouped by parent in the
-/// target's key order; the reader does not depend on it. (A join would look the target up once
-/// per pair: measured 2-4x slower for a million pairs.)
+/// Every row is `key, target columns..., to`: a target is `t.pk, t.cols..., NULL` (so
+/// `Model::from_row` reads it from column 0), a pair is `a.from, NULL..., a.to` (its last column
+/// is never NULL). Databases return the targets arm first in practice and the pairs grouped by
+/// parent in the target's key order; the reader does not depend on it. (A join would look the
+/// target up once per pair: measured 2-4x slower for a million pairs.)
 pub(crate) fn select_eager(
     d: &dyn Dialect,
     assoc: &AssocDef,
@@ -424,7 +424,7 @@ pub(crate) fn select_eager(
     let all = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
     let mut s = Sql::new(d);
     s.params = params.len();
-    s.push("SELECT 0, ");
+    s.push("SELECT ");
     select_list(&mut s, "t", target);
     s.push(", NULL FROM ")
         .ident(target.name)
@@ -455,7 +455,7 @@ pub(crate) fn select_eager(
     }
     // The pairs arm is ordered on its own, inside a subquery: an ORDER BY on the whole compound
     // makes SQLite sort both arms in temporary B-trees, while this streams from the index.
-    s.push(" UNION ALL SELECT * FROM (SELECT 1, ")
+    s.push(" UNION ALL SELECT * FROM (SELECT ")
         .col("a", from.column);
     for _ in target.columns {
         s.push(", NULL");
