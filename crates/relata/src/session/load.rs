@@ -257,12 +257,13 @@ impl Session {
     }
 
     /// The live members of a loaded collection, sorted into the relation's order.
-    pub(crate) fn collection(
+    pub(crate) fn collection<K>(
         &mut self,
         def: &'static AssocDef,
         from_left: bool,
         slot: u32,
-    ) -> Vec<u32> {
+        key: impl Fn(u32) -> K,
+    ) -> Vec<K> {
         let (from, to) = def.sides(from_left);
         let to_slot = (to.table.slot)();
         let def_slot = (def.slot)();
@@ -292,11 +293,14 @@ impl Session {
             });
             side.sorted = true;
         }
-        side.items
-            .iter()
-            .copied()
-            .filter(|&t| matches!(target.state(t), State::New | State::Persistent))
-            .collect()
+        let mut out = Vec::with_capacity(side.items.len());
+        out.extend(
+            side.items
+                .iter()
+                .filter(|&&t| matches!(target.state(t), State::New | State::Persistent))
+                .map(|&t| key(t)),
+        );
+        out
     }
 }
 

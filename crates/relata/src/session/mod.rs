@@ -326,8 +326,8 @@ impl Session {
         self.ensure_store::<T>();
         let new = self.entry_state(from) == State::New;
         self.ensure_loaded(rel.def, rel.from_left, from.slot, new)?;
-        let slots = self.collection(rel.def, rel.from_left, from.slot);
-        Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
+        let session = self.id;
+        Ok(self.collection(rel.def, rel.from_left, from.slot, |s| Key::new(session, s)))
     }
 
     /// Unlinks everything from `from`; returns how many links were removed.
