@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{relation_name, AnyStore, LinkSet, Session, State};
+use super::{relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::backend::Runner;
 use crate::error::{Error, Result};
 use crate::model::{Key, Model};
@@ -20,27 +20,9 @@ impl Session {
         spec: &QuerySpec,
         eager: &[EagerSpec],
     ) -> Result<Vec<Key<M>>> {
-        self.ensure_store::<M>();
         let mut params = Vec::new();
         let sql = sql::select(self.db.dialect(), M::TABLE, spec, &mut params);
-        let db = self.db.clone();
-        let mut conn = db.acquire()?;
-        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
-        let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
-        let mut slots = Vec::new();
-        run.query(
-            &format_args!("query {}", M::TABLE.name),
-            &sql,
-            &params,
-            &mut |row| {
-                let slot = store.merge_row(row, 0)?;
-                if store.state(slot) == State::Persistent {
-                    slots.push(slot);
-                }
-                Ok(())
-            },
-        )?;
-        drop(conn);
+        let slots = self.run_select::<M>(&sql, &params)?;
         for e in eager {
             (e.ensure_target)(self);
             self.load_related(
@@ -52,6 +34,45 @@ impl Session {
             )?;
         }
         Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
+    }
+
+    /// The object with this primary key, by one cached statement.
+    pub(crate) fn select_by_id<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
+        let d = self.db.dialect();
+        let sql = self.sql_cache.get(CachedSql::ById, (M::TABLE.slot)(), || {
+            let pk = crate::model::Column::<M, i64>::new(M::TABLE.primary_key);
+            let spec = QuerySpec {
+                filter: Some(pk.eq(0).expr),
+                ..QuerySpec::default()
+            };
+            sql::select(d, M::TABLE, &spec, &mut Vec::new())
+        });
+        let slots = self.run_select::<M>(&sql, &[Value::Integer(id)])?;
+        Ok(slots.first().map(|&s| Key::new(self.id, s)))
+    }
+
+    /// Runs a select of `M`'s columns, merging the rows into the identity map; returns their
+    /// slots in order, leaving out objects deleted in this session.
+    fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
+        self.ensure_store::<M>();
+        let db = self.db.clone();
+        let mut conn = db.acquire()?;
+        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
+        let mut slots = Vec::new();
+        run.query(
+            &format_args!("query {}", M::TABLE.name),
+            sql,
+            params,
+            &mut |row| {
+                let slot = store.merge_row(row, 0)?;
+                if store.state(slot) == State::Persistent {
+                    slots.push(slot);
+                }
+                Ok(())
+            },
+        )?;
+        Ok(slots)
     }
 
     /// Counts the rows a query matches.
@@ -148,9 +169,18 @@ impl Session {
         let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
         let joined = lazy_for.is_some();
         let sql = match which {
-            Parents::One => sql::select_related(d, def, from_left, which, &mut params),
+            Parents::One => {
+                let dir = usize::from(from_left);
+                let cached = self
+                    .sql_cache
+                    .get(CachedSql::LazyLoad(dir), (def.slot)(), || {
+                        sql::select_related(d, def, from_left, which, &mut Vec::new())
+                    });
+                params = vec![Value::Integer(lazy_for.expect("one parent"))];
+                cached
+            }
             Parents::Query(parent, spec) => {
-                sql::select_eager(d, def, from_left, parent, spec, &mut params)
+                sql::select_eager(d, def, from_left, parent, spec, &mut params).into()
             }
         };
         // In an eager load's rows, the pair's target key follows the target's columns.
@@ -294,12 +324,16 @@ impl Session {
             side.sorted = true;
         }
         let mut out = Vec::with_capacity(side.items.len());
-        out.extend(
-            side.items
-                .iter()
-                .filter(|&&t| matches!(target.state(t), State::New | State::Persistent))
-                .map(|&t| key(t)),
-        );
+        if target.all_live() {
+            out.extend(side.items.iter().map(|&t| key(t)));
+        } else {
+            out.extend(
+                side.items
+                    .iter()
+                    .filter(|&&t| matches!(target.state(t), State::New | State::Persistent))
+                    .map(|&t| key(t)),
+            );
+        }
         out
     }
 }

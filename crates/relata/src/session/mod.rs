@@ -8,12 +8,14 @@ mod store;
 
 use std::ops::{Index, IndexMut};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 pub use store::ObjectState;
 
 use crate::backend::{Database, Runner, StatementLog};
 use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
+use crate::hash::FxHashMap;
 use crate::model::{Key, Model};
 use crate::query::Query;
 use crate::relation::{AssocDef, Relation};
@@ -60,6 +62,34 @@ pub struct Session {
     link_order: Vec<usize>,
     strict: bool,
     log: StatementLog,
+    sql_cache: SqlCache,
+}
+
+/// Statements of a fixed shape, rendered once per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CachedSql {
+    /// A model's select by primary key.
+    ById,
+    /// A lazy load in one direction (1 = from the left side).
+    LazyLoad(usize),
+}
+
+/// Rendered SQL by shape and model or association slot.
+#[derive(Default)]
+pub(crate) struct SqlCache(FxHashMap<(CachedSql, usize), Arc<str>>);
+
+impl SqlCache {
+    pub(crate) fn get(
+        &mut self,
+        kind: CachedSql,
+        slot: usize,
+        render: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        self.0
+            .entry((kind, slot))
+            .or_insert_with(|| render().into())
+            .clone()
+    }
 }
 
 impl Session {
@@ -73,6 +103,7 @@ impl Session {
             link_order: Vec::new(),
             strict: false,
             log: StatementLog::default(),
+            sql_cache: SqlCache::default(),
         }
     }
 
@@ -220,8 +251,7 @@ impl Session {
                 return Ok((store.entries[slot as usize].state == State::Persistent).then_some(key));
             }
         }
-        let pk = crate::model::Column::<M, i64>::new(M::TABLE.primary_key);
-        self.query::<M>().filter(pk.eq(id)).first()
+        self.select_by_id::<M>(id)
     }
 
     /// Starts a query on `M`.

@@ -51,6 +51,9 @@ pub(crate) struct Store<M: Model> {
     pub dirty: Vec<u32>,
     /// Persistent slots marked for deletion.
     pub deleted: Vec<u32>,
+    /// How many objects are detached (a terminal state), so reads can skip the state filter
+    /// when none are.
+    pub detached: usize,
 }
 
 impl<M: Model> Store<M> {
@@ -61,6 +64,7 @@ impl<M: Model> Store<M> {
             new: Vec::new(),
             dirty: Vec::new(),
             deleted: Vec::new(),
+            detached: 0,
         }
     }
 
@@ -88,7 +92,10 @@ impl<M: Model> Store<M> {
     pub fn delete(&mut self, slot: u32) {
         let e = &mut self.entries[slot as usize];
         match e.state {
-            State::New => e.state = State::Detached,
+            State::New => {
+                e.state = State::Detached;
+                self.detached += 1;
+            }
             State::Persistent => {
                 e.state = State::Deleted;
                 self.deleted.push(slot);
@@ -155,6 +162,8 @@ pub(crate) trait AnyStore: Send {
     fn table(&self) -> &'static TableDef;
     fn len(&self) -> usize;
     fn state(&self, slot: u32) -> State;
+    /// Whether every object is new or persistent (none deleted or detached).
+    fn all_live(&self) -> bool;
     fn id(&self, slot: u32) -> Option<i64>;
     /// The id a new object was added with, if the user set one.
     fn requested_id(&self, slot: u32) -> Option<i64>;
@@ -188,6 +197,9 @@ impl<M: Model> AnyStore for Store<M> {
     }
     fn state(&self, slot: u32) -> State {
         self.entries[slot as usize].state
+    }
+    fn all_live(&self) -> bool {
+        self.deleted.is_empty() && self.detached == 0
     }
     fn id(&self, slot: u32) -> Option<i64> {
         let e = &self.entries[slot as usize];
@@ -253,12 +265,17 @@ impl<M: Model> AnyStore for Store<M> {
                 self.by_id.remove(id);
             }
             e.state = State::Detached;
+            self.detached += 1;
         }
         self.new.clear();
     }
     fn rolled_back(&mut self) {
         for slot in self.new.drain(..) {
-            self.entries[slot as usize].state = State::Detached;
+            let e = &mut self.entries[slot as usize];
+            if e.state == State::New {
+                e.state = State::Detached;
+                self.detached += 1;
+            }
         }
         for slot in self.dirty.drain(..) {
             let e = &mut self.entries[slot as usize];
