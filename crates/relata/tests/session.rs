@@ -1670,23 +1670,28 @@ fn a_locked_database_is_busy_and_the_commit_can_be_retried() {
 
     let mut s = db.session();
     let k = seed(&mut s);
-    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    let started = Instant::now();
-    let err = s.commit().unwrap_err();
-    let waited = started.elapsed();
-    assert!(
-        matches!(err, Error::Busy { .. }),
-        "expected Busy, got {err:?}"
-    );
-    assert!(err.is_retryable());
-    assert!(
-        waited >= Duration::from_secs(1),
-        "waited for the lock first: {waited:?}"
-    );
-    assert!(s.has_changes());
-    assert_eq!(s.id(k.alice), None);
+    // Another connection holds the write lock for the length of its transaction block.
+    let mut holder = other.session();
+    holder
+        .transaction(|_| {
+            let started = Instant::now();
+            let err = s.commit().unwrap_err();
+            let waited = started.elapsed();
+            assert!(
+                matches!(err, Error::Busy { .. }),
+                "expected Busy, got {err:?}"
+            );
+            assert!(err.is_retryable());
+            assert!(
+                waited >= Duration::from_secs(1),
+                "waited for the lock first: {waited:?}"
+            );
+            assert!(s.has_changes());
+            assert_eq!(s.id(k.alice), None);
+            Ok(())
+        })
+        .unwrap();
 
-    other.execute_batch("COMMIT").unwrap();
     s.commit().unwrap();
     assert!(s.id(k.alice).is_some());
     assert_eq!(contents(&db), seed_contents());

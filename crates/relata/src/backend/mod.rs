@@ -38,6 +38,8 @@ pub(crate) trait Conn: Send {
     ) -> Result<()>;
     /// Runs statements that take no parameters (transaction control, DDL).
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Whether a transaction is open.
+    fn in_transaction(&self) -> bool;
 }
 
 /// Opens connections for one URL.
@@ -187,6 +189,10 @@ impl Database {
 
     /// Runs SQL that takes no parameters, as given (for example a migration). relata itself never
     /// needs this; values must never be spliced into the text.
+    ///
+    /// Each call borrows a connection from the pool and returns it afterwards; a transaction the
+    /// SQL leaves open is rolled back then, so it cannot leak into the next user of the
+    /// connection. To hold a transaction across calls, use `Session::transaction`.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         let mut conn = self.acquire()?;
         let mut log = StatementLog::default();
@@ -197,14 +203,17 @@ impl Database {
         self.inner.echo.load(Ordering::Relaxed)
     }
 
-    /// Takes a connection from the pool (opening one if allowed, else waiting for one).
-    pub(crate) fn acquire(&self) -> Result<PooledConn<'_>> {
+    /// Takes a connection from the pool: an idle one, a new one if the pool may grow, or the next
+    /// one returned. An in-memory database has a single connection; waiting longer than
+    /// [`POOL_WAIT`] for it (another session holds it in a transaction) is an error, not a hang.
+    pub(crate) fn acquire(&self) -> Result<PooledConn> {
         let inner = &*self.inner;
+        let deadline = std::time::Instant::now() + POOL_WAIT;
         let mut idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(conn) = idle.pop() {
                 return Ok(PooledConn {
-                    db: inner,
+                    db: self.inner.clone(),
                     conn: Some(conn),
                 });
             }
@@ -215,7 +224,7 @@ impl Database {
                 drop(idle);
                 return match (inner.connect)() {
                     Ok(conn) => Ok(PooledConn {
-                        db: inner,
+                        db: self.inner.clone(),
                         conn: Some(conn),
                     }),
                     Err(e) => {
@@ -225,27 +234,47 @@ impl Database {
                 };
             }
             drop(open);
-            idle = inner.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::Busy {
+                    message: format!(
+                        "every connection to {} is in use (an in-memory database has one; another session holds it in a transaction)",
+                        inner.url
+                    ),
+                });
+            }
+            idle = inner
+                .returned
+                .wait_timeout(idle, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 }
 
-/// A connection borrowed from the pool; returned to it on drop.
-pub(crate) struct PooledConn<'a> {
-    db: &'a Inner,
+/// How long `acquire` waits for a connection when the pool cannot grow.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A connection borrowed from the pool; returned to it on drop, rolled back first if a
+/// transaction is still open (after a panic, say), so the next user starts clean.
+pub(crate) struct PooledConn {
+    db: Arc<Inner>,
     conn: Option<Box<dyn Conn>>,
 }
 
-impl PooledConn<'_> {
+impl PooledConn {
     /// The connection.
     pub(crate) fn conn(&mut self) -> &mut dyn Conn {
         &mut **self.conn.as_mut().expect("present until drop")
     }
 }
 
-impl Drop for PooledConn<'_> {
+impl Drop for PooledConn {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        if let Some(mut conn) = self.conn.take() {
+            if conn.in_transaction() {
+                let _ = conn.batch("ROLLBACK");
+            }
             self.db
                 .idle
                 .lock()

@@ -178,6 +178,10 @@ impl Conn for SqliteConn {
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql).map_err(|e| map_error(e, sql))
     }
+
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
 }
 
 struct Row<'a>(&'a rusqlite::Row<'a>);

@@ -634,4 +634,7 @@ impl Conn for Recorder {
         self.line(sql, &[]);
         Ok(())
     }
+    fn in_transaction(&self) -> bool {
+        false
+    }
 }

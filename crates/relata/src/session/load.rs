@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{relation_name, AnyStore, CachedSql, LinkSet, Session, State};
+use super::{connection, relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::backend::Runner;
 use crate::error::{Error, Result};
 use crate::model::{Key, Model};
@@ -56,8 +56,9 @@ impl Session {
     fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
         self.ensure_store::<M>();
         let db = self.db.clone();
-        let mut conn = db.acquire()?;
-        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let mut borrowed = None;
+        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
+        let mut run = Runner::new(conn, &mut self.log, db.echo());
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
         let mut slots = Vec::new();
         run.query(
@@ -80,8 +81,9 @@ impl Session {
         let mut params = Vec::new();
         let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
         let db = self.db.clone();
-        let mut conn = db.acquire()?;
-        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let mut borrowed = None;
+        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
+        let mut run = Runner::new(conn, &mut self.log, db.echo());
         let mut count = 0;
         run.query(
             &format_args!("count {}", M::TABLE.name),
@@ -165,8 +167,9 @@ impl Session {
         let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
         self.links_mut(def);
         let db = self.db.clone();
-        let mut conn = db.acquire()?;
-        let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
+        let mut borrowed = None;
+        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
+        let mut run = Runner::new(conn, &mut self.log, db.echo());
         let joined = lazy_for.is_some();
         let sql = match which {
             Parents::One => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use store::ObjectState;
 
-use crate::backend::{Database, Runner, StatementLog};
+use crate::backend::{Conn, Database, PooledConn, Runner, StatementLog};
 use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
@@ -63,6 +63,8 @@ pub struct Session {
     strict: bool,
     log: StatementLog,
     sql_cache: SqlCache,
+    /// The connection of the current `transaction` block, if any.
+    pinned: Option<PooledConn>,
 }
 
 /// Statements of a fixed shape, rendered once per session.
@@ -104,6 +106,7 @@ impl Session {
             strict: false,
             log: StatementLog::default(),
             sql_cache: SqlCache::default(),
+            pinned: None,
         }
     }
 
@@ -468,29 +471,100 @@ impl Session {
     /// If any statement fails, the transaction is rolled back, the database is exactly as it was,
     /// and the session is exactly as it was before `commit()` (fix the cause and commit again, or
     /// `rollback()`). The error names the table, the constraint and the row.
+    ///
+    /// Inside [`Session::transaction`], `commit()` ends the block's transaction with the changes
+    /// so far and opens the next one.
     pub fn commit(&mut self) -> Result<()> {
+        self.commit_inner(true)
+    }
+
+    /// Commits; inside a transaction block, `reopen` starts the block's next transaction.
+    fn commit_inner(&mut self, reopen: bool) -> Result<()> {
         let plan = flush::plan(self.view())?;
-        if !plan.is_empty() {
-            let db = self.db.clone();
-            let mut conn = db.acquire()?;
-            let mut run = Runner::new(conn.conn(), &mut self.log, db.echo());
-            let view = flush::View {
-                stores: &self.stores,
-                store_order: &self.store_order,
-                links: &self.links,
-                link_order: &self.link_order,
-            };
-            let ids = run.transaction(|run| flush::execute(&plan, view, run))?;
-            flush::apply(&plan, &ids, &mut self.stores, &mut self.links);
-        } else {
+        let in_block = self.pinned.is_some();
+        if plan.is_empty() && (!in_block || reopen) {
             flush::apply(
                 &plan,
                 &flush::Generated::default(),
                 &mut self.stores,
                 &mut self.links,
             );
+            return Ok(());
         }
+        let db = self.db.clone();
+        let mut borrowed = None;
+        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
+        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let view = flush::View {
+            stores: &self.stores,
+            store_order: &self.store_order,
+            links: &self.links,
+            link_order: &self.link_order,
+        };
+        let ids = if in_block {
+            // The block's transaction is open: write into it, then end it.
+            let done = flush::execute(&plan, view, &mut run)
+                .and_then(|ids| run.batch(&"commit", "COMMIT").map(|()| ids));
+            if done.is_err() {
+                let _ = run.batch(&"rollback", "ROLLBACK");
+            }
+            if reopen && run.batch(&"begin", db.dialect().begin()).is_err() {
+                // The block goes on without a transaction of its own: each statement then
+                // runs in its own, as outside a block.
+                self.pinned = None;
+            }
+            done?
+        } else {
+            run.transaction(|run| flush::execute(&plan, view, run))?
+        };
+        flush::apply(&plan, &ids, &mut self.stores, &mut self.links);
         Ok(())
+    }
+
+    /// Runs `body` in one database transaction on one connection, then commits the session:
+    /// the block's reads see one consistent snapshot and skip a transaction of their own each
+    /// (several times faster for many small reads), and its changes land together.
+    ///
+    /// The transaction takes the write lock at once (`BEGIN IMMEDIATE` on SQLite), so other
+    /// writers wait while the block runs; keep blocks short. If `body` fails, the transaction is
+    /// rolled back and the error returned; changes not yet committed stay pending in the session.
+    /// A `commit()` inside the block lands the changes so far and continues in a new transaction.
+    /// A block inside a block is part of the outer one.
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")]
+    /// # struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student])?;
+    /// let mut s = db.session();
+    /// s.transaction(|s| {
+    ///     for name in ["Alice", "Bob"] {
+    ///         if s.query::<Student>().filter(Student::NAME.eq(name)).count()? == 0 {
+    ///             s.add(Student { id: None, name: name.into() });
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// })?; // committed here
+    /// assert_eq!(s.query::<Student>().count()?, 2);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn transaction<T>(&mut self, body: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+        if self.pinned.is_some() {
+            return body(self);
+        }
+        let mut conn = self.db.acquire()?;
+        Runner::new(conn.conn(), &mut self.log, self.db.echo())
+            .batch(&"begin", self.db.dialect().begin())?;
+        self.pinned = Some(conn);
+        let result = body(self).and_then(|v| self.commit_inner(false).map(|()| v));
+        if let Some(mut conn) = self.pinned.take() {
+            if conn.conn().in_transaction() {
+                let _ = Runner::new(conn.conn(), &mut self.log, self.db.echo())
+                    .batch(&"rollback", "ROLLBACK");
+            }
+        }
+        result
     }
 
     /// Discards every pending change: new objects become detached, modified objects get their
@@ -516,6 +590,19 @@ impl<M: Model> IndexMut<Key<M>> for Session {
     fn index_mut(&mut self, key: Key<M>) -> &mut M {
         self.get_mut(key)
     }
+}
+
+/// The connection a session's statement runs on: the pinned one inside a transaction block, else
+/// one borrowed from the pool into `borrowed` for the caller's duration.
+pub(crate) fn connection<'a>(
+    pinned: &'a mut Option<PooledConn>,
+    borrowed: &'a mut Option<PooledConn>,
+    db: &Database,
+) -> Result<&'a mut dyn Conn> {
+    Ok(match pinned {
+        Some(p) => p.conn(),
+        None => borrowed.insert(db.acquire()?).conn(),
+    })
 }
 
 /// `Student.courses`: a relation's name for messages.
