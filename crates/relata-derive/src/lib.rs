@@ -31,7 +31,7 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 /// Derives `relata::Association` for the struct that declares a many-to-many association table,
 /// once for both sides:
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Association)]
 /// #[relata(table = "student_course")]
 /// struct StudentCourse {
