@@ -198,6 +198,8 @@ impl Session {
             current: None,
             incomplete: Vec::new(),
             early: Vec::new(),
+            scratch: Vec::new(),
+            scratch_for: None,
         };
         let result = run.query(&why, &sql, &params, &mut |row| {
             // An eager load's row is a target when its last column is NULL, else a pair.
@@ -242,10 +244,11 @@ impl Session {
                 (tslot, pslot)
             };
             if links.loaded_pair(l, r, from_left) {
-                links.side_mut(from_left, pslot).items.push(tslot);
+                fill.scratch.push(tslot);
             }
             Ok(())
         });
+        fill.flush(links);
         for &(pslot, tid) in &fill.early {
             match target.slot_of(tid) {
                 Some(tslot) => {
@@ -351,6 +354,10 @@ struct Fill {
     incomplete: Vec<u32>,
     /// Pairs that came before their target's row: (parent slot, target id).
     early: Vec<(u32, i64)>,
+    /// The targets of the current parent's rows, not yet in its collection.
+    scratch: Vec<u32>,
+    /// The parent `scratch` belongs to.
+    scratch_for: Option<u32>,
 }
 
 impl Fill {
@@ -384,6 +391,7 @@ impl Fill {
                 return Ok((!skip).then_some(slot));
             }
         }
+        self.flush(links);
         let Some(slot) = parents.slot_of(pid) else {
             self.current = Some((pid, u32::MAX, true));
             return Ok(None);
@@ -395,7 +403,24 @@ impl Fill {
             side.sorted = side.items.is_empty() && from.order_by.is_none();
         }
         self.current = Some((pid, slot, skip));
+        if !skip {
+            self.scratch_for = Some(slot);
+        }
         Ok((!skip).then_some(slot))
+    }
+
+    /// Moves the rows gathered for the current parent into its collection: one allocation of
+    /// the right size instead of a collection grown row by row.
+    fn flush(&mut self, links: &mut LinkSet) {
+        if let Some(p) = self.scratch_for.take() {
+            let side = links.side_mut(self.from_left, p);
+            if side.items.is_empty() {
+                side.items = self.scratch.as_slice().to_vec();
+            } else {
+                side.items.extend_from_slice(&self.scratch);
+            }
+            self.scratch.clear();
+        }
     }
 }
 
