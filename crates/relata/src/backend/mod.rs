@@ -29,6 +29,26 @@ pub(crate) trait Conn: Send {
         rows: usize,
         ids: &mut Vec<i64>,
     ) -> Result<()>;
+    /// Runs `sql`, a statement of `width` parameters, once for each row of `params` (`width`
+    /// values a row), appending each row's generated key to `ids` when given. A failure names
+    /// the index of the row that failed. Backends that can reuse one prepared statement for all
+    /// rows override this.
+    fn execute_each(
+        &mut self,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        mut ids: Option<&mut Vec<i64>>,
+    ) -> std::result::Result<(), (usize, Error)> {
+        for (i, row) in params.chunks(width.max(1)).enumerate() {
+            match ids.as_deref_mut() {
+                Some(ids) => self.insert(sql, row, 1, ids),
+                None => self.execute(sql, row).map(drop),
+            }
+            .map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
     /// Runs a query, calling `each` for every row.
     fn query(
         &mut self,
@@ -359,6 +379,29 @@ impl<'a> Runner<'a> {
     ) -> Result<()> {
         self.note(why, sql, params);
         self.conn.insert(sql, params, rows, ids)
+    }
+
+    /// Runs a one-row statement for each row of `params` (see `Conn::execute_each`); counted as
+    /// one statement a row, traced and echoed once with the number of rows.
+    pub(crate) fn execute_each(
+        &mut self,
+        why: &dyn fmt::Display,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        ids: Option<&mut Vec<i64>>,
+    ) -> std::result::Result<(), (usize, Error)> {
+        let rows = params.len() / width.max(1);
+        self.log.count += rows as u64;
+        if let Some(rec) = &mut self.log.recording {
+            rec.extend((0..rows).map(|_| format!("{why}: {sql}")));
+        }
+        let shown = Params(params);
+        tracing::debug!(target: "relata::sql", %why, rows, params = %shown, "{sql}");
+        if self.echo {
+            eprintln!("[relata] {sql} {shown} ({rows} rows, one statement each)");
+        }
+        self.conn.execute_each(sql, width, params, ids)
     }
 
     pub(crate) fn query(

@@ -161,6 +161,32 @@ impl Conn for SqliteConn {
         Ok(())
     }
 
+    fn execute_each(
+        &mut self,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        mut ids: Option<&mut Vec<i64>>,
+    ) -> std::result::Result<(), (usize, Error)> {
+        // One cache lookup and one prepared statement for every row: binding over the previous
+        // row's values needs no reset of the bindings.
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| (0, map_error(e, sql)))?;
+        for (i, row) in params.chunks(width.max(1)).enumerate() {
+            let fail = |e| (i, map_error(e, sql));
+            for (j, v) in row.iter().enumerate() {
+                stmt.raw_bind_parameter(j + 1, Bind(*v)).map_err(fail)?;
+            }
+            stmt.raw_execute().map_err(fail)?;
+            if let Some(ids) = ids.as_deref_mut() {
+                ids.push(self.conn.last_insert_rowid());
+            }
+        }
+        Ok(())
+    }
+
     fn query(
         &mut self,
         sql: &str,

@@ -252,24 +252,16 @@ impl Generated {
     }
 }
 
-/// SQL text per statement shape, rendered once per flush.
-#[derive(Default)]
-struct SqlCache(HashMap<(usize, usize), String>);
-
-impl SqlCache {
-    fn get(&mut self, step: usize, rows: usize, render: impl FnOnce() -> String) -> &str {
-        self.0.entry((step, rows)).or_insert_with(render)
-    }
-}
+/// Rows a one-row statement runs for in one call on dialects that write a row per statement:
+/// bounds the parameter buffer while keeping calls few.
+const EACH_BATCH: usize = 1024;
 
 /// Runs a plan inside the caller's transaction; returns the generated keys.
 pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Result<Generated> {
     let d = run.dialect();
     let mut gen = Generated::default();
-    let mut cache = SqlCache::default();
-    let mut params: Vec<ValueRef<'_>> = Vec::new();
     let mut ids = Vec::new();
-    for (n, step) in plan.steps.iter().enumerate() {
+    for step in &plan.steps {
         match step {
             Step::Insert {
                 store: st,
@@ -282,50 +274,41 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 let per = if width == 0 {
                     1
                 } else {
-                    sql::rows_per_statement(d, width, d.max_insert_rows())
+                    sql::rows_per_statement(d, width, d.max_batch_rows())
                 };
-                let why = format_args!("commit: insert {}", table.name);
-                for chunk in slots.chunks(per) {
-                    params.clear();
-                    for &slot in chunk {
+                ids.clear();
+                let rows = Rows {
+                    count: slots.len(),
+                    width,
+                    per,
+                    table: table.name,
+                };
+                rows.write(
+                    run,
+                    &format_args!("commit: insert {}", table.name),
+                    |i, params| {
+                        let slot = slots[i];
                         if *with_id {
                             params.push(ValueRef::Integer(
                                 store.requested_id(slot).expect("planned with id"),
                             ));
                         }
                         params.extend((0..table.columns.len()).map(|c| store.value(slot, c)));
-                    }
-                    let sql = cache.get(n, chunk.len(), || {
-                        sql::insert(d, table, *with_id, chunk.len())
-                    });
-                    ids.clear();
-                    let done = if *with_id {
-                        run.execute(&why, sql, &params).map(|_| {
-                            ids.extend(
-                                chunk
-                                    .iter()
-                                    .map(|&s| store.requested_id(s).expect("planned with id")),
-                            )
-                        })
-                    } else {
-                        run.insert(&why, sql, &params, chunk.len(), &mut ids)
-                    };
-                    if let Err(e) = done {
-                        let single = sql::insert(d, table, *with_id, 1);
-                        return Err(diagnose(
-                            e,
-                            run,
-                            &single,
-                            chunk.len(),
-                            width,
-                            &params,
-                            table.name,
-                            |i| store.describe(chunk[i]),
-                        ));
-                    }
-                    for (&slot, &id) in chunk.iter().zip(&ids) {
-                        gen.set(*st, store.len(), slot, id);
-                    }
+                    },
+                    |n| sql::insert(d, table, *with_id, n),
+                    (!*with_id).then_some(&mut ids),
+                    |i, _| store.describe(slots[i]),
+                )
+                .map_err(|f| f.error)?;
+                if *with_id {
+                    ids.extend(
+                        slots
+                            .iter()
+                            .map(|&s| store.requested_id(s).expect("planned with id")),
+                    );
+                }
+                for (&slot, &id) in slots.iter().zip(&ids) {
+                    gen.set(*st, store.len(), slot, id);
                 }
             }
             Step::Update {
@@ -336,8 +319,8 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
             } => {
                 let store = view.store(*st);
                 let table = store.table();
-                params.clear();
-                params.extend(columns.iter().map(|&c| store.value(*slot, c)));
+                let mut params: Vec<ValueRef<'_>> =
+                    columns.iter().map(|&c| store.value(*slot, c)).collect();
                 params.push(ValueRef::Integer(*id));
                 let sql = sql::update(d, table, columns);
                 run.execute(
@@ -349,43 +332,53 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
             }
             Step::Unlink { links, pairs } => {
                 let def = view.links(*links).def;
-                let sql = sql::delete_pair(d, def);
-                let why = format_args!("commit: unlink {}", def.table);
-                for &(l, r) in pairs {
-                    run.execute(&why, &sql, &[ValueRef::Integer(l), ValueRef::Integer(r)])?;
-                }
+                let rows = Rows {
+                    count: pairs.len(),
+                    width: 2,
+                    per: 1,
+                    table: def.table,
+                };
+                rows.write(
+                    run,
+                    &format_args!("commit: unlink {}", def.table),
+                    |i, params| {
+                        params
+                            .extend([ValueRef::Integer(pairs[i].0), ValueRef::Integer(pairs[i].1)])
+                    },
+                    |_| sql::delete_pair(d, def),
+                    None,
+                    |_, row| pair_row(def, row),
+                )
+                .map_err(|f| f.error)?;
             }
             Step::Link { links, pairs } => {
                 let def = view.links(*links).def;
-                let per = sql::rows_per_statement(d, 2, d.max_insert_rows());
-                let why = format_args!("commit: link {}", def.table);
                 let resolve = |e: End| match e {
                     End::Id(id) => id,
                     End::New { store, slot } => gen.get(store, slot),
                 };
-                for chunk in pairs.chunks(per) {
-                    params.clear();
-                    for &(l, r) in chunk {
-                        params.push(ValueRef::Integer(resolve(l)));
-                        params.push(ValueRef::Integer(resolve(r)));
-                    }
-                    let sql = cache.get(n, chunk.len(), || sql::insert_pairs(d, def, chunk.len()));
-                    if let Err(e) = run.execute(&why, sql, &params) {
-                        let single = sql::insert_pairs(d, def, 1);
-                        let mut culprit = None;
-                        let e =
-                            diagnose(e, run, &single, chunk.len(), 2, &params, def.table, |i| {
-                                let (l, r) = (&params[2 * i], &params[2 * i + 1]);
-                                if let (ValueRef::Integer(l), ValueRef::Integer(r)) = (l, r) {
-                                    culprit = Some((*l, *r));
-                                }
-                                format!(
-                                    "{}({} = {l}, {} = {r})",
-                                    def.table, def.left.column, def.right.column
-                                )
-                            });
-                        return Err(name_missing_parent(e, run, def, culprit));
-                    }
+                let per = sql::rows_per_statement(d, 2, d.max_batch_rows());
+                let rows = Rows {
+                    count: pairs.len(),
+                    width: 2,
+                    per,
+                    table: def.table,
+                };
+                let written = rows.write(
+                    run,
+                    &format_args!("commit: link {}", def.table),
+                    |i, params| {
+                        let (l, r) = pairs[i];
+                        params
+                            .extend([ValueRef::Integer(resolve(l)), ValueRef::Integer(resolve(r))]);
+                    },
+                    |n| sql::insert_pairs(d, def, n),
+                    None,
+                    |_, row| pair_row(def, row),
+                );
+                if let Err(f) = written {
+                    let culprit = f.row.map(|i| (resolve(pairs[i].0), resolve(pairs[i].1)));
+                    return Err(name_missing_parent(f.error, run, def, culprit));
                 }
             }
             Step::Delete {
@@ -393,20 +386,114 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 ids: del,
             } => {
                 let table = view.store(*st).table();
-                let per = sql::rows_per_statement(d, 1, 256);
-                let why = format_args!("commit: delete {}", table.name);
-                for chunk in del.chunks(per) {
-                    params.clear();
-                    params.extend(chunk.iter().map(|&id| ValueRef::Integer(id)));
-                    let sql = cache.get(n, chunk.len(), || {
-                        sql::delete_objects(d, table, chunk.len())
-                    });
-                    run.execute(&why, sql, &params)?;
-                }
+                let per = sql::rows_per_statement(d, 1, d.max_batch_rows());
+                let rows = Rows {
+                    count: del.len(),
+                    width: 1,
+                    per,
+                    table: table.name,
+                };
+                rows.write(
+                    run,
+                    &format_args!("commit: delete {}", table.name),
+                    |i, params| params.push(ValueRef::Integer(del[i])),
+                    |n| sql::delete_objects(d, table, n),
+                    None,
+                    |i, _| format!("{}({} = {})", table.name, table.primary_key, del[i]),
+                )
+                .map_err(|f| f.error)?;
             }
         }
     }
     Ok(gen)
+}
+
+/// `student_course(student_id = 1, course_id = 2)` for messages.
+fn pair_row(def: &AssocDef, row: &[ValueRef<'_>]) -> String {
+    format!(
+        "{}({} = {}, {} = {})",
+        def.table, def.left.column, row[0], def.right.column, row[1]
+    )
+}
+
+/// A failed write: the error (with its row filled in) and which row, when known.
+struct Failed {
+    error: Error,
+    row: Option<usize>,
+}
+
+/// The rows of one step: how many, their width in parameters, how many one statement carries,
+/// and their table (for messages).
+struct Rows {
+    count: usize,
+    width: usize,
+    per: usize,
+    table: &'static str,
+}
+
+impl Rows {
+    /// Writes the rows: `fill(i, params)` appends row `i`'s values, `render(n)` is the statement
+    /// for `n` rows. One row a statement runs on one prepared statement for each row; more make
+    /// multi-row statements. Generated keys go to `ids` when given. A constraint failure names
+    /// the row, `describe(i, values)`.
+    #[allow(clippy::too_many_arguments)] // the closures are the step's own parts
+    fn write<'v>(
+        &self,
+        run: &mut Runner<'_>,
+        why: &dyn std::fmt::Display,
+        mut fill: impl FnMut(usize, &mut Vec<ValueRef<'v>>),
+        render: impl Fn(usize) -> String,
+        mut ids: Option<&mut Vec<i64>>,
+        describe: impl Fn(usize, &[ValueRef<'_>]) -> String,
+    ) -> std::result::Result<(), Failed> {
+        let width = self.width;
+        let mut params: Vec<ValueRef<'v>> = Vec::new();
+        if self.per == 1 {
+            let sql = render(1);
+            for start in (0..self.count).step_by(EACH_BATCH) {
+                let end = (start + EACH_BATCH).min(self.count);
+                params.clear();
+                (start..end).for_each(|i| fill(i, &mut params));
+                if let Err((i, e)) = run.execute_each(why, &sql, width, &params, ids.as_deref_mut())
+                {
+                    let row = &params[i * width..(i + 1) * width];
+                    return Err(Failed {
+                        error: with_row(e, self.table, || describe(start + i, row)),
+                        row: Some(start + i),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        let full = render(self.per);
+        for start in (0..self.count).step_by(self.per) {
+            let n = self.per.min(self.count - start);
+            params.clear();
+            (start..start + n).for_each(|i| fill(i, &mut params));
+            let partial;
+            let sql = if n == self.per {
+                &full
+            } else {
+                partial = render(n);
+                &partial
+            };
+            let done = match ids.as_deref_mut() {
+                Some(ids) => run.insert(why, sql, &params, n, ids),
+                None => run.execute(why, sql, &params).map(drop),
+            };
+            if let Err(e) = done {
+                let (error, row) =
+                    diagnose(e, run, &render(1), n, width, &params, self.table, |i| {
+                        describe(start + i, &params[i * width..(i + 1) * width])
+                    });
+                return Err(Failed {
+                    error,
+                    row: row.map(|i| start + i),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Fills in the row of a constraint error from a one-row statement.
@@ -441,24 +528,24 @@ fn diagnose(
     width: usize,
     params: &[ValueRef<'_>],
     table: &'static str,
-    mut describe: impl FnMut(usize) -> String,
-) -> Error {
+    describe: impl Fn(usize) -> String,
+) -> (Error, Option<usize>) {
     if !matches!(e, Error::Constraint { .. }) {
-        return e;
+        return (e, None);
     }
     if rows == 1 {
-        return with_row(e, table, || describe(0));
+        return (with_row(e, table, || describe(0)), Some(0));
     }
     if !run.dialect().continues_after_error()
         || run.batch(&"diagnose", "SAVEPOINT relata_diagnose").is_err()
     {
-        return with_row(e, table, String::new);
+        return (with_row(e, table, String::new), None);
     }
     let mut found = None;
     for i in 0..rows {
         let one = &params[i * width..(i + 1) * width];
         if let Err(err @ Error::Constraint { .. }) = run.execute(&"diagnose", single, one) {
-            found = Some(with_row(err, table, || describe(i)));
+            found = Some((with_row(err, table, || describe(i)), Some(i)));
             break;
         }
     }
@@ -466,10 +553,11 @@ fn diagnose(
     let _ = run.batch(&"diagnose", "RELEASE relata_diagnose");
     found.unwrap_or_else(|| match e {
         // Not reproducible row by row: the rows conflict with each other, not with the table.
-        Error::Constraint { row: None, .. } => {
-            with_row(e, table, || "two rows of one batch".to_owned())
-        }
-        e => e,
+        Error::Constraint { row: None, .. } => (
+            with_row(e, table, || "two rows of one batch".to_owned()),
+            None,
+        ),
+        e => (e, None),
     })
 }
 

@@ -64,9 +64,10 @@ pub trait Dialect: Send + Sync + 'static {
         " ON CONFLICT DO NOTHING"
     }
 
-    /// The most rows one `INSERT` carries. Servers want many (one round trip per batch); SQLite
-    /// wants one, see [`Sqlite`].
-    fn max_insert_rows(&self) -> usize {
+    /// The most rows one batched write (`INSERT ... VALUES`, `DELETE ... IN`) carries. Servers
+    /// want many (one round trip per batch); SQLite wants one, run again for each row on one
+    /// prepared statement, see [`Sqlite`].
+    fn max_batch_rows(&self) -> usize {
         256
     }
 

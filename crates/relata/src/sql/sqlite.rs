@@ -3,7 +3,7 @@
 use super::Dialect;
 use crate::value::SqlType;
 
-/// SQLite: `?` placeholders, one row per `INSERT`, `STRICT` tables (a value of the wrong type is an error, not silently
+/// SQLite: `?` placeholders, one row per write statement, `STRICT` tables (a value of the wrong type is an error, not silently
 /// stored), and a `WITHOUT ROWID` association table clustered on its composite key.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sqlite;
@@ -35,11 +35,11 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn max_insert_rows(&self) -> usize {
-        // In-process, a statement costs no round trip, while a multi-row INSERT inside a
+    fn max_batch_rows(&self) -> usize {
+        // In-process, a statement costs no round trip, while a write of several rows inside a
         // transaction makes SQLite keep a statement journal (a copy of every page it first
-        // touches, so it can undo a half-done statement): measured 2x slower than one cached
-        // single-row statement per row for a million association rows.
+        // touches, so it can undo a half-done statement): measured 2x slower than one prepared
+        // single-row statement run for each row, for a million association rows.
         1
     }
 
