@@ -440,12 +440,14 @@ mod with_relata {
 mod with_rusqlite {
     use super::*;
 
-    /// The settings relata uses for a file: foreign keys, WAL, synchronous=NORMAL.
+    /// The settings relata uses for a file: foreign keys, WAL, synchronous=NORMAL, a 64 MiB page
+    /// cache.
     fn open(path: &Path) -> Res<Connection> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", -65536)?;
         Ok(conn)
     }
 
