@@ -135,4 +135,55 @@ mod tests {
         m.insert(4999, 11);
         assert_eq!(m.get(4999), Some(11));
     }
+
+    #[test]
+    fn id_sets_hold_dense_sparse_and_negative_ids() {
+        let mut s = super::IdSet::default();
+        for id in [0, 1, 63, 64, 100_000, -5, 1 << 50] {
+            s.insert(id);
+        }
+        for id in [0, 1, 63, 64, 100_000, -5, 1 << 50] {
+            assert!(s.contains(id), "{id}");
+        }
+        for id in [2, 62, 65, 99_999, -4, (1 << 50) + 1] {
+            assert!(!s.contains(id), "{id}");
+        }
+    }
+}
+
+/// A set of ids: a bitset for dense non-negative ids (one bit an id), a hash set for the rest.
+#[derive(Default)]
+pub(crate) struct IdSet {
+    bits: Vec<u64>,
+    sparse: std::collections::HashSet<i64, BuildHasherDefault<FxHasher>>,
+}
+
+impl IdSet {
+    #[inline]
+    pub fn insert(&mut self, id: i64) {
+        if let Ok(i) = usize::try_from(id) {
+            let word = i / 64;
+            if word >= self.bits.len() && word <= 2 * self.bits.len() + 1024 {
+                self.bits.resize(word + 1 + self.bits.len() / 2, 0);
+            }
+            if let Some(w) = self.bits.get_mut(word) {
+                *w |= 1 << (i % 64);
+                return;
+            }
+        }
+        self.sparse.insert(id);
+    }
+
+    #[inline]
+    pub fn contains(&self, id: i64) -> bool {
+        if let Some(w) = usize::try_from(id)
+            .ok()
+            .and_then(|i| self.bits.get(i / 64).map(|w| (w, i)))
+        {
+            if w.0 >> (w.1 % 64) & 1 == 1 {
+                return true;
+            }
+        }
+        !self.sparse.is_empty() && self.sparse.contains(&id)
+    }
 }

@@ -36,6 +36,9 @@ enum Op {
     /// Drop the session (discarding pending changes) and continue in a new one that finds every
     /// live object by id, so collections start unloaded.
     Reopen,
+    /// Eager-load every student's courses (`false`) or every course's students (`true`) into
+    /// the session as it is, pending changes and all, then check every collection.
+    Eager(bool),
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -69,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<bool>().prop_map(Op::Commit),
         2 => any::<bool>().prop_map(Op::Rollback),
         1 => Just(Op::Reopen),
+        2 => any::<bool>().prop_map(Op::Eager),
     ]
 }
 
@@ -264,6 +268,26 @@ impl Harness {
                 }
             }
             Op::Reopen => self.reopen(),
+            Op::Eager(from_courses) => {
+                self.trace.push(format!(
+                    "eager load from the {} side",
+                    if *from_courses { "course" } else { "student" }
+                ));
+                if *from_courses {
+                    self.s
+                        .query::<Course>()
+                        .eager(Course::students())
+                        .all()
+                        .unwrap();
+                } else {
+                    self.s
+                        .query::<Student>()
+                        .eager(Student::courses())
+                        .all()
+                        .unwrap();
+                }
+                self.check_session_view();
+            }
             Op::Rollback(view) => {
                 self.trace.push("rollback".into());
                 self.s.rollback();

@@ -59,6 +59,18 @@ impl Side {
         self.items.push(slot);
         self.sorted = false;
     }
+
+    /// Adds a collection's rows read from the database (in the target's key order): taken as they
+    /// are if the collection held nothing (sorted if `by_key` is its order), appended otherwise.
+    pub fn append_loaded(&mut self, items: Vec<u32>, by_key: bool) {
+        if self.items.is_empty() {
+            self.items = items;
+            self.sorted = by_key;
+        } else if !items.is_empty() {
+            self.items.extend(items);
+            self.sorted = false;
+        }
+    }
 }
 
 pub(crate) struct LinkSet {

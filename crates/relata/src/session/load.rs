@@ -6,10 +6,11 @@ use std::cmp::Ordering;
 use super::{connection, relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::backend::Runner;
 use crate::error::{Error, Result};
-use crate::model::{Key, Model};
+use crate::hash::IdSet;
+use crate::model::{Key, Model, TableDef};
 use crate::query::{EagerSpec, QuerySpec};
 use crate::relation::AssocDef;
-use crate::sql::{self, Parents};
+use crate::sql;
 use crate::value::{RowSource, Value, ValueRef};
 
 impl Session {
@@ -25,13 +26,7 @@ impl Session {
         let slots = self.run_select::<M>(&sql, &params)?;
         for e in eager {
             (e.ensure_target)(self);
-            self.load_related(
-                e.def,
-                e.from_left,
-                Parents::Query(M::TABLE, spec),
-                Vec::new(),
-                &slots,
-            )?;
+            self.load_eager(e.def, e.from_left, M::TABLE, spec, &slots)?;
         }
         Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
     }
@@ -131,38 +126,77 @@ impl Session {
                 object: store.describe(slot),
             });
         }
-        self.load_related(
-            def,
-            from_left,
-            Parents::One,
-            vec![Value::Integer(id)],
-            &[slot],
-        )
+        self.load_one(def, from_left, slot, id)
     }
 
-    /// Loads the collections of `parents` (slots of the `from` side), merging the related objects
-    /// into the identity map; collections already loaded are left as they are.
-    ///
-    /// One statement either way: for one parent (a lazy load) a join of the association to the
-    /// targets; for the results of a query (an eager load) see `sql::select_eager`.
-    fn load_related(
+    /// A lazy load: one parent's collection, by one statement joining the association to the
+    /// targets (`sql::select_related`), merged into the identity map.
+    fn load_one(
         &mut self,
         def: &'static AssocDef,
         from_left: bool,
-        which: Parents<'_>,
-        mut params: Vec<Value>,
+        slot: u32,
+        id: i64,
+    ) -> Result<()> {
+        let (from, to) = def.sides(from_left);
+        let d = self.db.dialect();
+        let sql = self.sql_cache.get(
+            CachedSql::LazyLoad(usize::from(from_left)),
+            (def.slot)(),
+            || sql::select_related(d, def, from_left),
+        );
+        let why = LoadWhy {
+            def,
+            from_left,
+            lazy_for: Some(id),
+        };
+        let to_slot = (to.table.slot)();
+        self.links_mut(def);
+        let db = self.db.clone();
+        let mut borrowed = None;
+        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
+        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let links = self.links[(def.slot)()].as_mut().expect("ensured");
+        let target = self.stores[to_slot].as_mut().expect("target store ensured");
+        let mut items = Vec::new();
+        run.query(&why, &sql, &[Value::Integer(id)], &mut |row| {
+            let tslot = target.merge_row(row, 1)?;
+            let (l, r) = if from_left {
+                (slot, tslot)
+            } else {
+                (tslot, slot)
+            };
+            if links.loaded_pair(l, r, from_left) {
+                items.push(tslot);
+            }
+            Ok(())
+        })?;
+        let side = links.side_mut(from_left, slot);
+        side.append_loaded(items, from.order_by.is_none());
+        side.loaded = true;
+        Ok(())
+    }
+
+    /// An eager load: the collections of `parents` (the results of a query on the `from` side) in
+    /// one statement (`sql::select_eager`: the pairs, then the targets they name), merged into the
+    /// identity map; collections already loaded are left as they are.
+    fn load_eager(
+        &mut self,
+        def: &'static AssocDef,
+        from_left: bool,
+        parent: &TableDef,
+        spec: &QuerySpec,
         parents: &[u32],
     ) -> Result<()> {
         let (from, to) = def.sides(from_left);
         let d = self.db.dialect();
-        let lazy_for = match (&which, params.first()) {
-            (Parents::One, Some(Value::Integer(id))) => Some(*id),
-            _ => None,
-        };
+        let mut params = Vec::new();
+        let sql = sql::select_eager(d, def, from_left, parent, spec, &mut params);
+        let every_parent = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
         let why = LoadWhy {
             def,
             from_left,
-            lazy_for,
+            lazy_for: None,
         };
         let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
         self.links_mut(def);
@@ -170,124 +204,72 @@ impl Session {
         let mut borrowed = None;
         let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
         let mut run = Runner::new(conn, &mut self.log, db.echo());
-        let joined = lazy_for.is_some();
-        let sql = match which {
-            Parents::One => {
-                let dir = usize::from(from_left);
-                let cached = self
-                    .sql_cache
-                    .get(CachedSql::LazyLoad(dir), (def.slot)(), || {
-                        sql::select_related(d, def, from_left, which, &mut Vec::new())
-                    });
-                params = vec![Value::Integer(lazy_for.expect("one parent"))];
-                cached
-            }
-            Parents::Query(parent, spec) => {
-                sql::select_eager(d, def, from_left, parent, spec, &mut params).into()
-            }
-        };
-        // In an eager load's rows, the pair's target key follows the target's columns.
-        let to_column = to.table.columns.len() + 1;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         // The target store is taken out so the parent lookups can read the other store (or, for a
         // self-referential relation, the same one) while targets are merged.
         let mut target = self.stores[to_slot].take().expect("target store ensured");
-        let mut fill = Fill {
-            def,
-            from_left,
-            current: None,
-            incomplete: Vec::new(),
-            early: Vec::new(),
-            scratch: Vec::new(),
-            scratch_for: None,
-        };
+        // A row's last column is the pair's target key, NULL on a target's row.
+        let to_column = to.table.columns.len() + 1;
+        let mut pairs = Pairs::default();
+        // Only the query's results get their collections (not, say, an object deleted in this
+        // session, which the query leaves out but the pairs still name).
+        for &p in parents {
+            if pairs.results.len() <= p as usize {
+                pairs.results.resize(p as usize + 1, false);
+            }
+            pairs.results[p as usize] = true;
+        }
         let result = run.query(&why, &sql, &params, &mut |row| {
-            // An eager load's row is a target when its last column is NULL, else a pair.
-            let pair_to = if joined {
-                None
-            } else {
-                match row
-                    .get_i64(to_column)
-                    .map_err(|e| fill.decode(to.column, e.0))?
-                {
-                    None => return target.merge_row(row, 0).map(drop),
-                    to => to,
+            match row
+                .get_i64(to_column)
+                .map_err(|e| decode(def, to.column, e.0))?
+            {
+                Some(tid) => {
+                    let parents = if from_slot == to_slot {
+                        &*target
+                    } else {
+                        self.stores[from_slot]
+                            .as_deref()
+                            .expect("parent store exists")
+                    };
+                    pairs.add(
+                        read_key(row, 0, def, from.column)?,
+                        tid,
+                        parents,
+                        links,
+                        from_left,
+                    );
                 }
-            };
-            let parents = if from_slot == to_slot {
-                &*target
-            } else {
-                self.stores[from_slot]
-                    .as_deref()
-                    .expect("parent store exists")
-            };
-            let Some(pslot) = fill.parent(row, parents, links)? else {
-                return Ok(());
-            };
-            let tslot = if joined {
-                target.merge_row(row, 1)?
-            } else {
-                let tid = pair_to.expect("a pair row");
-                match target.slot_of(tid) {
-                    Some(t) => t,
-                    None => {
-                        // Its target row has not come yet (the database returned the arms
-                        // interleaved): place the pair once every row is in.
-                        fill.early.push((pslot, tid));
-                        return Ok(());
+                None => {
+                    // Without a parent filter the targets arm reads every target: keep those a
+                    // pair named (all of them if the targets came first).
+                    let tid = read_key(row, 0, def, to.column)?;
+                    if !every_parent || pairs.count == 0 || pairs.wanted.contains(tid) {
+                        target.merge_row(row, 0)?;
                     }
                 }
-            };
-            let (l, r) = if from_left {
-                (pslot, tslot)
-            } else {
-                (tslot, pslot)
-            };
-            if links.loaded_pair(l, r, from_left) {
-                fill.scratch.push(tslot);
             }
             Ok(())
         });
-        fill.flush(links);
-        for &(pslot, tid) in &fill.early {
-            match target.slot_of(tid) {
-                Some(tslot) => {
-                    let (l, r) = if from_left {
-                        (pslot, tslot)
-                    } else {
-                        (tslot, pslot)
-                    };
-                    if links.loaded_pair(l, r, from_left) {
-                        let side = links.side_mut(from_left, pslot);
-                        side.items.push(tslot);
-                        side.sorted = false;
-                    }
-                }
-                // Cannot happen within one statement's snapshot; if it does, leave the
-                // collection unloaded so its next access reads it whole.
-                None => fill.incomplete.push(pslot),
-            }
-        }
+        let incomplete = match result {
+            Ok(()) => pairs.place(&*target, links, from_left, from.order_by.is_none()),
+            Err(_) => Vec::new(),
+        };
         self.stores[to_slot] = Some(target);
         result?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         for &p in parents {
-            if fill.incomplete.contains(&p) {
-                continue;
-            }
             let side = links.side_mut(from_left, p);
-            if !side.loaded {
+            if incomplete.contains(&p) {
+                // Keep only the pending links, as for any unloaded collection.
+                side.items.clear();
+                side.sorted = false;
+            } else if !side.loaded {
                 side.loaded = true;
                 if side.items.is_empty() {
                     side.sorted = true;
                 }
             }
-        }
-        for p in fill.incomplete {
-            // Keep only the pending links, as for any unloaded collection.
-            let side = links.side_mut(from_left, p);
-            side.items.clear();
-            side.sorted = false;
         }
         Ok(())
     }
@@ -344,83 +326,106 @@ impl Session {
     }
 }
 
-/// Groups the rows of a collection load by parent (rows come ordered by parent id).
-struct Fill {
-    def: &'static AssocDef,
-    from_left: bool,
-    /// The parent of the previous row: (id, slot, whether its collection is skipped).
-    current: Option<(i64, u32, bool)>,
-    /// Parents whose rows could not all be placed.
-    incomplete: Vec<u32>,
-    /// Pairs that came before their target's row: (parent slot, target id).
-    early: Vec<(u32, i64)>,
-    /// The targets of the current parent's rows, not yet in its collection.
-    scratch: Vec<u32>,
-    /// The parent `scratch` belongs to.
-    scratch_for: Option<u32>,
+fn decode(def: &AssocDef, column: &'static str, reason: String) -> Error {
+    Error::Decode {
+        table: def.table,
+        column,
+        reason,
+    }
 }
 
-impl Fill {
-    fn decode(&self, column: &'static str, reason: String) -> Error {
-        Error::Decode {
-            table: self.def.table,
-            column,
-            reason,
-        }
-    }
+/// A key column of an association row.
+fn read_key(row: &dyn RowSource, idx: usize, def: &AssocDef, column: &'static str) -> Result<i64> {
+    row.get_i64(idx)
+        .map_err(|e| e.0)
+        .and_then(|v| v.ok_or_else(|| "NULL key".to_owned()))
+        .map_err(|reason| decode(def, column, reason))
+}
 
-    fn read_id(&self, row: &dyn RowSource, idx: usize, column: &'static str) -> Result<i64> {
-        row.get_i64(idx)
-            .map_err(|e| e.0)
-            .and_then(|v| v.ok_or_else(|| "NULL key".to_owned()))
-            .map_err(|reason| self.decode(column, reason))
-    }
+/// The pairs of an eager load, kept as target keys until the targets are in (they come after
+/// the pairs): grouped by parent, in the order read.
+#[derive(Default)]
+struct Pairs {
+    /// Target keys, parent after parent.
+    targets: Vec<i64>,
+    /// (parent slot, index of its first target key).
+    groups: Vec<(u32, usize)>,
+    /// The parent of the previous row: (id, slot, or `None` to skip its rows).
+    current: Option<(i64, Option<u32>)>,
+    /// The target keys named by some pair.
+    wanted: IdSet,
+    /// Pair rows read.
+    count: usize,
+    /// Which parent slots are results of the query.
+    results: Vec<bool>,
+}
 
-    /// The slot of this row's parent, or `None` when its rows are to be skipped (its collection
-    /// is loaded already, or it is not in the session).
-    fn parent(
+impl Pairs {
+    fn add(
         &mut self,
-        row: &dyn RowSource,
+        pid: i64,
+        tid: i64,
         parents: &dyn AnyStore,
         links: &mut LinkSet,
-    ) -> Result<Option<u32>> {
-        let (from, _) = self.def.sides(self.from_left);
-        let pid = self.read_id(row, 0, from.column)?;
-        if let Some((id, slot, skip)) = self.current {
-            if id == pid {
-                return Ok((!skip).then_some(slot));
+        from_left: bool,
+    ) {
+        self.count += 1;
+        let slot = match self.current {
+            Some((id, slot)) if id == pid => slot,
+            _ => {
+                // A parent not in the session, or whose collection is loaded already, is skipped.
+                let slot = parents.slot_of(pid).filter(|&s| {
+                    self.results.get(s as usize) == Some(&true)
+                        && !links.side(from_left, s).is_some_and(|side| side.loaded)
+                });
+                if let Some(s) = slot {
+                    self.groups.push((s, self.targets.len()));
+                }
+                self.current = Some((pid, slot));
+                slot
             }
-        }
-        self.flush(links);
-        let Some(slot) = parents.slot_of(pid) else {
-            self.current = Some((pid, u32::MAX, true));
-            return Ok(None);
         };
-        let side = links.side_mut(self.from_left, slot);
-        let skip = side.loaded;
-        if !skip {
-            // Rows arrive in the target's key order; pending links already in view break it.
-            side.sorted = side.items.is_empty() && from.order_by.is_none();
+        if slot.is_some() {
+            self.targets.push(tid);
+            self.wanted.insert(tid);
         }
-        self.current = Some((pid, slot, skip));
-        if !skip {
-            self.scratch_for = Some(slot);
-        }
-        Ok((!skip).then_some(slot))
     }
 
-    /// Moves the rows gathered for the current parent into its collection: one allocation of
-    /// the right size instead of a collection grown row by row.
-    fn flush(&mut self, links: &mut LinkSet) {
-        if let Some(p) = self.scratch_for.take() {
-            let side = links.side_mut(self.from_left, p);
-            if side.items.is_empty() {
-                side.items = self.scratch.as_slice().to_vec();
-            } else {
-                side.items.extend_from_slice(&self.scratch);
+    /// Moves the pairs into the collections, now that their targets are in the identity map.
+    /// Returns the parents whose targets could not all be found (their collections stay unloaded).
+    fn place(
+        &self,
+        target: &dyn AnyStore,
+        links: &mut LinkSet,
+        from_left: bool,
+        by_key: bool,
+    ) -> Vec<u32> {
+        let mut incomplete = Vec::new();
+        for (g, &(pslot, start)) in self.groups.iter().enumerate() {
+            let end = self
+                .groups
+                .get(g + 1)
+                .map_or(self.targets.len(), |next| next.1);
+            let mut items = Vec::with_capacity(end - start);
+            for &tid in &self.targets[start..end] {
+                let Some(tslot) = target.slot_of(tid) else {
+                    incomplete.push(pslot);
+                    continue;
+                };
+                let (l, r) = if from_left {
+                    (pslot, tslot)
+                } else {
+                    (tslot, pslot)
+                };
+                if links.loaded_pair(l, r, from_left) {
+                    items.push(tslot);
+                }
             }
-            self.scratch.clear();
+            links
+                .side_mut(from_left, pslot)
+                .append_loaded(items, by_key);
         }
+        incomplete
     }
 }
 

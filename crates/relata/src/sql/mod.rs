@@ -330,29 +330,13 @@ pub(crate) fn count(
     s.finish()
 }
 
-/// Which parents a collection load is for.
-pub(crate) enum Parents<'a> {
-    /// One parent, by id (a lazy load).
-    One,
-    /// The results of a query on the parent table (an eager load).
-    Query(&'a TableDef, &'a QuerySpec),
-}
-
-/// Loads the related objects of one or many parents through an association, with the parent id
-/// first: `SELECT a.from, t.pk, t.cols FROM assoc a JOIN target t ON t.pk = a.to WHERE ...
-/// ORDER BY a.from, a.to`. The order lets the reader group by parent and gets the collection in
-/// the target's key order straight from the association's index.
-pub(crate) fn select_related(
-    d: &dyn Dialect,
-    assoc: &AssocDef,
-    from_left: bool,
-    parents: Parents<'_>,
-    params: &mut Vec<Value>,
-) -> String {
+/// A lazy load: one parent's related objects, by a join through the association:
+/// `SELECT a.from, t.pk, t.cols FROM assoc a JOIN target t ON t.pk = a.to WHERE a.from = ?
+/// ORDER BY a.to` (the collection comes in the target's key order, off the association's index).
+pub(crate) fn select_related(d: &dyn Dialect, assoc: &AssocDef, from_left: bool) -> String {
     let (from, to) = assoc.sides(from_left);
     let target = to.table;
     let mut s = Sql::new(d);
-    s.params = params.len();
     s.push("SELECT ").col("a", from.column).push(", ");
     select_list(&mut s, "t", target);
     s.push(" FROM ")
@@ -366,14 +350,12 @@ pub(crate) fn select_related(
         .push(" ON ")
         .col("t", target.primary_key)
         .push(" = ")
-        .col("a", to.column);
-    match parents {
-        Parents::One => {
-            s.push(" WHERE ").col("a", from.column).push(" = ").param();
-        }
-        Parents::Query(parent, spec) => parents_filter(&mut s, from.column, parent, spec, params),
-    }
-    s.push(" ORDER BY ")
+        .col("a", to.column)
+        .push(" WHERE ")
+        .col("a", from.column)
+        .push(" = ")
+        .param()
+        .push(" ORDER BY ")
         .col("a", from.column)
         .push(", ")
         .col("a", to.column);
@@ -404,14 +386,16 @@ fn parents_filter(
     }
 }
 
-/// An eager load in one statement that reads each target row once: a `UNION ALL` of the targets
-/// linked to any of the parents, then the pairs from the association's index.
+/// An eager load in one statement that reads each target row once: a `UNION ALL` of the pairs
+/// (from the association's index, grouped by parent in the target's key order), then the targets.
 ///
-/// Every row is `key, target columns..., to`: a target is `t.pk, t.cols..., NULL` (so
-/// `Model::from_row` reads it from column 0), a pair is `a.from, NULL..., a.to` (its last column
-/// is never NULL). Databases return the targets arm first in practice and the pairs grouped by
-/// parent in the target's key order; the reader does not depend on it. (A join would look the
-/// target up once per pair: measured 2-4x slower for a million pairs.)
+/// Every row is `key, target columns..., to`: a pair is `a.from, NULL..., a.to` (its last column
+/// is never NULL), a target is `t.pk, t.cols..., NULL` (so `Model::from_row` reads it from
+/// column 0). With a parent filter, the targets arm keeps the targets of those parents; without
+/// one it reads every target and the reader keeps those a pair named: a scan instead of an index
+/// probe per target, and the database returns the pairs arm first in practice (the reader stays
+/// correct otherwise). A join would look the target up once per pair: measured 2-4x slower for
+/// a million pairs.
 pub(crate) fn select_eager(
     d: &dyn Dialect,
     assoc: &AssocDef,
@@ -422,44 +406,13 @@ pub(crate) fn select_eager(
 ) -> String {
     let (from, to) = assoc.sides(from_left);
     let target = to.table;
-    let all = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
     let mut s = Sql::new(d);
     s.params = params.len();
-    s.push("SELECT ");
-    select_list(&mut s, "t", target);
-    s.push(", NULL FROM ")
-        .ident(target.name)
-        .push(" AS ")
-        .ident("t")
-        .push(" WHERE ");
-    if all {
-        // Every parent: the targets that have any pair (one index probe per target).
-        s.push("EXISTS (SELECT 1 FROM ")
-            .ident(assoc.table)
-            .push(" AS ")
-            .ident("a")
-            .push(" WHERE ")
-            .col("a", to.column)
-            .push(" = ")
-            .col("t", target.primary_key)
+    s.push("SELECT * FROM (SELECT ").col("a", from.column);
+    for c in target.columns {
+        s.push(", CAST(NULL AS ")
+            .push(d.column_type(c.sql_type))
             .push(")");
-    } else {
-        s.col("t", target.primary_key)
-            .push(" IN (SELECT ")
-            .col("a", to.column)
-            .push(" FROM ")
-            .ident(assoc.table)
-            .push(" AS ")
-            .ident("a");
-        parents_filter(&mut s, from.column, parent, spec, params);
-        s.push(")");
-    }
-    // The pairs arm is ordered on its own, inside a subquery: an ORDER BY on the whole compound
-    // makes SQLite sort both arms in temporary B-trees, while this streams from the index.
-    s.push(" UNION ALL SELECT * FROM (SELECT ")
-        .col("a", from.column);
-    for _ in target.columns {
-        s.push(", NULL");
     }
     s.push(", ")
         .col("a", to.column)
@@ -472,7 +425,26 @@ pub(crate) fn select_eager(
         .col("a", from.column)
         .push(", ")
         .col("a", to.column)
-        .push(")");
+        .push(") AS ")
+        .ident("p")
+        .push(" UNION ALL SELECT ");
+    select_list(&mut s, "t", target);
+    s.push(", NULL FROM ")
+        .ident(target.name)
+        .push(" AS ")
+        .ident("t");
+    if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
+        s.push(" WHERE ")
+            .col("t", target.primary_key)
+            .push(" IN (SELECT ")
+            .col("a", to.column)
+            .push(" FROM ")
+            .ident(assoc.table)
+            .push(" AS ")
+            .ident("a");
+        parents_filter(&mut s, from.column, parent, spec, params);
+        s.push(")");
+    }
     s.finish()
 }
 
