@@ -3,35 +3,13 @@
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use relata::{schema, Association, Database, Model};
+mod common;
+
+use common::{Course, Student};
+use relata::Database;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
-
-#[derive(Model)]
-#[relata(table = "students")]
-struct Student {
-    #[relata(primary_key)]
-    id: Option<i64>,
-    name: String,
-}
-
-#[derive(Model)]
-#[relata(table = "courses")]
-struct Course {
-    #[relata(primary_key)]
-    id: Option<i64>,
-    title: String,
-}
-
-#[derive(Association)]
-#[relata(table = "student_course")]
-struct StudentCourse {
-    #[relata(references = Student, relation = "courses")]
-    student_id: i64,
-    #[relata(references = Course, relation = "students")]
-    course_id: i64,
-}
 
 /// Records every event as `target: field=value ...`.
 #[derive(Clone, Default)]
@@ -71,8 +49,7 @@ fn statements_are_traced_with_parameters_and_reasons() {
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
         let db = Database::open("sqlite::memory:").unwrap();
-        db.create_all(&schema![Student, Course, StudentCourse])
-            .unwrap();
+        db.create_all(&common::school()).unwrap();
         let mut s = db.session();
         let alice = s.add(Student {
             id: None,
