@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p relata --example students                       # in-memory SQLite
 //! cargo run -p relata --example students -- sqlite://school.db # a file you can inspect afterwards
+//! RELATA_ECHO=1 cargo run -p relata --example students          # and print every statement
 //! ```
 
 use relata::{schema, Association, Database, Model};
@@ -39,6 +40,8 @@ fn main() -> relata::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "sqlite::memory:".to_owned());
     let db = Database::open(&url)?;
+    // SQLAlchemy's `create_engine(..., echo=True)`.
+    db.set_echo(std::env::var_os("RELATA_ECHO").is_some());
     db.create_all(&schema![Student, Course, StudentCourse])?;
 
     let mut s = db.session();

@@ -68,8 +68,8 @@ fn statements_are_traced_with_parameters_and_reasons() {
     });
     let events = capture.0.lock().unwrap().join("\n");
     for expected in [
-        r#"relata::sql: message=INSERT INTO "students" ("name") VALUES (?) why=commit: insert students rows=1 params=["Алиса"]"#,
-        r#"why=commit: link student_course rows=1 params=[1, 1]"#,
+        r#"relata::sql: message=INSERT INTO "students" ("name") VALUES (?) why=commit: insert students rows=1 params=[("Алиса")]"#,
+        r#"why=commit: link student_course rows=1 params=[(1, 1)]"#,
         r#"message=COMMIT why=commit"#,
         r#"WHERE "t0"."name" = ? ORDER BY "t0"."id" LIMIT ? why=query students params=["Алиса", 2]"#,
     ] {

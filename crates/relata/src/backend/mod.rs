@@ -338,6 +338,35 @@ impl fmt::Display for Params<'_> {
     }
 }
 
+/// Displays the rows of a statement run once per row as `[(1, "Alice"), (2, "Bob"), ...]`, cut
+/// after 10 rows.
+struct RowParams<'a>(&'a [ValueRef<'a>], usize);
+
+impl fmt::Display for RowParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.0.chunks(self.1.max(1));
+        let count = rows.len();
+        f.write_str("[")?;
+        for (i, row) in rows.take(10).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str("(")?;
+            for (j, v) in row.iter().enumerate() {
+                if j > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{v}")?;
+            }
+            f.write_str(")")?;
+        }
+        if count > 10 {
+            write!(f, ", … {count} rows in all")?;
+        }
+        f.write_str("]")
+    }
+}
+
 impl<'a> Runner<'a> {
     pub(crate) fn new(conn: &'a mut dyn Conn, log: &'a mut StatementLog, echo: bool) -> Self {
         Runner { conn, log, echo }
@@ -396,10 +425,10 @@ impl<'a> Runner<'a> {
         if let Some(rec) = &mut self.log.recording {
             rec.extend((0..rows).map(|_| format!("{why}: {sql}")));
         }
-        let shown = Params(params);
+        let shown = RowParams(params, width);
         tracing::debug!(target: "relata::sql", %why, rows, params = %shown, "{sql}");
         if self.echo {
-            eprintln!("[relata] {sql} {shown} ({rows} rows, one statement each)");
+            eprintln!("[relata] {sql} {shown}");
         }
         self.conn.execute_each(sql, width, params, ids)
     }
