@@ -127,7 +127,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     });
     let reads = cols.iter().enumerate().map(|(i, c)| {
         let (f, ty, name) = (c.field, c.ty, &c.name);
-        let at = i + 1;
+        let at = i;
         quote! {
             #f: <#ty as ::relata::ColumnType>::read(row, start + #at).map_err(|e| ::relata::Error::Decode {
                 table: #table,
@@ -193,13 +193,9 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 }
             }
 
-            fn from_row(row: &dyn ::relata::RowSource, start: usize) -> ::relata::Result<Self> {
+            fn from_row(id: i64, row: &dyn ::relata::RowSource, start: usize) -> ::relata::Result<Self> {
                 ::core::result::Result::Ok(Self {
-                    #pk_field: row.get_i64(start).map_err(|e| ::relata::Error::Decode {
-                        table: #table,
-                        column: #pk_name,
-                        reason: e.0,
-                    })?,
+                    #pk_field: ::core::option::Option::Some(id),
                     #(#reads)*
                 })
             }

@@ -101,9 +101,9 @@ pub trait Model: Sized + Send + 'static {
     fn set_id(&mut self, id: Option<i64>);
     /// The value of column `column` (an index into [`TableDef::columns`]).
     fn value(&self, column: usize) -> ValueRef<'_>;
-    /// Reads a model from a row whose columns are the primary key then every column, starting at
-    /// index `start`.
-    fn from_row(row: &dyn RowSource, start: usize) -> Result<Self>;
+    /// Builds a model whose primary key is `id` from a row holding every other column, in order,
+    /// from index `start`.
+    fn from_row(id: i64, row: &dyn RowSource, start: usize) -> Result<Self>;
     /// A copy of the object (the session keeps one to know which columns changed).
     fn snapshot(&self) -> Self;
 }

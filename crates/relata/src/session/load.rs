@@ -245,7 +245,7 @@ impl Session {
                     // pair named (all of them if the targets came first).
                     let tid = read_key(row, 0, def, to.column)?;
                     if !every_parent || pairs.count == 0 || pairs.wanted.contains(tid) {
-                        target.merge_row(row, 0)?;
+                        target.merge_with_id(tid, row, 1)?;
                     }
                 }
             }

@@ -127,15 +127,15 @@ impl Session {
     }
 
     fn store<M: Model>(&self) -> Option<&Store<M>> {
-        let s = self.stores.get((M::TABLE.slot)())?.as_ref()?;
-        s.as_any().downcast_ref::<Store<M>>()
+        let s: &dyn AnyStore = self.stores.get((M::TABLE.slot)())?.as_deref()?;
+        (s as &dyn std::any::Any).downcast_ref::<Store<M>>()
     }
 
     fn store_mut<M: Model>(&mut self) -> &mut Store<M> {
         self.ensure_store::<M>();
         self.stores[(M::TABLE.slot)()]
             .as_mut()
-            .and_then(|s| s.as_any_mut().downcast_mut::<Store<M>>())
+            .and_then(|s| (&mut **s as &mut dyn std::any::Any).downcast_mut::<Store<M>>())
             .expect("store was just ensured")
     }
 

@@ -115,8 +115,8 @@ impl<M: Model> Store<M> {
         }
     }
 
-    /// Inserts a row into the identity map, or finds the object already there (whose pending
-    /// changes win over the row). Returns its slot.
+    /// Inserts a row (primary key at `start`, then every column) into the identity map, or finds
+    /// the object already there (whose pending changes win over the row). Returns its slot.
     pub fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
         let table = M::TABLE;
         let id = row
@@ -131,10 +131,16 @@ impl<M: Model> Store<M> {
                 column: table.primary_key,
                 reason: "the primary key is NULL".into(),
             })?;
+        self.merge_with_id(id, row, start + 1)
+    }
+
+    /// `merge_row` for a row whose primary key was read already: `id`, the other columns from
+    /// `start`.
+    pub fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32> {
         if let Some(slot) = self.by_id.get(id) {
             return Ok(slot);
         }
-        let obj = M::from_row(row, start)?;
+        let obj = M::from_row(id, row, start)?;
         let slot = self.entries.len() as u32;
         self.entries.push(Entry {
             obj,
@@ -158,7 +164,7 @@ impl<M: Model> Store<M> {
 }
 
 /// What the session, planner and executor need of a store without knowing its model type.
-pub(crate) trait AnyStore: Send {
+pub(crate) trait AnyStore: Any + Send {
     fn table(&self) -> &'static TableDef;
     fn len(&self) -> usize;
     fn state(&self, slot: u32) -> State;
@@ -178,14 +184,13 @@ pub(crate) trait AnyStore: Send {
     /// changed the key field): the error to report, if so.
     fn check_key(&self, slot: u32) -> Result<()>;
     fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32>;
+    fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32>;
     /// Applies a successful commit: new objects get their ids, snapshots are dropped, deleted
     /// objects leave the identity map.
     fn committed(&mut self, ids: &[(u32, i64)]);
     /// Discards pending changes: new objects are detached, modified ones restored, deleted ones
     /// persistent again.
     fn rolled_back(&mut self);
-    fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<M: Model> AnyStore for Store<M> {
@@ -249,6 +254,9 @@ impl<M: Model> AnyStore for Store<M> {
     fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
         Store::merge_row(self, row, start)
     }
+    fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32> {
+        Store::merge_with_id(self, id, row, start)
+    }
     fn committed(&mut self, ids: &[(u32, i64)]) {
         for &(slot, id) in ids {
             let e = &mut self.entries[slot as usize];
@@ -286,11 +294,5 @@ impl<M: Model> AnyStore for Store<M> {
         for slot in self.deleted.drain(..) {
             self.entries[slot as usize].state = State::Persistent;
         }
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
