@@ -219,8 +219,11 @@ impl Conn for SqliteConn {
 struct Row<'a>(&'a rusqlite::Row<'a>);
 
 impl Row<'_> {
-    fn get(&self, idx: usize) -> std::result::Result<SqlValueRef<'_>, DecodeError> {
-        self.0.get_ref(idx).map_err(|e| DecodeError(e.to_string()))
+    /// Column `idx` of the row. relata reads only the columns its own statements select, so an
+    /// index out of range is a bug in relata, and `get_ref_unwrap` (which panics then) spares every
+    /// read the large `Result` of `get_ref` (measured: a tenth of an eager load).
+    fn get(&self, idx: usize) -> SqlValueRef<'_> {
+        self.0.get_ref_unwrap(idx)
     }
 }
 
@@ -230,14 +233,14 @@ fn wrong_type(expected: &str, found: SqlValueRef<'_>) -> DecodeError {
 
 impl RowSource for Row<'_> {
     fn get_i64(&self, idx: usize) -> std::result::Result<Option<i64>, DecodeError> {
-        match self.get(idx)? {
+        match self.get(idx) {
             SqlValueRef::Null => Ok(None),
             SqlValueRef::Integer(v) => Ok(Some(v)),
             other => Err(wrong_type("an integer", other)),
         }
     }
     fn get_f64(&self, idx: usize) -> std::result::Result<Option<f64>, DecodeError> {
-        match self.get(idx)? {
+        match self.get(idx) {
             SqlValueRef::Null => Ok(None),
             SqlValueRef::Real(v) => Ok(Some(v)),
             SqlValueRef::Integer(v) => Ok(Some(v as f64)),
@@ -245,7 +248,7 @@ impl RowSource for Row<'_> {
         }
     }
     fn get_bool(&self, idx: usize) -> std::result::Result<Option<bool>, DecodeError> {
-        match self.get(idx)? {
+        match self.get(idx) {
             SqlValueRef::Null => Ok(None),
             SqlValueRef::Integer(0) => Ok(Some(false)),
             SqlValueRef::Integer(1) => Ok(Some(true)),
@@ -253,7 +256,7 @@ impl RowSource for Row<'_> {
         }
     }
     fn get_text(&self, idx: usize) -> std::result::Result<Option<String>, DecodeError> {
-        match self.get(idx)? {
+        match self.get(idx) {
             SqlValueRef::Null => Ok(None),
             SqlValueRef::Text(v) => std::str::from_utf8(v)
                 .map(|s| Some(s.to_owned()))
@@ -262,7 +265,7 @@ impl RowSource for Row<'_> {
         }
     }
     fn get_blob(&self, idx: usize) -> std::result::Result<Option<Vec<u8>>, DecodeError> {
-        match self.get(idx)? {
+        match self.get(idx) {
             SqlValueRef::Null => Ok(None),
             SqlValueRef::Blob(v) => Ok(Some(v.to_vec())),
             other => Err(wrong_type("bytes", other)),
