@@ -152,6 +152,9 @@ pub trait RowSource {
 
 /// A Rust type that can be a model's field: it knows its SQL type, how to bind itself, and how
 /// to read itself from a row.
+///
+/// Every value round-trips exactly, with one exception that is SQLite's: a REAL with no fractional
+/// part is stored as an integer, so `-0.0_f64` reads back as `0.0`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a relata column",
     label = "unsupported field type",
@@ -202,6 +205,7 @@ column_type!(
 );
 column_type!(String, Text, get_text, |v| ValueRef::Text(v), |r| Ok(r));
 column_type!(bool, Bool, get_bool, |v| ValueRef::Bool(*v), |r| Ok(r));
+// SQLite stores a REAL with no fractional part as an integer, so -0.0 reads back as 0.0.
 column_type!(f64, Double, get_f64, |v| ValueRef::Real(*v), |r| Ok(r));
 column_type!(Vec<u8>, Blob, get_blob, |v| ValueRef::Blob(v), |r| Ok(r));
 

@@ -1,0 +1,324 @@
+//! Every field type round-trips; keys are generated (and, with `autoincrement`, never reused);
+//! and the file relata writes has the schema the README promises, read back with rusqlite as a
+//! user would read it with the sqlite3 shell.
+
+mod common;
+
+use relata::{schema, Database, Error, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[relata(table = "samples")]
+struct Sample {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    big: i64,
+    small: i32,
+    flag: bool,
+    ratio: f64,
+    bytes: Vec<u8>,
+    #[relata(index)]
+    label: String,
+    note: Option<String>,
+    count: Option<i32>,
+    maybe: Option<bool>,
+    weight: Option<f64>,
+    blob: Option<Vec<u8>>,
+}
+
+/// A table whose keys are never reused.
+#[derive(Model, Debug)]
+#[relata(table = "tickets")]
+struct Ticket {
+    #[relata(primary_key, autoincrement)]
+    id: Option<i64>,
+    #[relata(unique)]
+    code: String,
+}
+
+/// The same without `autoincrement`: SQLite hands out max + 1.
+#[derive(Model, Debug)]
+#[relata(table = "notes")]
+struct Note {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    text: String,
+}
+
+fn extremes() -> Vec<Sample> {
+    vec![
+        Sample {
+            id: None,
+            big: i64::MIN,
+            small: i32::MAX,
+            flag: true,
+            ratio: -1.5e-10,
+            bytes: vec![0, 255, 0, 1],
+            label: "Алиса 张伟 𠮷".into(),
+            note: Some(String::new()),
+            count: Some(i32::MIN),
+            maybe: Some(false),
+            weight: Some(f64::MAX),
+            blob: Some(Vec::new()),
+        },
+        Sample {
+            id: None,
+            big: i64::MAX,
+            small: 0,
+            flag: false,
+            ratio: 1e-300,
+            bytes: Vec::new(),
+            label: "Robert'); DROP TABLE samples;--".into(),
+            note: None,
+            count: None,
+            maybe: None,
+            weight: None,
+            blob: None,
+        },
+    ]
+}
+
+#[test]
+fn every_field_type_round_trips_exactly() {
+    common::each_backend_with(&schema![Sample], |t| {
+        let db = &t.db;
+        let mut s = db.session();
+        let keys = s.add_all(extremes());
+        s.commit().unwrap();
+        let ids: Vec<i64> = keys.iter().map(|&k| s.id(k).unwrap()).collect();
+
+        let mut fresh = db.session();
+        for (i, want) in extremes().into_iter().enumerate() {
+            let k = fresh.find::<Sample>(ids[i]).unwrap().expect("stored");
+            let got = fresh[k].clone();
+            assert_eq!(got.id, Some(ids[i]));
+            assert_eq!(
+                Sample {
+                    id: None,
+                    ..got.clone()
+                },
+                want,
+                "row {i} on {}",
+                t.url
+            );
+            assert_eq!(got.ratio.to_bits(), want.ratio.to_bits());
+        }
+        let by_blob = fresh
+            .query::<Sample>()
+            .filter(Sample::BYTES.eq(&[0u8, 255, 0, 1][..]))
+            .one()
+            .unwrap();
+        assert_eq!(fresh[by_blob].small, i32::MAX);
+
+        assert_eq!(
+            fresh
+                .query::<Sample>()
+                .filter(Sample::NOTE.is_null())
+                .count()
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            fresh
+                .query::<Sample>()
+                .filter(Sample::MAYBE.eq(false))
+                .count()
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            fresh
+                .query::<Sample>()
+                .filter(Sample::FLAG.eq(true))
+                .count()
+                .unwrap(),
+            1
+        );
+
+        // SQLite stores a REAL with no fractional part as an integer, so the sign of -0.0 is lost
+        // (documented on `f64`'s `ColumnType`).
+        let zero = fresh.add(Sample {
+            ratio: -0.0,
+            ..extremes().remove(1)
+        });
+        fresh.commit().unwrap();
+        let id = fresh.id(zero).unwrap();
+        let mut again = db.session();
+        let k = again.find::<Sample>(id).unwrap().unwrap();
+        assert_eq!(again[k].ratio.to_bits(), 0.0f64.to_bits());
+    });
+}
+
+#[test]
+fn a_value_of_the_wrong_type_in_the_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let db = Database::open(&url).unwrap();
+    // A table made by another tool, without STRICT, holding text where the model wants an i32.
+    db.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO notes (text) VALUES ('ok');")
+        .unwrap();
+    db.execute_batch("CREATE TABLE counters (id INTEGER PRIMARY KEY, value INTEGER NOT NULL); INSERT INTO counters (value) VALUES ('many');")
+        .unwrap();
+    #[derive(Model, Debug)]
+    #[relata(table = "counters")]
+    struct Counter {
+        #[relata(primary_key)]
+        id: Option<i64>,
+        value: i32,
+    }
+    let mut s = db.session();
+    let err = s.query::<Counter>().all().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Decode {
+                table: "counters",
+                column: "value",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("counters.value"), "{err}");
+    assert_eq!(s.query::<Note>().count().unwrap(), 1);
+}
+
+#[test]
+fn autoincrement_keys_are_never_reused_and_plain_keys_may_be() {
+    common::each_backend_with(&schema![Ticket, Note], |t| {
+        let mut s = t.db.session();
+        let t = s.add_all(["A", "B", "C"].map(|c| Ticket {
+            id: None,
+            code: c.into(),
+        }));
+        let n = s.add_all(["a", "b", "c"].map(|c| Note {
+            id: None,
+            text: c.into(),
+        }));
+        s.commit().unwrap();
+        assert_eq!(
+            t.iter().map(|&k| s.id(k).unwrap()).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        s.delete(t[2]);
+        s.delete(n[2]);
+        s.commit().unwrap();
+        let t4 = s.add(Ticket {
+            id: None,
+            code: "D".into(),
+        });
+        let n4 = s.add(Note {
+            id: None,
+            text: "d".into(),
+        });
+        s.commit().unwrap();
+        assert_eq!(s.id(t4), Some(4), "autoincrement: 3 is never given again");
+        assert_eq!(
+            s.id(n4),
+            Some(3),
+            "without it SQLite reuses the freed maximum"
+        );
+    });
+}
+
+#[test]
+fn the_file_has_the_promised_schema_and_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("school.db");
+    let db = Database::open(&format!("sqlite://{}", path.display())).unwrap();
+    db.create_all(&schema![
+        Sample,
+        common::StudentCourse,
+        common::Student,
+        common::Course
+    ])
+    .unwrap();
+    db.create_all(&common::school()).unwrap(); // idempotent
+    drop(db);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+
+    // student_course: both keys NOT NULL and the composite primary key, in declared order.
+    let cols: Vec<(String, bool, i64)> = conn
+        .prepare(
+            "SELECT name, \"notnull\", pk FROM pragma_table_info('student_course') ORDER BY cid",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("student_id".into(), true, 1),
+            ("course_id".into(), true, 2)
+        ]
+    );
+
+    // Both foreign keys, each cascading on delete.
+    let mut fks: Vec<(String, String, String, String)> = conn
+        .prepare("SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list('student_course')")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    fks.sort();
+    assert_eq!(
+        fks,
+        [
+            (
+                "course_id".into(),
+                "courses".into(),
+                "id".into(),
+                "CASCADE".into()
+            ),
+            (
+                "student_id".into(),
+                "students".into(),
+                "id".into(),
+                "CASCADE".into()
+            ),
+        ]
+    );
+
+    // The reverse index (course_id, student_id).
+    let reverse: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_index_info('student_course_course_id_student_id') ORDER BY seqno")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(reverse, ["course_id", "student_id"]);
+
+    // #[relata(index)] made an index; STRICT tables; nullable columns are exactly the Options.
+    let indexed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'samples_label_idx'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexed, 1);
+    let strict: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_list WHERE strict = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(strict, 4, "samples, students, courses, student_course");
+    let nullable: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('samples') WHERE \"notnull\" = 0 AND pk = 0 ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(nullable, ["note", "count", "maybe", "weight", "blob"]);
+}
