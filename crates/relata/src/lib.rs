@@ -67,7 +67,8 @@
 //! - [`Model`] and [`Association`] are derived; [`schema!`] lists them for
 //!   [`Database::create_all`].
 //! - [`Session`] holds objects behind typed [`Key`]s: `add`, `session[key]`, `delete`, `link`,
-//!   `related`, `query`, `commit`, `rollback`.
+//!   `related`, `query`, `commit`, `rollback`, and `transaction` for a block of work in one
+//!   database transaction.
 //! - [`Query`] filters with typed columns ([`Filter`]), crosses relationships with
 //!   [`Relation::any`], and loads collections eagerly with [`Query::eager`].
 //! - [`Error`] is the one error type; a failed commit leaves database and session unchanged.
