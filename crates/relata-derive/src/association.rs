@@ -182,7 +182,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         // The struct is a declaration: its fields are never read at run time. Reading them here
         // keeps users' dead-code lints quiet without an allow on their code.
         impl #ident {
-            #[allow(dead_code)]
+            #[allow(dead_code)] // only here so the fields count as read (see above)
             #[doc(hidden)]
             fn __relata_keys(&self) -> (i64, i64) {
                 (self.#lf, self.#rf)

@@ -237,18 +237,17 @@ impl LinkSet {
     /// Forgets every pending link of an object that is dropped before it was ever stored (a new
     /// object deleted before commit): its links go with it, as the database's cascade would.
     pub fn drop_new_object(&mut self, on_left: bool, slot: u32) {
-        let gone: Vec<(u32, u32)> = self
-            .live()
-            .filter(|p| {
-                if on_left {
-                    p.left == slot
-                } else {
-                    p.right == slot
-                }
-            })
-            .map(|p| (p.left, p.right))
-            .collect();
-        for (l, r) in gone {
+        // A new object's collection holds exactly its links, all pending: walk it, not the log.
+        let others = self
+            .side(on_left, slot)
+            .map(|side| side.items.clone())
+            .unwrap_or_default();
+        for other in others {
+            let (l, r) = if on_left {
+                (slot, other)
+            } else {
+                (other, slot)
+            };
             self.cancel(l, r);
             self.view_remove(l, r);
         }

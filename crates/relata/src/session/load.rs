@@ -3,8 +3,7 @@
 
 use std::cmp::Ordering;
 
-use super::{connection, relation_name, AnyStore, CachedSql, LinkSet, Session, State};
-use crate::backend::Runner;
+use super::{relation_name, runner, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::error::{Error, Result};
 use crate::hash::IdSet;
 use crate::model::{Key, Model, TableDef};
@@ -50,10 +49,8 @@ impl Session {
     /// slots in order, leaving out objects deleted in this session.
     fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
         self.ensure_store::<M>();
-        let db = self.db.clone();
         let mut borrowed = None;
-        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
-        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
         let mut slots = Vec::new();
         run.query(
@@ -75,10 +72,8 @@ impl Session {
     pub(crate) fn run_count<M: Model>(&mut self, spec: &QuerySpec) -> Result<u64> {
         let mut params = Vec::new();
         let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
-        let db = self.db.clone();
         let mut borrowed = None;
-        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
-        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let mut count = 0;
         run.query(
             &format_args!("count {}", M::TABLE.name),
@@ -152,10 +147,8 @@ impl Session {
         };
         let to_slot = (to.table.slot)();
         self.links_mut(def);
-        let db = self.db.clone();
         let mut borrowed = None;
-        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
-        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         let target = self.stores[to_slot].as_mut().expect("target store ensured");
         let mut items = Vec::new();
@@ -200,10 +193,8 @@ impl Session {
         };
         let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
         self.links_mut(def);
-        let db = self.db.clone();
         let mut borrowed = None;
-        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
-        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         // The target store is taken out so the parent lookups can read the other store (or, for a
         // self-referential relation, the same one) while targets are merged.

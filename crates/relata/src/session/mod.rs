@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use store::ObjectState;
 
-use crate::backend::{Conn, Database, PooledConn, Runner, StatementLog};
+use crate::backend::{Database, PooledConn, Runner, StatementLog};
 use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
@@ -491,10 +491,8 @@ impl Session {
             );
             return Ok(());
         }
-        let db = self.db.clone();
         let mut borrowed = None;
-        let conn = connection(&mut self.pinned, &mut borrowed, &db)?;
-        let mut run = Runner::new(conn, &mut self.log, db.echo());
+        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let view = flush::View {
             stores: &self.stores,
             store_order: &self.store_order,
@@ -508,7 +506,7 @@ impl Session {
             if done.is_err() {
                 let _ = run.batch(&"rollback", "ROLLBACK");
             }
-            if reopen && run.batch(&"begin", db.dialect().begin()).is_err() {
+            if reopen && run.batch(&"begin", self.db.dialect().begin()).is_err() {
                 // The block goes on without a transaction of its own: each statement then
                 // runs in its own, as outside a block.
                 self.pinned = None;
@@ -592,17 +590,19 @@ impl<M: Model> IndexMut<Key<M>> for Session {
     }
 }
 
-/// The connection a session's statement runs on: the pinned one inside a transaction block, else
-/// one borrowed from the pool into `borrowed` for the caller's duration.
-pub(crate) fn connection<'a>(
+/// The runner for a session's statements: on the pinned connection inside a transaction block,
+/// else on one borrowed from the pool into `borrowed` for the caller's duration.
+pub(crate) fn runner<'a>(
     pinned: &'a mut Option<PooledConn>,
     borrowed: &'a mut Option<PooledConn>,
     db: &Database,
-) -> Result<&'a mut dyn Conn> {
-    Ok(match pinned {
+    log: &'a mut StatementLog,
+) -> Result<Runner<'a>> {
+    let conn = match pinned {
         Some(p) => p.conn(),
         None => borrowed.insert(db.acquire()?).conn(),
-    })
+    };
+    Ok(Runner::new(conn, log, db.echo()))
 }
 
 /// `Student.courses`: a relation's name for messages.
