@@ -16,6 +16,9 @@ pub enum ConstraintKind {
     ForeignKey,
     /// A `CHECK` constraint failed.
     Check,
+    /// A value is longer than its column allows (MySQL's `VARCHAR` key columns; relata's
+    /// connections run MySQL in strict mode, so it is rejected instead of cut short).
+    Length,
 }
 
 impl fmt::Display for ConstraintKind {
@@ -26,6 +29,7 @@ impl fmt::Display for ConstraintKind {
             Self::PrimaryKey => "PRIMARY KEY",
             Self::ForeignKey => "FOREIGN KEY",
             Self::Check => "CHECK",
+            Self::Length => "LENGTH",
         })
     }
 }
@@ -116,6 +120,12 @@ pub enum Error {
         /// The driver's message.
         message: String,
     },
+    /// The database aborted the transaction to resolve a conflict with a concurrent one (a
+    /// serialization failure or a deadlock); running the whole transaction again may succeed.
+    Conflict {
+        /// The driver's message.
+        message: String,
+    },
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -132,9 +142,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying the same operation later might succeed (the database was busy or locked).
+    /// Whether retrying the same operation later might succeed: the database was busy or locked
+    /// ([`Error::Busy`]), or gave up the transaction in a conflict with another
+    /// ([`Error::Conflict`]).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Busy { .. })
+        matches!(self, Self::Busy { .. } | Self::Conflict { .. })
     }
 }
 
@@ -157,6 +169,9 @@ impl fmt::Display for Error {
                         write!(f, "a row of {table} refers to a missing row ({kind} {constraint})")?
                     }
                     ConstraintKind::Check => write!(f, "CHECK constraint {constraint} failed")?,
+                    ConstraintKind::Length => {
+                        write!(f, "a value is too long for {constraint}")?
+                    }
                 }
                 if let Some(row) = row {
                     write!(f, "; rejected row: {row}")?;
@@ -168,7 +183,7 @@ impl fmt::Display for Error {
             }
             Self::InvalidUrl { url, reason } => write!(
                 f,
-                "cannot use database URL `{url}`: {reason} (expected sqlite::memory:, sqlite://path.db or sqlite:///absolute/path.db)"
+                "cannot use database URL `{url}`: {reason} (expected sqlite::memory:, sqlite://path.db, sqlite:///absolute/path.db, postgres://user@host/dbname or mysql://user@host/dbname)"
             ),
             Self::Connect { url, message } => write!(f, "cannot open database `{url}`: {message}"),
             Self::Schema { message } => write!(f, "schema error: {message}"),
@@ -196,6 +211,10 @@ impl fmt::Display for Error {
             Self::Busy { message } => write!(
                 f,
                 "the database is busy or locked by another connection ({message}); try again"
+            ),
+            Self::Conflict { message } => write!(
+                f,
+                "the transaction conflicted with a concurrent one and was rolled back ({message}); run it again"
             ),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql } => match sql {

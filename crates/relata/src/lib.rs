@@ -102,7 +102,7 @@ pub use relata_derive::{Association, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Session};
-pub use sql::{Dialect, Sqlite};
+pub use sql::{Dialect, MySql, Postgres, Sqlite};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
 
 /// The README's Rust example is compiled and run as a doctest.

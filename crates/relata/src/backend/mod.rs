@@ -1,12 +1,16 @@
 //! The only IO in relata: opening databases, a small connection pool, and running statements.
 //! Every statement passes through [`Runner`], which counts it, traces it and echoes it.
 
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{mask_url, Error, Result};
 use crate::schema::Schema;
@@ -58,26 +62,116 @@ pub(crate) trait Conn: Send {
     ) -> Result<()>;
     /// Runs statements that take no parameters (transaction control, DDL).
     fn batch(&mut self, sql: &str) -> Result<()>;
-    /// Whether a transaction is open.
+    /// Whether a transaction is open (or may be: after SQL of the user's, servers report
+    /// `true` until a `COMMIT` or `ROLLBACK`).
     fn in_transaction(&self) -> bool;
+    /// Whether the connection failed in a way that makes it unusable (the server went away);
+    /// the pool then drops it instead of handing it out again.
+    fn is_broken(&self) -> bool {
+        false
+    }
+}
+
+/// Whether a server connection is (or may be) in a transaction after `sql`, a statement without
+/// parameters, when it was in one (`before`) or not. Unknown SQL counts as maybe: the pool then
+/// rolls back before reusing the connection, which costs nothing when there is no transaction.
+#[allow(dead_code)] // used by the server backends only
+pub(crate) fn transaction_state(sql: &str, before: bool) -> bool {
+    let mut words = sql.split_whitespace().map(|w| w.trim_end_matches(';'));
+    let first = words.next().unwrap_or_default();
+    let is = |w: &str| first.eq_ignore_ascii_case(w);
+    if is("COMMIT") || is("END") || is("ABORT") {
+        false
+    } else if is("ROLLBACK") {
+        before && words.next().is_some_and(|w| w.eq_ignore_ascii_case("TO"))
+    } else if is("SAVEPOINT") || is("RELEASE") {
+        before
+    } else {
+        // BEGIN, START TRANSACTION, and whatever else may have opened one.
+        true
+    }
 }
 
 /// Opens connections for one URL.
 type Connector = Box<dyn Fn() -> Result<Box<dyn Conn>> + Send + Sync>;
 
+/// Connections for r2d2: the first one, opened by `Database::open` so that a bad URL fails at
+/// once, is handed out before any new one is opened.
+struct Manager {
+    first: Mutex<Option<Box<dyn Conn>>>,
+    connect: Connector,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Box<dyn Conn>;
+    type Error = Error;
+
+    fn connect(&self) -> Result<Box<dyn Conn>> {
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match first {
+            Some(conn) => Ok(conn),
+            None => (self.connect)(),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Box<dyn Conn>) -> Result<()> {
+        conn.batch("SELECT 1")
+    }
+
+    fn has_broken(&self, conn: &mut Box<dyn Conn>) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// How many connections one database may hold, and for how long idle ones are kept.
+#[derive(Debug, Clone, Copy)]
+struct PoolSize {
+    max: u32,
+    /// `None`: keep connections forever (an in-memory database lives in its one connection).
+    idle: Option<std::time::Duration>,
+}
+
+impl PoolSize {
+    /// An in-memory SQLite database: its one connection is the database.
+    const MEMORY: PoolSize = PoolSize { max: 1, idle: None };
+    /// A file or a server: up to 10 connections, closed after 10 idle minutes.
+    const SHARED: PoolSize = PoolSize {
+        max: 10,
+        idle: Some(std::time::Duration::from_secs(600)),
+    };
+}
+
+/// One thread, shared by every pool, that opens connections beyond the first and closes idle ones.
+fn pool_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
+    static THREAD: std::sync::OnceLock<Arc<scheduled_thread_pool::ScheduledThreadPool>> =
+        std::sync::OnceLock::new();
+    THREAD
+        .get_or_init(|| {
+            Arc::new(
+                scheduled_thread_pool::ScheduledThreadPool::builder()
+                    .num_threads(1)
+                    .thread_name_pattern("relata-pool-{}")
+                    .build(),
+            )
+        })
+        .clone()
+}
+
 struct Inner {
     url: String,
     dialect: &'static dyn Dialect,
-    connect: Connector,
-    idle: Mutex<Vec<Box<dyn Conn>>>,
-    returned: Condvar,
-    /// `Some(n)`: at most `n` connections exist (an in-memory SQLite database lives in one).
-    max: Option<usize>,
-    open: Mutex<usize>,
+    /// `None` for an offline database.
+    pool: Option<r2d2::Pool<Manager>>,
+    max: u32,
     echo: AtomicBool,
 }
 
 /// A database: where sessions get their connections. Cheap to clone (clones share the pool).
+///
+/// Connections come from a pool (r2d2) of up to 10 for a file or a server, opened as sessions
+/// need them and closed after 10 idle minutes; an in-memory SQLite database is one connection.
+/// Sessions on several threads work at once, each statement on a connection of its own
+/// unless the session is in a transaction block.
 ///
 /// ```
 /// let db = relata::Database::open("sqlite::memory:")?;
@@ -94,7 +188,19 @@ impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Database")
             .field("url", &self.inner.url)
+            .field("dialect", &self.inner.dialect.name())
             .finish()
+    }
+}
+
+/// The error for a URL whose backend was left out of this build.
+#[allow(dead_code)] // unused when every backend is compiled in
+fn not_compiled(url: String, scheme: &str, feature: &str) -> Error {
+    Error::InvalidUrl {
+        url,
+        reason: format!(
+            "the {scheme} backend is not compiled into this build; enable relata's `{feature}` feature (for example `cargo add relata --features {feature}`)"
+        ),
     }
 }
 
@@ -102,10 +208,15 @@ impl Database {
     /// Opens a database by URL:
     /// - `sqlite::memory:`: a private in-memory database (gone when the last clone is dropped);
     /// - `sqlite://path.db` (relative) or `sqlite:///abs/path.db`: a file, created if missing,
-    ///   in WAL mode.
+    ///   in WAL mode;
+    /// - `postgres://user:password@host:5432/dbname` (or `postgresql://`), with the `postgres`
+    ///   feature; parameters as libpq takes them, e.g. `?options=-c%20search_path%3Dschool`;
+    /// - `mysql://user:password@host:3306/dbname` (or `mariadb://`), with the `mysql` feature.
+    ///   On MariaDB 10.5 and later generated keys come back by `RETURNING`;
+    ///   `?relata_returning=false` turns that off, for a proxy that does not pass it through.
     ///
-    /// Every connection enforces foreign keys. Server URLs (`postgres://`, `mysql://`) need the
-    /// backend's Cargo feature.
+    /// The first connection is opened here, so an unreachable server or a bad file is an error
+    /// now, not at the first query. Every connection enforces foreign keys.
     pub fn open(url: &str) -> Result<Database> {
         let masked = mask_url(url);
         let scheme = url.split(':').next().unwrap_or("");
@@ -116,17 +227,53 @@ impl Database {
                     url: masked.clone(),
                     reason,
                 })?;
-                let max = target.is_memory().then_some(1);
+                let size = if target.is_memory() {
+                    PoolSize::MEMORY
+                } else {
+                    PoolSize::SHARED
+                };
                 let first = sqlite::connect(&target, &masked)?;
                 let connect: Connector = Box::new(move || sqlite::connect(&target, &masked));
-                Ok(Database::with_pool(url, &crate::sql::Sqlite, connect, Some(first), max))
+                Ok(Database::with_pool(
+                    url,
+                    &crate::sql::Sqlite,
+                    connect,
+                    first,
+                    size,
+                ))
             }
-            "postgres" | "postgresql" | "mysql" | "mariadb" => Err(Error::InvalidUrl {
-                url: masked,
-                reason: format!(
-                    "the {scheme} backend is not available in this build; SQLite is (sqlite::memory: or sqlite://file.db)"
-                ),
-            }),
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                let config = postgres::parse_url(url, &masked)?;
+                let first = postgres::connect(&config, &masked)?;
+                let connect: Connector = Box::new(move || postgres::connect(&config, &masked));
+                Ok(Database::with_pool(
+                    url,
+                    &crate::sql::Postgres,
+                    connect,
+                    first,
+                    PoolSize::SHARED,
+                ))
+            }
+            #[cfg(feature = "mysql")]
+            "mysql" | "mariadb" => {
+                let target = mysql::parse_url(url, &masked)?;
+                let (first, dialect) = mysql::connect_first(&target, &masked)?;
+                let connect: Connector = Box::new(move || mysql::connect(&target, &masked));
+                Ok(Database::with_pool(
+                    url,
+                    dialect,
+                    connect,
+                    first,
+                    PoolSize::SHARED,
+                ))
+            }
+            #[cfg(not(feature = "sqlite"))]
+            "sqlite" => Err(not_compiled(masked, scheme, "sqlite")),
+            #[cfg(not(feature = "postgres"))]
+            "postgres" | "postgresql" => Err(not_compiled(masked, scheme, "postgres")),
+            #[cfg(not(feature = "mysql"))]
+            "mysql" | "mariadb" => Err(not_compiled(masked, scheme, "mysql")),
             _ => Err(Error::InvalidUrl {
                 url: masked,
                 reason: format!("unknown scheme `{scheme}`"),
@@ -139,32 +286,46 @@ impl Database {
     /// [`Schema::ddl`] works as usual, but anything that needs the database fails with
     /// `Error::Connect`.
     pub fn offline(dialect: &'static dyn Dialect) -> Database {
-        let connect: Connector = Box::new(|| {
-            Err(Error::Connect {
+        Database {
+            inner: Arc::new(Inner {
                 url: "offline".into(),
-                message: "this database is offline (Database::offline); open one by URL to run statements".into(),
-            })
-        });
-        Database::with_pool("offline", dialect, connect, None, None)
+                dialect,
+                pool: None,
+                max: 0,
+                echo: AtomicBool::new(false),
+            }),
+        }
     }
 
     fn with_pool(
         url: &str,
         dialect: &'static dyn Dialect,
         connect: Connector,
-        first: Option<Box<dyn Conn>>,
-        max: Option<usize>,
+        first: Box<dyn Conn>,
+        size: PoolSize,
     ) -> Database {
-        let open = usize::from(first.is_some());
+        let manager = Manager {
+            first: Mutex::new(Some(first)),
+            connect,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max)
+            .min_idle(Some(0))
+            .idle_timeout(size.idle)
+            .max_lifetime(None)
+            .connection_timeout(POOL_WAIT)
+            // A health check before every checkout would cost a round trip per statement; a
+            // connection that failed is dropped on return instead (`Conn::is_broken`).
+            .test_on_check_out(false)
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .thread_pool(pool_thread())
+            .build_unchecked(manager);
         Database {
             inner: Arc::new(Inner {
                 url: mask_url(url),
                 dialect,
-                connect,
-                idle: Mutex::new(first.into_iter().collect()),
-                returned: Condvar::new(),
-                max,
-                open: Mutex::new(open),
+                pool: Some(pool),
+                max: size.max,
                 echo: AtomicBool::new(false),
             }),
         }
@@ -223,84 +384,62 @@ impl Database {
         self.inner.echo.load(Ordering::Relaxed)
     }
 
-    /// Takes a connection from the pool: an idle one, a new one if the pool may grow, or the next
-    /// one returned. An in-memory database has a single connection; waiting longer than
-    /// [`POOL_WAIT`] for it (another session holds it in a transaction) is an error, not a hang.
+    /// Takes a connection from the pool: an idle one, or a new one if the pool may grow, or the
+    /// next one returned. Waiting longer than [`POOL_WAIT`] (every connection is held by a
+    /// session in a transaction, or the server stopped answering) is an error, not a hang.
     pub(crate) fn acquire(&self) -> Result<PooledConn> {
         let inner = &*self.inner;
-        let deadline = std::time::Instant::now() + POOL_WAIT;
-        let mut idle = inner.idle.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(conn) = idle.pop() {
-                return Ok(PooledConn {
-                    db: self.inner.clone(),
-                    conn: Some(conn),
-                });
-            }
-            let mut open = inner.open.lock().unwrap_or_else(|e| e.into_inner());
-            if inner.max.is_none_or(|max| *open < max) {
-                *open += 1;
-                drop(open);
-                drop(idle);
-                return match (inner.connect)() {
-                    Ok(conn) => Ok(PooledConn {
-                        db: self.inner.clone(),
-                        conn: Some(conn),
+        let Some(pool) = &inner.pool else {
+            return Err(Error::Connect {
+                url: "offline".into(),
+                message: "this database is offline (Database::offline); open one by URL to run statements".into(),
+            });
+        };
+        match pool.get() {
+            Ok(conn) => Ok(PooledConn { conn }),
+            Err(e) => {
+                let message = e.to_string();
+                // r2d2 adds the last error of opening a connection, if there was one.
+                match message.split_once(": ") {
+                    Some((_, why)) => Err(Error::Connect {
+                        url: inner.url.clone(),
+                        message: why.to_owned(),
                     }),
-                    Err(e) => {
-                        *inner.open.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-                        Err(e)
-                    }
-                };
+                    None => Err(Error::Busy {
+                        message: format!(
+                            "all {} connections to {} stayed in use for {} s (sessions in transaction blocks hold theirs until the block ends)",
+                            inner.max,
+                            inner.url,
+                            POOL_WAIT.as_secs()
+                        ),
+                    }),
+                }
             }
-            drop(open);
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Err(Error::Busy {
-                    message: format!(
-                        "every connection to {} is in use (an in-memory database has one; another session holds it in a transaction)",
-                        inner.url
-                    ),
-                });
-            }
-            idle = inner
-                .returned
-                .wait_timeout(idle, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
     }
 }
 
-/// How long `acquire` waits for a connection when the pool cannot grow.
+/// How long `acquire` waits for a connection.
 const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A connection borrowed from the pool; returned to it on drop, rolled back first if a
 /// transaction is still open (after a panic, say), so the next user starts clean.
 pub(crate) struct PooledConn {
-    db: Arc<Inner>,
-    conn: Option<Box<dyn Conn>>,
+    conn: r2d2::PooledConnection<Manager>,
 }
 
 impl PooledConn {
     /// The connection.
     pub(crate) fn conn(&mut self) -> &mut dyn Conn {
-        &mut **self.conn.as_mut().expect("present until drop")
+        &mut **self.conn
     }
 }
 
 impl Drop for PooledConn {
     fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            if conn.in_transaction() {
-                let _ = conn.batch("ROLLBACK");
-            }
-            self.db
-                .idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
-            self.db.returned.notify_one();
+        if self.conn.in_transaction() {
+            // A connection that cannot roll back reports itself broken and is not reused.
+            let _ = self.conn.batch("ROLLBACK");
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::relation::AssocDef;
 use crate::session::{AnyStore, LinkOp, LinkSet, State};
 use crate::sql::{self, Dialect};
 use crate::toposort::toposort;
-use crate::value::{RowSource, ValueRef};
+use crate::value::{RowSource, Value, ValueRef};
 
 /// Read access to the session's state for planning and executing.
 #[derive(Clone, Copy)]
@@ -306,6 +306,20 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                             .iter()
                             .map(|&s| store.requested_id(s).expect("planned with id")),
                     );
+                    if let (Some(sql), Some(&max)) = (d.advance_key_generator(), ids.iter().max()) {
+                        let mut quoted = String::new();
+                        d.quote(&mut quoted, table.name);
+                        run.query(
+                            &format_args!("commit: advance {}'s key generator", table.name),
+                            sql,
+                            &[
+                                Value::Text(quoted),
+                                Value::Text(table.primary_key.to_owned()),
+                                Value::Integer(max),
+                            ],
+                            &mut |_| Ok(()),
+                        )?;
+                    }
                 }
                 for (&slot, &id) in slots.iter().zip(&ids) {
                     gen.set(*st, store.len(), slot, id);
@@ -498,20 +512,49 @@ impl Rows {
 
 /// Fills in the row of a constraint error from a one-row statement.
 fn with_row(e: Error, table: &str, row: impl FnOnce() -> String) -> Error {
-    match e {
+    match with_table(e, table) {
         Error::Constraint {
             kind,
-            table: t,
+            table,
             constraint,
             row: None,
             message,
         } => Error::Constraint {
             kind,
-            table: if t.is_empty() { table.to_owned() } else { t },
+            table,
             constraint,
             row: Some(row()),
             message,
         },
+        e => e,
+    }
+}
+
+/// Fills in the table of a constraint error, and qualifies a bare column or key name with it
+/// (MySQL names a column or key without its table).
+fn with_table(e: Error, table: &str) -> Error {
+    match e {
+        Error::Constraint {
+            kind,
+            table: t,
+            constraint,
+            row,
+            message,
+        } => {
+            let table = if t.is_empty() { table.to_owned() } else { t };
+            let constraint = if constraint.is_empty() || constraint.contains('.') {
+                constraint
+            } else {
+                format!("{table}.{constraint}")
+            };
+            Error::Constraint {
+                kind,
+                table,
+                constraint,
+                row,
+                message,
+            }
+        }
         e => e,
     }
 }
@@ -539,7 +582,8 @@ fn diagnose(
     if !run.dialect().continues_after_error()
         || run.batch(&"diagnose", "SAVEPOINT relata_diagnose").is_err()
     {
-        return (with_row(e, table, String::new), None);
+        // PostgreSQL's message names the offending key itself.
+        return (with_table(e, table), None);
     }
     let mut found = None;
     for i in 0..rows {
@@ -572,13 +616,34 @@ fn name_missing_parent(
     let Error::Constraint {
         kind: ConstraintKind::ForeignKey,
         table,
+        constraint,
         row,
         message,
-        ..
     } = e
     else {
         return e;
     };
+    if !constraint.is_empty() {
+        // The database named the column and value (PostgreSQL: `student_course.course_id = 7`);
+        // add what it references.
+        let referenced = [&def.left, &def.right]
+            .into_iter()
+            .find(|side| constraint.starts_with(&format!("{}.{} = ", def.table, side.column)));
+        let constraint = match referenced {
+            Some(side) => format!(
+                "{constraint} references {}.{}, which has no such row",
+                side.table.name, side.table.primary_key
+            ),
+            None => constraint,
+        };
+        return Error::Constraint {
+            kind: ConstraintKind::ForeignKey,
+            table,
+            constraint,
+            row,
+            message,
+        };
+    }
     let Some((l, r)) = pair else {
         return Error::Constraint {
             kind: ConstraintKind::ForeignKey,

@@ -2,8 +2,12 @@
 //! filter trees. No IO here: every function returns text, and query parameters are pushed to a
 //! vector in placeholder order. Values are never spliced into SQL; identifiers are always quoted.
 
+mod mysql;
+mod postgres;
 mod sqlite;
 
+pub use mysql::MySql;
+pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
 use crate::model::TableDef;
@@ -41,6 +45,23 @@ pub trait Dialect: Send + Sync + 'static {
     /// The column type for a Rust field type.
     fn column_type(&self, ty: SqlType) -> &'static str;
 
+    /// The column type of a `unique` or `index` column (MySQL cannot index unbounded text).
+    fn key_column_type(&self, ty: SqlType) -> &'static str {
+        self.column_type(ty)
+    }
+
+    /// The type a `CAST` names for a Rust field type (a column type may carry a collation).
+    fn cast_type(&self, ty: SqlType) -> &'static str {
+        self.column_type(ty)
+    }
+
+    /// Appends a `NULL` of the given type, for a `UNION` arm whose other arm has a typed column.
+    fn typed_null(&self, out: &mut String, ty: SqlType) {
+        out.push_str("CAST(NULL AS ");
+        out.push_str(self.cast_type(ty));
+        out.push(')');
+    }
+
     /// The definition of an integer primary key the database generates.
     fn generated_key(&self, autoincrement: bool) -> &'static str;
 
@@ -59,9 +80,40 @@ pub trait Dialect: Send + Sync + 'static {
         "BEGIN"
     }
 
-    /// What turns an insert of association rows into one that skips pairs already present.
-    fn on_conflict_do_nothing(&self) -> &'static str {
-        " ON CONFLICT DO NOTHING"
+    /// What turns an insert of association rows into one that skips pairs already present;
+    /// `first_column` is the association's first key column.
+    fn on_conflict_do_nothing(&self, out: &mut String, first_column: &str) {
+        let _ = first_column;
+        out.push_str(" ON CONFLICT DO NOTHING");
+    }
+
+    /// Whether `INSERT ... RETURNING` gives the generated keys (then relata reads them from the
+    /// statement; otherwise the driver reports them).
+    fn returning(&self) -> bool {
+        false
+    }
+
+    /// How an `INSERT` of one row with no columns but its generated key ends.
+    fn default_values(&self) -> &'static str {
+        " DEFAULT VALUES"
+    }
+
+    /// What follows `LIKE ?` to make `\` its escape character.
+    fn like_escape(&self) -> &'static str {
+        " ESCAPE '\\'"
+    }
+
+    /// Whether indexes are declared inside `CREATE TABLE` (MySQL has no `CREATE INDEX IF NOT
+    /// EXISTS`) rather than by `CREATE INDEX IF NOT EXISTS` after it.
+    fn inline_indexes(&self) -> bool {
+        false
+    }
+
+    /// A statement, run after inserting objects with ids their users chose, that moves the
+    /// table's key generator past `$3`, the largest of them, so generated keys never collide
+    /// with them. Parameters: the quoted table name, the key column, the largest id.
+    fn advance_key_generator(&self) -> Option<&'static str> {
+        None
     }
 
     /// The most rows one batched write (`INSERT ... VALUES`, `DELETE ... IN`) carries. Servers
@@ -153,17 +205,20 @@ pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usi
     s.idents(names);
     let width = table.columns.len() + usize::from(with_id);
     if width == 0 {
-        // A model with only its key: SQLite and PostgreSQL both accept DEFAULT VALUES (one row).
+        // A model with only its key (one row a statement).
         s.text.truncate(s.text.len() - 2);
-        s.push(" DEFAULT VALUES");
-        return s.finish();
-    }
-    s.push(") VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            s.push(", ");
+        s.push(d.default_values());
+    } else {
+        s.push(") VALUES ");
+        for r in 0..rows {
+            if r > 0 {
+                s.push(", ");
+            }
+            s.tuple(width);
         }
-        s.tuple(width);
+    }
+    if !with_id && d.returning() {
+        s.push(" RETURNING ").ident(table.primary_key);
     }
     s.finish()
 }
@@ -182,7 +237,7 @@ pub(crate) fn insert_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> St
         }
         s.tuple(2);
     }
-    s.push(d.on_conflict_do_nothing());
+    d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
     s.finish()
 }
 
@@ -362,7 +417,9 @@ pub(crate) fn select_related(d: &dyn Dialect, assoc: &AssocDef, from_left: bool)
     s.finish()
 }
 
-/// ` WHERE a.from IN (SELECT pk FROM parent ...)` when the parents are not every row.
+/// ` WHERE a.from IN (SELECT pk FROM parent ...)` when the parents are not every row. With a
+/// limit, the parents' keys come from a derived table: MySQL and MariaDB reject `LIMIT` directly
+/// inside `IN (...)`.
 fn parents_filter(
     s: &mut Sql<'_>,
     from: &str,
@@ -370,18 +427,17 @@ fn parents_filter(
     spec: &QuerySpec,
     params: &mut Vec<Value>,
 ) {
-    if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
-        s.push(" WHERE ")
-            .col("a", from)
-            .push(" IN (SELECT ")
-            .col("t0", parent.primary_key);
-        from_where_order(
-            s,
-            parent,
-            spec,
-            params,
-            spec.limit.is_some() || spec.offset.is_some(),
-        );
+    let limited = spec.limit.is_some() || spec.offset.is_some();
+    if spec.filter.is_some() || limited {
+        s.push(" WHERE ").col("a", from).push(" IN (SELECT ");
+        if limited {
+            s.col("l", parent.primary_key).push(" FROM (SELECT ");
+        }
+        s.col("t0", parent.primary_key);
+        from_where_order(s, parent, spec, params, limited);
+        if limited {
+            s.push(") AS ").ident("l");
+        }
         s.push(")");
     }
 }
@@ -410,9 +466,8 @@ pub(crate) fn select_eager(
     s.params = params.len();
     s.push("SELECT * FROM (SELECT ").col("a", from.column);
     for c in target.columns {
-        s.push(", CAST(NULL AS ")
-            .push(d.column_type(c.sql_type))
-            .push(")");
+        s.push(", ");
+        d.typed_null(&mut s.text, c.sql_type);
     }
     s.push(", ")
         .col("a", to.column)
@@ -482,10 +537,8 @@ fn expr(
             }
         }
         Expr::Like { column, pattern } => {
-            s.col(alias, column)
-                .push(" LIKE ")
-                .param()
-                .push(" ESCAPE '\\'");
+            let escape = s.d.like_escape();
+            s.col(alias, column).push(" LIKE ").param().push(escape);
             params.push(Value::Text(pattern.clone()));
         }
         Expr::In { column, values } => {
@@ -566,10 +619,12 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
         .push(" ")
         .push(d.generated_key(table.autoincrement));
     for c in table.columns {
-        s.push(", ")
-            .ident(c.name)
-            .push(" ")
-            .push(d.column_type(c.sql_type));
+        let ty = if c.unique || c.indexed {
+            d.key_column_type(c.sql_type)
+        } else {
+            d.column_type(c.sql_type)
+        };
+        s.push(", ").ident(c.name).push(" ").push(ty);
         if !c.nullable {
             s.push(" NOT NULL");
         }
@@ -577,20 +632,45 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
             s.push(" UNIQUE");
         }
     }
+    let indexes: Vec<(String, &str)> = table
+        .columns
+        .iter()
+        .filter(|c| c.indexed && !c.unique)
+        .map(|c| (format!("{}_{}_idx", table.name, c.name), c.name))
+        .collect();
+    let mut out = Vec::new();
+    if d.inline_indexes() {
+        for (name, column) in &indexes {
+            s.push(", INDEX ")
+                .ident(name)
+                .push(" (")
+                .ident(column)
+                .push(")");
+        }
+    }
     s.push(")").push(d.table_options());
-    let mut out = vec![s.finish()];
-    for c in table.columns.iter().filter(|c| c.indexed && !c.unique) {
-        let mut s = Sql::new(d);
-        s.push("CREATE INDEX IF NOT EXISTS ")
-            .ident(&format!("{}_{}_idx", table.name, c.name))
-            .push(" ON ")
-            .ident(table.name)
-            .push(" (")
-            .ident(c.name)
-            .push(")");
-        out.push(s.finish());
+    out.push(s.finish());
+    if !d.inline_indexes() {
+        out.extend(
+            indexes
+                .iter()
+                .map(|(name, column)| create_index(d, name, table.name, &[column])),
+        );
     }
     out
+}
+
+/// `CREATE INDEX IF NOT EXISTS name ON table (columns)`.
+fn create_index(d: &dyn Dialect, name: &str, table: &str, columns: &[&str]) -> String {
+    let mut s = Sql::new(d);
+    s.push("CREATE INDEX IF NOT EXISTS ")
+        .ident(name)
+        .push(" ON ")
+        .ident(table)
+        .push(" (")
+        .idents(columns.iter().copied())
+        .push(")");
+    s.finish()
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for an association: both keys NOT NULL, the composite primary
@@ -609,6 +689,14 @@ pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<Strin
     s.push("PRIMARY KEY (")
         .idents([assoc.left.column, assoc.right.column])
         .push(")");
+    let reverse = [assoc.right.column, assoc.left.column];
+    if d.inline_indexes() {
+        s.push(", INDEX ")
+            .ident(&assoc.reverse_index_name())
+            .push(" (")
+            .idents(reverse)
+            .push(")");
+    }
     for side in [&assoc.left, &assoc.right] {
         s.push(", FOREIGN KEY (")
             .ident(side.column)
@@ -619,13 +707,14 @@ pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<Strin
             .push(") ON DELETE CASCADE");
     }
     s.push(")").push(d.association_table_options());
-    let mut idx = Sql::new(d);
-    idx.push("CREATE INDEX IF NOT EXISTS ")
-        .ident(&assoc.reverse_index_name())
-        .push(" ON ")
-        .ident(assoc.table)
-        .push(" (")
-        .idents([assoc.right.column, assoc.left.column])
-        .push(")");
-    vec![s.finish(), idx.finish()]
+    let mut out = vec![s.finish()];
+    if !d.inline_indexes() {
+        out.push(create_index(
+            d,
+            &assoc.reverse_index_name(),
+            assoc.table,
+            &reverse,
+        ));
+    }
+    out
 }
