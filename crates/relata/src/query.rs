@@ -215,8 +215,8 @@ impl<M, T> Column<M, T> {
 
 impl<M, T: TextLike> Column<M, T> {
     /// `LIKE` with a pattern: `%` matches any run of characters, `_` one character, and `\`
-    /// escapes the next character (see [`escape_like`]). Case sensitivity follows the database
-    /// (SQLite: ASCII letters match either case).
+    /// escapes the next character (see [`escape_like`]). Letters match only their own case, on
+    /// every backend.
     pub fn like(self, pattern: impl Into<String>) -> Filter<M> {
         Filter::new(Expr::Like {
             column: self.name,

@@ -77,9 +77,8 @@ fn extremes() -> Vec<Sample> {
     ]
 }
 
-#[test]
-fn every_field_type_round_trips_exactly() {
-    common::each_backend_with(&schema![Sample], |t| {
+backend_test! {
+    fn every_field_type_round_trips_exactly(t, schema![Sample]) {
         let db = &t.db;
         let mut s = db.session();
         let keys = s.add_all(extremes());
@@ -145,7 +144,7 @@ fn every_field_type_round_trips_exactly() {
         let mut again = db.session();
         let k = again.find::<Sample>(id).unwrap().unwrap();
         assert_eq!(again[k].ratio.to_bits(), 0.0f64.to_bits());
-    });
+    }
 }
 
 #[test]
@@ -182,9 +181,8 @@ fn a_value_of_the_wrong_type_in_the_file_is_a_clear_error() {
     assert_eq!(s.query::<Note>().count().unwrap(), 1);
 }
 
-#[test]
-fn autoincrement_keys_are_never_reused_and_plain_keys_may_be() {
-    common::each_backend_with(&schema![Ticket, Note], |t| {
+backend_test! {
+    fn autoincrement_keys_are_never_reused_and_plain_keys_may_be(t, schema![Ticket, Note]) {
         let mut s = t.db.session();
         let t = s.add_all(["A", "B", "C"].map(|c| Ticket {
             id: None,
@@ -217,7 +215,7 @@ fn autoincrement_keys_are_never_reused_and_plain_keys_may_be() {
             Some(3),
             "without it SQLite reuses the freed maximum"
         );
-    });
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Integration tests of the public API, each on a fresh in-memory and a fresh file database.
+//! Integration tests of the public API, each on a fresh database of every backend: SQLite in
+//! memory and in a file, PostgreSQL and MySQL/MariaDB.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -94,14 +96,6 @@ fn members_db(t: &TestDb) {
     s.commit().unwrap();
 }
 
-fn each_members_backend(test: impl Fn(&mut Session)) {
-    each_backend_with(&schema![Member], |t| {
-        members_db(t);
-        let mut s = t.db.session();
-        test(&mut s);
-    });
-}
-
 /// Runs a query on members with `filter` and returns the names in order.
 macro_rules! members_where {
     ($s:expr, $filter:expr) => {{
@@ -130,9 +124,8 @@ macro_rules! courses_where {
 // The seed scenario and links
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn seed_scenario_from_both_sides_after_commit_and_in_a_new_session() {
-    each_backend(|t| {
+backend_test! {
+    fn seed_scenario_from_both_sides_after_commit_and_in_a_new_session(t) {
         let mut s = t.db.session();
         let k = seed(&mut s);
         s.commit().unwrap();
@@ -169,12 +162,11 @@ fn seed_scenario_from_both_sides_after_commit_and_in_a_new_session() {
         let by_course: Vec<Vec<String>> = cs.iter().map(|&c| students_of(&mut s3, c)).collect();
         assert_eq!(by_course, [vec!["Alice", "Bob"], vec!["Alice"]]);
         assert_eq!(contents(&t.db), seed_contents());
-    });
+    }
 }
 
-#[test]
-fn links_are_visible_from_both_sides_before_commit() {
-    each_backend(|t| {
+backend_test! {
+    fn links_are_visible_from_both_sides_before_commit(t) {
         let mut s = t.db.session();
         let alice = s.add(student("Alice"));
         let math = s.add(course("Math"));
@@ -196,12 +188,11 @@ fn links_are_visible_from_both_sides_before_commit() {
             contents(&t.db).pairs,
             pairs(&[("Alice", "Math"), ("Alice", "Science")])
         );
-    });
+    }
 }
 
-#[test]
-fn linking_a_linked_pair_is_a_no_op_and_writes_one_row() {
-    each_backend(|t| {
+backend_test! {
+    fn linking_a_linked_pair_is_a_no_op_and_writes_one_row(t) {
         let mut s = t.db.session();
         let alice = s.add(student("Alice"));
         let math = s.add(course("Math"));
@@ -211,7 +202,7 @@ fn linking_a_linked_pair_is_a_no_op_and_writes_one_row() {
         assert_eq!(s.extend(Student::courses(), alice, [math, math]), 0);
         assert_eq!(courses_of(&mut s, alice), ["Math"]);
         assert_eq!(students_of(&mut s, math), ["Alice"]);
-        let pending = s.pending_statements().unwrap();
+        let pending = pending_sql(&s);
         let pair_inserts: Vec<&String> = pending
             .iter()
             .filter(|l| l.starts_with(r#"INSERT INTO "student_course""#))
@@ -232,13 +223,12 @@ fn linking_a_linked_pair_is_a_no_op_and_writes_one_row() {
         assert!(!s2.link(Student::courses(), a, m));
         assert!(!s2.link(Course::students(), m, a));
         assert!(!s2.has_changes());
-        assert!(s2.pending_statements().unwrap().is_empty());
-    });
+        assert!(pending_sql(&s2).is_empty());
+    }
 }
 
-#[test]
-fn unlink_then_relink_in_one_session_writes_nothing() {
-    each_backend(|t| {
+backend_test! {
+    fn unlink_then_relink_in_one_session_writes_nothing(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -248,7 +238,7 @@ fn unlink_then_relink_in_one_session_writes_nothing() {
         assert!(s.has_changes());
         assert_eq!(courses_of(&mut s, alice), ["Science"]);
         assert_eq!(students_of(&mut s, math), ["Bob"]);
-        let pending = s.pending_statements().unwrap();
+        let pending = pending_sql(&s);
         assert_eq!(pending.len(), 1, "{pending:#?}");
         assert!(
             pending[0].starts_with(r#"DELETE FROM "student_course""#),
@@ -259,19 +249,18 @@ fn unlink_then_relink_in_one_session_writes_nothing() {
 
         s.link(Course::students(), math, alice);
         assert!(!s.has_changes());
-        assert!(s.pending_statements().unwrap().is_empty());
+        assert!(pending_sql(&s).is_empty());
         assert_eq!(courses_of(&mut s, alice), ["Math", "Science"]);
         assert_eq!(students_of(&mut s, math), ["Alice", "Bob"]);
         let before = s.statements_run();
         s.commit().unwrap();
         assert_eq!(s.statements_run(), before, "an empty commit runs nothing");
         assert_eq!(contents(&t.db), seed_contents());
-    });
+    }
 }
 
-#[test]
-fn link_then_unlink_writes_nothing_and_unknown_pairs_end_as_requested() {
-    each_backend(|t| {
+backend_test! {
+    fn link_then_unlink_writes_nothing_and_unknown_pairs_end_as_requested(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let bob = student_named(&mut s, "Bob");
@@ -282,7 +271,7 @@ fn link_then_unlink_writes_nothing_and_unknown_pairs_end_as_requested() {
         assert!(s.link(Student::courses(), bob, science));
         assert!(s.unlink(Student::courses(), bob, science));
         assert!(!s.has_changes());
-        assert!(s.pending_statements().unwrap().is_empty());
+        assert!(pending_sql(&s).is_empty());
         let before = s.statements_run();
         s.commit().unwrap();
         assert_eq!(s.statements_run(), before);
@@ -293,7 +282,7 @@ fn link_then_unlink_writes_nothing_and_unknown_pairs_end_as_requested() {
         let science = course_titled(&mut s, "Science");
         assert!(s.link(Student::courses(), bob, science));
         assert!(s.unlink(Student::courses(), bob, science));
-        let pending = s.pending_statements().unwrap();
+        let pending = pending_sql(&s);
         assert_eq!(pending.len(), 1, "{pending:#?}");
         assert!(
             pending[0].starts_with(r#"DELETE FROM "student_course""#),
@@ -322,16 +311,15 @@ fn link_then_unlink_writes_nothing_and_unknown_pairs_end_as_requested() {
                 ("Bob", "Science")
             ])
         );
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Keys, ids and the identity map
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn keys_are_stable_and_ids_are_assigned_at_commit() {
-    each_backend(|t| {
+backend_test! {
+    fn keys_are_stable_and_ids_are_assigned_at_commit(t) {
         let mut s = t.db.session();
         let a = s.add(student("A"));
         let more = s.add_all([student("B"), student("C")]);
@@ -376,12 +364,11 @@ fn keys_are_stable_and_ids_are_assigned_at_commit() {
         assert_eq!(all[1], b);
         let again = s2.query::<Student>().all().unwrap();
         assert_eq!(again, [all[2], all[1], all[0]]);
-    });
+    }
 }
 
-#[test]
-fn identity_map_one_row_one_key_across_queries_and_relations() {
-    each_backend(|t| {
+backend_test! {
+    fn identity_map_one_row_one_key_across_queries_and_relations(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let q1 = s
@@ -401,16 +388,15 @@ fn identity_map_one_row_one_key_across_queries_and_relations() {
         assert_eq!(again, q2[1]);
         assert_eq!(s[again].name, "Bobby");
         assert_eq!(s.state(again), ObjectState::Modified);
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Modifying and deleting
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn modifying_writes_only_the_changed_columns() {
-    each_backend(|t| {
+backend_test! {
+    fn modifying_writes_only_the_changed_columns(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -420,7 +406,7 @@ fn modifying_writes_only_the_changed_columns() {
         assert_eq!(s.state(alice), ObjectState::Modified);
         assert!(s.has_changes());
         assert_eq!(
-            s.pending_statements().unwrap(),
+            pending_sql(&s),
             [format!(
                 r#"UPDATE "students" SET "name" = ? WHERE "id" = ? -- ["Alicia", {id}]"#
             )]
@@ -441,9 +427,11 @@ fn modifying_writes_only_the_changed_columns() {
         );
         // Links are untouched by an update.
         assert_eq!(courses_of(&mut s2, again), ["Math", "Science"]);
-    });
+    }
+}
 
-    each_backend_with(&schema![Member], |t| {
+backend_test! {
+    fn modifying_a_column_back_and_forth_writes_only_the_net_change(t, schema![Member]) {
         members_db(t);
         let mut s = t.db.session();
         let ann = s
@@ -454,7 +442,7 @@ fn modifying_writes_only_the_changed_columns() {
         let id = s.id(ann).unwrap();
         s[ann].nickname = Some("Nan".into());
         assert_eq!(
-            s.pending_statements().unwrap(),
+            pending_sql(&s),
             [format!(
                 r#"UPDATE "members" SET "nickname" = ? WHERE "id" = ? -- ["Nan", {id}]"#
             )]
@@ -462,7 +450,7 @@ fn modifying_writes_only_the_changed_columns() {
         s[ann].age = 32;
         s[ann].nickname = Some("annie".into()); // back to the stored value
         assert_eq!(
-            s.pending_statements().unwrap(),
+            pending_sql(&s),
             [format!(
                 r#"UPDATE "members" SET "age" = ? WHERE "id" = ? -- [32, {id}]"#
             )]
@@ -478,12 +466,11 @@ fn modifying_writes_only_the_changed_columns() {
             ),
             ("Ann", Some("annie"), 32)
         );
-    });
+    }
 }
 
-#[test]
-fn modify_then_restore_writes_nothing() {
-    each_backend(|t| {
+backend_test! {
+    fn modify_then_restore_writes_nothing(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let bob = student_named(&mut s, "Bob");
@@ -492,16 +479,15 @@ fn modify_then_restore_writes_nothing() {
         s[bob].name = "Bob".into();
         assert_eq!(s.state(bob), ObjectState::Persistent);
         assert!(!s.has_changes());
-        assert!(s.pending_statements().unwrap().is_empty());
+        assert!(pending_sql(&s).is_empty());
         let before = s.statements_run();
         s.commit().unwrap();
         assert_eq!(s.statements_run(), before);
-    });
+    }
 }
 
-#[test]
-fn delete_removes_the_object_and_its_links_from_both_sides() {
-    each_backend(|t| {
+backend_test! {
+    fn delete_removes_the_object_and_its_links_from_both_sides(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -540,12 +526,11 @@ fn delete_removes_the_object_and_its_links_from_both_sides() {
         assert_eq!(c.students, ["Bob"]);
         assert_eq!(c.courses, ["Science"]);
         assert!(c.pairs.is_empty());
-    });
+    }
 }
 
-#[test]
-fn deleting_a_new_linked_object_drops_it_and_its_links() {
-    each_backend(|t| {
+backend_test! {
+    fn deleting_a_new_linked_object_drops_it_and_its_links(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let math = course_titled(&mut s, "Math");
@@ -564,16 +549,15 @@ fn deleting_a_new_linked_object_drops_it_and_its_links() {
         );
         assert!(!s.has_changes());
         assert_eq!(contents(&t.db), seed_contents());
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rollback
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn rollback_discards_pending_adds_links_modifications_and_deletes() {
-    each_backend(|t| {
+backend_test! {
+    fn rollback_discards_pending_adds_links_modifications_and_deletes(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -608,14 +592,16 @@ fn rollback_discards_pending_adds_links_modifications_and_deletes() {
         assert_eq!(students_of(&mut s, math), ["Alice", "Bob"]);
         assert_eq!(students_of(&mut s, science), ["Alice"]);
         assert!(!s.has_changes());
-        assert!(s.pending_statements().unwrap().is_empty());
+        assert!(pending_sql(&s).is_empty());
         let before = s.statements_run();
         s.commit().unwrap();
         assert_eq!(s.statements_run(), before);
         assert_eq!(contents(&t.db), seed_contents());
 
         // Rolling back a session that never committed leaves the database empty.
-        let t2 = open_with(t.backend, &school());
+        let Some(t2) = open_with(t.backend, &school()) else {
+            return;
+        };
         let mut s = t2.db.session();
         let k = seed(&mut s);
         s.rollback();
@@ -623,12 +609,11 @@ fn rollback_discards_pending_adds_links_modifications_and_deletes() {
         assert!(!s.has_changes());
         s.commit().unwrap();
         assert_eq!(contents(&t2.db), Contents::default());
-    });
+    }
 }
 
-#[test]
-fn rollback_of_an_unlink_keeps_both_collections_consistent() {
-    each_backend(|t| {
+backend_test! {
+    fn rollback_of_an_unlink_keeps_both_collections_consistent(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -643,12 +628,11 @@ fn rollback_of_an_unlink_keeps_both_collections_consistent() {
             "Math's students after rolling back the unlink"
         );
         assert_eq!(courses_of(&mut s, alice), ["Math", "Science"]);
-    });
+    }
 }
 
-#[test]
-fn linking_a_stored_pair_then_loading_both_sides_shows_it_once() {
-    each_backend(|t| {
+backend_test! {
+    fn linking_a_stored_pair_then_loading_both_sides_shows_it_once(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -663,16 +647,15 @@ fn linking_a_stored_pair_then_loading_both_sides_shows_it_once() {
         );
         s.commit().unwrap();
         assert_eq!(contents(&t.db), seed_contents());
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Collection operations
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn clear_replace_extend_and_contains() {
-    each_backend(|t| {
+backend_test! {
+    fn clear_replace_extend_and_contains(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let alice = student_named(&mut s, "Alice");
@@ -716,12 +699,11 @@ fn clear_replace_extend_and_contains() {
         assert!(courses_of(&mut s, bob).is_empty());
         s.commit().unwrap();
         assert_eq!(contents(&t.db).pairs, pairs(&[("Alice", "Art")]));
-    });
+    }
 }
 
-#[test]
-fn collections_are_ordered_by_the_target_primary_key() {
-    each_backend(|t| {
+backend_test! {
+    fn collections_are_ordered_by_the_target_primary_key(t) {
         let mut s = t.db.session();
         s.add_all([course("Zeta"), course("Alpha"), course("Mid")]);
         s.add(student("Sam"));
@@ -781,16 +763,17 @@ fn collections_are_ordered_by_the_target_primary_key() {
             .all()
             .unwrap();
         assert_eq!(students_of(&mut s, zetas[0]), ["Sam", "Zoe", "Abe"]);
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn query_comparisons() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_comparisons(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         assert_eq!(members_where!(s, Member::AGE.eq(25)), ["Bob", "Dee"]);
         assert_eq!(members_where!(s, Member::AGE.ne(25)), ["Ann", "Cid", "Eve"]);
         assert_eq!(members_where!(s, Member::AGE.lt(25)), ["Eve"]);
@@ -821,15 +804,18 @@ fn query_comparisons() {
             cid
         );
         assert_eq!(members_where!(s, Member::ID.gt(id)), ["Dee", "Eve"]);
-    });
+    }
 }
 
-#[test]
-fn query_like_and_literal_text_matching() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_like_and_literal_text_matching(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         assert_eq!(members_where!(s, Member::NAME.like("%e")), ["Dee", "Eve"]);
         assert_eq!(members_where!(s, Member::NAME.like("_o_")), ["Bob"]);
-        assert_eq!(members_where!(s, Member::NAME.like("a%")), ["Ann"]); // ASCII case folds
+        // Case-sensitive on every backend.
+        assert!(members_where!(s, Member::NAME.like("a%")).is_empty());
+        assert_eq!(members_where!(s, Member::NAME.like("A%")), ["Ann"]);
         assert_eq!(members_where!(s, Member::NAME.like("A__")), ["Ann"]);
         assert!(members_where!(s, Member::NAME.like("A_")).is_empty());
         assert_eq!(
@@ -837,9 +823,11 @@ fn query_like_and_literal_text_matching() {
             ["Ann", "Eve"]
         );
         assert_eq!(members_where!(s, Member::NICKNAME.contains("ni")), ["Ann"]);
-    });
+    }
+}
 
-    each_backend(|t| {
+backend_test! {
+    fn query_contains_starts_with_and_ends_with_match_literally(t) {
         let mut s = t.db.session();
         s.add_all(
             [
@@ -883,12 +871,13 @@ fn query_like_and_literal_text_matching() {
             students_where!(s, Student::NAME.like(relata::escape_like("a_b"))),
             ["a_b"]
         );
-    });
+    }
 }
 
-#[test]
-fn query_is_in_including_the_empty_list() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_is_in_including_the_empty_list(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         assert_eq!(
             members_where!(s, Member::AGE.is_in([25, 40])),
             ["Bob", "Cid", "Dee"]
@@ -914,12 +903,13 @@ fn query_is_in_including_the_empty_list() {
             members_where!(s, Member::AGE.is_in(Vec::<i64>::new()) | Member::AGE.eq(19)),
             ["Eve"]
         );
-    });
+    }
 }
 
-#[test]
-fn query_null_checks_on_an_optional_column() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_null_checks_on_an_optional_column(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         assert_eq!(
             members_where!(s, Member::NICKNAME.is_null()),
             ["Bob", "Dee"]
@@ -947,12 +937,13 @@ fn query_null_checks_on_an_optional_column() {
             members_where!(s, Member::NICKNAME.is_null()),
             ["Ann", "Bob", "Dee"]
         );
-    });
+    }
 }
 
-#[test]
-fn query_and_or_not() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_and_or_not(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         assert_eq!(
             members_where!(s, Member::AGE.eq(25) & Member::NAME.eq("Bob")),
             ["Bob"]
@@ -1007,12 +998,13 @@ fn query_and_or_not() {
             .all()
             .unwrap();
         assert_eq!(member_names(s, &keys), ["Ann"]);
-    });
+    }
 }
 
-#[test]
-fn query_order_limit_offset() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_order_limit_offset(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         let q =
             |s: &mut Session,
              f: &dyn Fn(relata::Query<'_, Member>) -> relata::Query<'_, Member>| {
@@ -1061,12 +1053,13 @@ fn query_order_limit_offset() {
         assert_eq!(s.query::<Member>().limit(2).count().unwrap(), 2);
         assert_eq!(s.query::<Member>().offset(3).count().unwrap(), 2);
         assert_eq!(s.query::<Member>().offset(4).limit(5).count().unwrap(), 1);
-    });
+    }
 }
 
-#[test]
-fn query_first_one_and_count() {
-    each_members_backend(|s| {
+backend_test! {
+    fn query_first_one_and_count(t, schema![Member]) {
+        members_db(t);
+        let s = &mut t.db.session();
         let first = s
             .query::<Member>()
             .order_by(Member::AGE.desc())
@@ -1136,12 +1129,11 @@ fn query_first_one_and_count() {
                 .unwrap(),
             0
         );
-    });
+    }
 }
 
-#[test]
-fn filtering_across_the_relationship_in_both_directions() {
-    each_backend(|t| {
+backend_test! {
+    fn filtering_across_the_relationship_in_both_directions(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         s.add(student("Carol")); // takes nothing
@@ -1217,16 +1209,15 @@ fn filtering_across_the_relationship_in_both_directions() {
             courses_where!(s, Student::courses().inverse().any(Student::NAME.eq("Bob"))),
             ["Math"]
         );
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Eager loading, strict mode and query budgets
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn eager_loading_serves_every_collection_without_further_statements() {
-    each_backend(|t| {
+backend_test! {
+    fn eager_loading_serves_every_collection_without_further_statements(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         s.set_strict(true);
@@ -1292,12 +1283,11 @@ fn eager_loading_serves_every_collection_without_further_statements() {
             s.related(Student::courses(), alice),
             Err(Error::LazyLoad { .. })
         ));
-    });
+    }
 }
 
-#[test]
-fn lazy_load_in_strict_mode_is_an_error_naming_the_relation() {
-    each_backend(|t| {
+backend_test! {
+    fn lazy_load_in_strict_mode_is_an_error_naming_the_relation(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         s.set_strict(true);
@@ -1329,12 +1319,11 @@ fn lazy_load_in_strict_mode_is_an_error_naming_the_relation() {
         // A new object's collection needs no load.
         let new = s.add(student("Nora"));
         assert!(s.related(Student::courses(), new).unwrap().is_empty());
-    });
+    }
 }
 
-#[test]
-fn query_budget_failure_lists_the_statements() {
-    each_backend(|t| {
+backend_test! {
+    fn query_budget_failure_lists_the_statements(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();
         let err = s
@@ -1386,7 +1375,7 @@ fn query_budget_failure_lists_the_statements() {
         s.add(student("Zed"));
         let err = s.query_budget(1, |s| s.commit()).unwrap_err();
         assert!(matches!(err, Error::QueryBudget { .. }), "{err}");
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1403,9 +1392,8 @@ const ODD_NAMES: [&str; 7] = [
     "tab\tnew\nline",
 ];
 
-#[test]
-fn unicode_and_sql_looking_values_round_trip_literally() {
-    each_backend(|t| {
+backend_test! {
+    fn unicode_and_sql_looking_values_round_trip_literally(t) {
         let mut s = t.db.session();
         let keys = s.add_all(ODD_NAMES.map(student));
         let math = s.add(course("数学"));
@@ -1465,7 +1453,7 @@ fn unicode_and_sql_looking_values_round_trip_literally() {
         assert_eq!(c.pairs.len(), 8);
         t.db.create_all(&school()).unwrap();
         assert_eq!(contents(&t.db), c);
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1482,9 +1470,8 @@ fn tag_labels(db: &Database) -> Vec<String> {
     ks.iter().map(|&k| s[k].label.clone()).collect()
 }
 
-#[test]
-fn unique_violation_fails_the_whole_commit_and_can_be_fixed() {
-    each_backend_with(&tags_schema(), |t| {
+backend_test! {
+    fn unique_violation_fails_the_whole_commit_and_can_be_fixed(t, tags_schema()) {
         let mut s = t.db.session();
         s.add(tag("rust"));
         seed(&mut s);
@@ -1551,16 +1538,12 @@ fn unique_violation_fails_the_whole_commit_and_can_be_fixed() {
         let ts = s2.related(Student::tags(), zed).unwrap();
         let labels: Vec<&str> = ts.iter().map(|&k| s2[k].label.as_str()).collect();
         assert_eq!(labels, ["go", "rust 2"]);
-    });
+    }
 }
 
-#[test]
-fn not_null_violation_names_the_column() {
-    for backend in BACKENDS {
-        let t = open_empty(backend);
-        eprintln!("--- backend: {backend} ({})", t.url);
-        t.db.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-            .unwrap();
+backend_test! {
+    fn not_null_violation_names_the_column(t, schema![]) {
+        t.db.execute_batch(t.notes_not_null_ddl()).unwrap();
         let mut s = t.db.session();
         let fine = s.add(Note {
             id: None,
@@ -1582,7 +1565,14 @@ fn not_null_violation_names_the_column() {
                 assert_eq!(*kind, ConstraintKind::NotNull);
                 assert_eq!(table, "notes");
                 assert_eq!(constraint, "notes.body");
-                assert_eq!(row.as_deref(), Some("notes(body = NULL)"));
+                // PostgreSQL stops the transaction at the first error, so the row comes
+                // from its message: the whole row, generated key included.
+                let expected = if t.backend == "postgres" {
+                    "notes(2, null)"
+                } else {
+                    "notes(body = NULL)"
+                };
+                assert_eq!(row.as_deref(), Some(expected));
             }
             other => panic!("expected a NOT NULL violation, got {other:?}"),
         }
@@ -1605,9 +1595,8 @@ fn not_null_violation_names_the_column() {
     }
 }
 
-#[test]
-fn foreign_key_violation_names_the_missing_side() {
-    each_backend(|t| {
+backend_test! {
+    fn foreign_key_violation_names_the_missing_side(t) {
         seed_committed(&t.db);
         let mut a = t.db.session();
         let bob = student_named(&mut a, "Bob");
@@ -1658,7 +1647,7 @@ fn foreign_key_violation_names_the_missing_side() {
         let c = contents(&t.db);
         assert_eq!(c.students, ["Alice", "Bob", "Newbie"]);
         assert_eq!(c.pairs, after_b.pairs);
-    });
+    }
 }
 
 #[test]
@@ -1717,13 +1706,18 @@ fn open_rejects_unknown_schemes() {
 
 #[test]
 fn open_never_shows_a_password() {
-    let url = "postgres://user:secret@host/db";
+    // An unresolvable host (with the backend compiled in) or a missing backend: either way the
+    // error shows the URL with its password masked.
+    let url = "postgres://user:secret@host.invalid/db";
     let err = Database::open(url).unwrap_err();
-    assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::InvalidUrl { .. } | Error::Connect { .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(!msg.contains("secret"), "{msg}");
     assert!(!format!("{err:?}").contains("secret"), "{err:?}");
-    assert!(msg.contains("postgres://user:***@host/db"), "{msg}");
+    assert!(msg.contains("postgres://user:***@host.invalid/db"), "{msg}");
     assert!(msg.contains("postgres"), "{msg}");
 }
 
@@ -1765,20 +1759,19 @@ fn open_fails_clearly_for_a_file_that_is_not_a_database() {
     );
 }
 
-#[test]
-fn create_all_is_idempotent() {
-    each_backend(|t| {
+backend_test! {
+    fn create_all_is_idempotent(t) {
         seed_committed(&t.db);
         t.db.create_all(&school()).unwrap();
         t.db.create_all(&school()).unwrap();
         t.db.create_all(&schema![Course, Student]).unwrap();
         assert_eq!(contents(&t.db), seed_contents());
-    });
+    }
 }
 
 #[test]
 fn schema_errors_name_the_types() {
-    let t = open_empty("memory");
+    let t = open_empty("memory").expect("SQLite is always available");
     let err =
         t.db.create_all(&schema![Student, Course, StudentCourse, Pupil])
             .unwrap_err();

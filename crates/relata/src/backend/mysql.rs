@@ -182,10 +182,18 @@ impl Conn for MyConn {
     }
 
     fn execute(&mut self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64> {
-        match self.conn.exec_drop(sql, params(values)) {
-            Ok(()) => Ok(self.conn.affected_rows()),
-            Err(e) => Err(self.fail(e, sql)),
-        }
+        // Read the result to its end: an error after the first row (an `INSERT ... RETURNING`
+        // whose row fails) would otherwise be dropped unseen with the result.
+        let outcome = self
+            .conn
+            .exec_iter(sql, params(values))
+            .and_then(|mut result| {
+                for row in result.by_ref() {
+                    row?;
+                }
+                Ok(result.affected_rows())
+            });
+        outcome.map_err(|e| self.fail(e, sql))
     }
 
     fn insert(

@@ -309,6 +309,37 @@ fn detail_key(detail: &str) -> Option<(Vec<&str>, &str)> {
     Some((columns.split(", ").collect(), values))
 }
 
+/// The rejected row as far as PostgreSQL's detail shows it, in relata's `table(column = value)`
+/// form: the key of a UNIQUE or FOREIGN KEY violation, or the whole row of a NOT NULL or CHECK
+/// one (`Failing row contains (2, null).`, values in column order). PostgreSQL aborts the
+/// transaction at the first error, so relata cannot retry rows one by one to find out more.
+fn rejected_row(table: &str, detail: &str) -> Option<String> {
+    let shown = |v: &str| {
+        if v == "null" || v.parse::<f64>().is_ok() {
+            v.to_owned()
+        } else {
+            format!("{v:?}")
+        }
+    };
+    if let Some((columns, values)) = detail_key(detail) {
+        let values: Vec<&str> = if columns.len() == 1 {
+            vec![values]
+        } else {
+            values.split(", ").collect()
+        };
+        let pairs: Vec<String> = columns
+            .iter()
+            .zip(values)
+            .map(|(c, v)| format!("{c} = {}", shown(v)))
+            .collect();
+        return Some(format!("{table}({})", pairs.join(", ")));
+    }
+    let values = detail
+        .strip_prefix("Failing row contains (")?
+        .strip_suffix(").")?;
+    Some(format!("{table}({values})"))
+}
+
 /// Maps PostgreSQL's errors onto relata's, by SQLSTATE: constraint violations name the table and
 /// the column(s) (`students.name`, or `student_course.course_id = 7` for a missing parent);
 /// serialization failures and deadlocks are `Conflict` (retry the transaction); a lost
@@ -353,7 +384,7 @@ fn map_error(e: postgres::Error, sql: &str, url: &str) -> Error {
             },
             _ => db.constraint().unwrap_or_default().to_owned(),
         },
-        row: None,
+        row: rejected_row(&table, db.detail().unwrap_or_default()),
         message: message.clone(),
     };
     let code = db.code();
@@ -414,5 +445,26 @@ mod tests {
             Some((vec!["course_id"], "7"))
         );
         assert_eq!(detail_key("Failing row contains (1, null)."), None);
+    }
+
+    #[test]
+    fn names_the_rejected_row_from_a_detail() {
+        assert_eq!(
+            rejected_row("tags", "Key (label)=(rust) already exists.").as_deref(),
+            Some("tags(label = \"rust\")")
+        );
+        assert_eq!(
+            rejected_row(
+                "student_course",
+                "Key (student_id, course_id)=(1, 2) already exists."
+            )
+            .as_deref(),
+            Some("student_course(student_id = 1, course_id = 2)")
+        );
+        assert_eq!(
+            rejected_row("notes", "Failing row contains (2, null).").as_deref(),
+            Some("notes(2, null)")
+        );
+        assert_eq!(rejected_row("notes", ""), None);
     }
 }

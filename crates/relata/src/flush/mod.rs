@@ -768,7 +768,12 @@ impl Conn for Recorder {
         ids: &mut Vec<i64>,
     ) -> Result<()> {
         self.line(sql, params);
-        let table = sql.split('"').nth(1).unwrap_or_default().to_owned();
+        // `INSERT INTO <quoted table> ...`, whatever the quotes.
+        let table = sql
+            .strip_prefix("INSERT INTO ")
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_default()
+            .to_owned();
         let next = self.next.entry(table).or_insert(1);
         ids.extend(*next..*next + rows as i64);
         *next += rows as i64;
