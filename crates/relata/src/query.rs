@@ -257,6 +257,9 @@ pub(crate) struct QuerySpec {
     pub order: Vec<(&'static str, bool)>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    /// The caller needs no order (`one()`): no `ORDER BY`, so a server's planner never trades
+    /// an index lookup for a scan in key order under a small `LIMIT`.
+    pub unordered: bool,
 }
 
 /// An eager load requested on a query: the association and the direction.
@@ -347,6 +350,7 @@ impl<'s, M: Model> Query<'s, M> {
     /// The only matching object: an error if none or several match.
     pub fn one(mut self) -> Result<Key<M>> {
         self.spec.limit = Some(2);
+        self.spec.unordered = self.spec.offset.is_none();
         let found = self.session.run_query::<M>(&self.spec, &self.eager)?;
         match found.len() {
             1 => Ok(found[0]),

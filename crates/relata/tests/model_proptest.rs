@@ -5,7 +5,12 @@
 //! copies `committed` back. Deleting an object removes its pairs. Operations only ever pick live
 //! objects (those in `pending`). Dropping the session for a new one discards pending changes, like
 //! a rollback.
+//!
+//! Each case runs on a brand-new database: SQLite in memory for the main search, and fewer cases
+//! on a SQLite file, PostgreSQL and MySQL/MariaDB (the servers are skipped, with a note, when
+//! their `RELATA_TEST_*` variable is unset; see `common::server_url`).
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -106,12 +111,11 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Harness {
-        let db = Database::open(MEMORY).unwrap();
-        db.create_all(&school()).unwrap();
+    /// A harness on `db`, which holds the seed schema and nothing else.
+    fn new(db: &Database) -> Harness {
         Harness {
             s: db.session(),
-            db,
+            db: db.clone(),
             committed: World::default(),
             pending: World::default(),
             next_tag: 0,
@@ -533,8 +537,9 @@ impl Harness {
     }
 }
 
-fn run(ops: &[Op]) {
-    let mut h = Harness::new();
+/// Runs `ops` on `db` (the seed schema, empty) and checks the end state.
+fn run(db: &Database, ops: &[Op]) {
+    let mut h = Harness::new(db);
     for op in ops {
         h.apply(op);
     }
@@ -545,47 +550,101 @@ fn run(ops: &[Op]) {
     h.apply(&Op::Commit(true));
 }
 
-proptest! {
-    // 256 cases by default (about a second); PROPTEST_CASES=5000 for a deeper search.
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
-        ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn session_and_database_follow_the_model(ops in prop::collection::vec(op(), 0..40)) {
-        run(&ops);
+/// Runs `ops` on a brand-new database of `backend` (nothing when the backend is skipped).
+fn run_on_new(backend: &'static str, ops: &[Op]) {
+    if let Some(t) = open_with(backend, &school()) {
+        run(&t.db, ops);
     }
 }
 
-/// A fixed sequence covering every operation, so the harness itself is exercised even if the
-/// random cases happen to miss something.
-#[test]
-fn harness_runs_a_fixed_sequence() {
-    let i = |n: usize| n; // an index into the live objects, in add order
-    run(&[
-        Op::AddStudent("Алиса".into()),
-        Op::AddStudent("张伟".into()),
-        Op::AddCourse("Math".into()),
-        Op::AddCourse("𠮷".into()),
-        Op::Link(i(0), i(0), false),
-        Op::Link(i(1), i(0), true),
-        Op::Link(i(0), i(1), false),
-        Op::ViewCourse(i(0)),
-        Op::Commit(false),
-        Op::Unlink(i(0), i(0), true),
-        Op::DeleteCourse(i(1)),
-        Op::ViewStudent(i(0)),
-        Op::Rollback(false),
-        Op::DeleteStudent(i(1)),
-        Op::Commit(true),
-        Op::Link(i(0), i(1), true),
-        Op::Unlink(i(0), i(1), false),
-        Op::Commit(false),
-        Op::Reopen,
-        Op::Unlink(i(0), i(0), false),
-        Op::ViewCourse(i(0)),
-        Op::Link(i(0), i(1), false),
-        Op::Commit(true),
-    ]);
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(op(), 0..40)
+}
+
+/// The same property on every backend, each case on a brand-new database. SQLite in memory gets
+/// the main search (256 cases, about a second); a file and the servers, where each case creates a
+/// database (a schema on PostgreSQL), fewer. `PROPTEST_CASES=5000` sets every variant's count,
+/// for a deeper search. All variants replay the seeds in `model_proptest.proptest-regressions`.
+mod session_and_database_follow_the_model {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn sqlite_memory(ops in ops()) {
+            run_on_new("memory", &ops);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn sqlite_file(ops in ops()) {
+            run_on_new("file", &ops);
+        }
+    }
+
+    // Without `#[test]`: plain functions, run below only when the server is there, so that a
+    // skipped server is reported once rather than once a case.
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        fn postgres_cases(ops in ops()) {
+            run_on_new("postgres", &ops);
+        }
+
+        fn mysql_cases(ops in ops()) {
+            run_on_new("mysql", &ops);
+        }
+    }
+
+    #[test]
+    fn postgres() {
+        if server_url("postgres").is_some() {
+            postgres_cases();
+        }
+    }
+
+    #[test]
+    fn mysql() {
+        if server_url("mysql").is_some() {
+            mysql_cases();
+        }
+    }
+}
+
+backend_test! {
+    /// A fixed sequence covering every operation, so the harness itself is exercised even if the
+    /// random cases happen to miss something.
+    fn harness_runs_a_fixed_sequence(t) {
+        let i = |n: usize| n; // an index into the live objects, in add order
+        let ops = [
+            Op::AddStudent("Алиса".into()),
+            Op::AddStudent("张伟".into()),
+            Op::AddCourse("Math".into()),
+            Op::AddCourse("𠮷".into()),
+            Op::Link(i(0), i(0), false),
+            Op::Link(i(1), i(0), true),
+            Op::Link(i(0), i(1), false),
+            Op::ViewCourse(i(0)),
+            Op::Commit(false),
+            Op::Unlink(i(0), i(0), true),
+            Op::DeleteCourse(i(1)),
+            Op::ViewStudent(i(0)),
+            Op::Rollback(false),
+            Op::DeleteStudent(i(1)),
+            Op::Commit(true),
+            Op::Link(i(0), i(1), true),
+            Op::Unlink(i(0), i(1), false),
+            Op::Commit(false),
+            Op::Reopen,
+            Op::Unlink(i(0), i(0), false),
+            Op::ViewCourse(i(0)),
+            Op::Link(i(0), i(1), false),
+            Op::Commit(true),
+        ];
+        run(&t.db, &ops);
+    }
 }

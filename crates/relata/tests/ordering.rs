@@ -1,5 +1,9 @@
 //! Collection order: the target's primary key by default, or the column a relation declares, for
-//! lazy loads, eager loads and pending links alike. Also: sessions move between threads.
+//! lazy loads, eager loads and pending links alike, on a fresh database of every backend. Also:
+//! sessions move between threads.
+
+#[macro_use]
+mod common;
 
 use relata::{schema, Association, Database, Key, Model, Session};
 
@@ -39,9 +43,13 @@ fn names(s: &mut Session, b: Key<Book>) -> Vec<String> {
     readers.iter().map(|&r| s[r].name.clone()).collect()
 }
 
-fn setup() -> Database {
-    let db = Database::open("sqlite::memory:").unwrap();
-    db.create_all(&schema![Reader, Book, Loan]).unwrap();
+/// This file's schema.
+fn library() -> relata::Schema {
+    schema![Reader, Book, Loan]
+}
+
+/// Adds two readers and four books to `db` (created with [`library`]) and commits.
+fn setup(db: &Database) {
     let mut s = db.session();
     let ann = s.add(Reader {
         id: None,
@@ -63,73 +71,76 @@ fn setup() -> Database {
         ["Beloved", "Emma", "Middlemarch", "Ulysses"]
     );
     s.commit().unwrap();
-    db
 }
 
-#[test]
-fn a_declared_order_holds_for_lazy_and_eager_loads_and_pending_links() {
-    let db = setup();
-    let mut s = db.session();
-    let ann = s
-        .query::<Reader>()
-        .filter(Reader::NAME.eq("Ann"))
-        .one()
-        .unwrap();
-    assert_eq!(
-        titles(&mut s, ann),
-        ["Beloved", "Emma", "Middlemarch", "Ulysses"]
-    );
+backend_test! {
+    fn a_declared_order_holds_for_lazy_and_eager_loads_and_pending_links(t, library()) {
+        let db = &t.db;
+        setup(db);
+        let mut s = db.session();
+        let ann = s
+            .query::<Reader>()
+            .filter(Reader::NAME.eq("Ann"))
+            .one()
+            .unwrap();
+        assert_eq!(
+            titles(&mut s, ann),
+            ["Beloved", "Emma", "Middlemarch", "Ulysses"]
+        );
 
-    let mut s = db.session();
-    let readers = s.query::<Reader>().eager(Reader::books()).all().unwrap();
-    s.set_strict(true);
-    assert_eq!(
-        titles(&mut s, readers[0]),
-        ["Beloved", "Emma", "Middlemarch", "Ulysses"]
-    );
-    assert_eq!(titles(&mut s, readers[1]), ["Emma"]);
+        let mut s = db.session();
+        let readers = s.query::<Reader>().eager(Reader::books()).all().unwrap();
+        s.set_strict(true);
+        assert_eq!(
+            titles(&mut s, readers[0]),
+            ["Beloved", "Emma", "Middlemarch", "Ulysses"]
+        );
+        assert_eq!(titles(&mut s, readers[1]), ["Emma"]);
 
-    // A new book sorts by its title too, before it has a key.
-    let austen = s.add(Book {
-        id: None,
-        title: "Austen's letters".into(),
-    });
-    s.link(Reader::books(), readers[1], austen);
-    assert_eq!(titles(&mut s, readers[1]), ["Austen's letters", "Emma"]);
+        // A new book sorts by its title too, before it has a key.
+        let austen = s.add(Book {
+            id: None,
+            title: "Austen's letters".into(),
+        });
+        s.link(Reader::books(), readers[1], austen);
+        assert_eq!(titles(&mut s, readers[1]), ["Austen's letters", "Emma"]);
+    }
 }
 
-#[test]
-fn the_default_order_is_the_targets_key_with_new_objects_last() {
-    let db = setup();
-    let mut s = db.session();
-    let books = s
-        .query::<Book>()
-        .order_by(Book::TITLE.desc())
-        .eager(Book::readers())
-        .all()
-        .unwrap();
-    let emma = books
-        .iter()
-        .copied()
-        .find(|&b| s[b].title == "Emma")
-        .unwrap();
-    assert_eq!(names(&mut s, emma), ["Ann", "Zoë"]);
-    let bob = s.add(Reader {
-        id: None,
-        name: "Bob".into(),
-    });
-    s.link(Book::readers(), emma, bob);
-    assert_eq!(
-        names(&mut s, emma),
-        ["Ann", "Zoë", "Bob"],
-        "new objects come last"
-    );
-    s.commit().unwrap();
-    assert_eq!(
-        names(&mut s, emma),
-        ["Ann", "Zoë", "Bob"],
-        "and keep their place once stored"
-    );
+backend_test! {
+    fn the_default_order_is_the_targets_key_with_new_objects_last(t, library()) {
+        let db = &t.db;
+        setup(db);
+        let mut s = db.session();
+        let books = s
+            .query::<Book>()
+            .order_by(Book::TITLE.desc())
+            .eager(Book::readers())
+            .all()
+            .unwrap();
+        let emma = books
+            .iter()
+            .copied()
+            .find(|&b| s[b].title == "Emma")
+            .unwrap();
+        assert_eq!(names(&mut s, emma), ["Ann", "Zoë"]);
+        let bob = s.add(Reader {
+            id: None,
+            name: "Bob".into(),
+        });
+        s.link(Book::readers(), emma, bob);
+        assert_eq!(
+            names(&mut s, emma),
+            ["Ann", "Zoë", "Bob"],
+            "new objects come last"
+        );
+        s.commit().unwrap();
+        assert_eq!(
+            names(&mut s, emma),
+            ["Ann", "Zoë", "Bob"],
+            "and keep their place once stored"
+        );
+    }
 }
 
 #[test]
@@ -141,7 +152,10 @@ fn sessions_and_databases_cross_threads() {
     sync::<Database>();
     send::<Key<Reader>>();
 
-    let db = setup();
+    // On SQLite in memory: the threads share its single connection, taking turns.
+    let t = common::open_with("memory", &library()).unwrap();
+    let db = &t.db;
+    setup(db);
     let handles: Vec<_> = ["Ann", "Zoë"]
         .into_iter()
         .map(|name| {

@@ -349,7 +349,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 let rows = Rows {
                     count: pairs.len(),
                     width: 2,
-                    per: 1,
+                    per: sql::rows_per_statement(d, 2, d.max_batch_rows()),
                     table: def.table,
                 };
                 rows.write(
@@ -359,7 +359,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                         params
                             .extend([ValueRef::Integer(pairs[i].0), ValueRef::Integer(pairs[i].1)])
                     },
-                    |_| sql::delete_pair(d, def),
+                    |n| sql::delete_pairs(d, def, n),
                     None,
                     |_, row| pair_row(def, row),
                 )

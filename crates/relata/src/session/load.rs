@@ -37,6 +37,7 @@ impl Session {
             let pk = crate::model::Column::<M, i64>::new(M::TABLE.primary_key);
             let spec = QuerySpec {
                 filter: Some(pk.eq(0).expr),
+                unordered: true,
                 ..QuerySpec::default()
             };
             sql::select(d, M::TABLE, &spec, &mut Vec::new())

@@ -241,19 +241,31 @@ pub(crate) fn insert_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> St
     s.finish()
 }
 
-/// Deletes one association pair.
-pub(crate) fn delete_pair(d: &dyn Dialect, assoc: &AssocDef) -> String {
+/// Deletes `rows` association pairs: `WHERE l = ? AND r = ?` for one, `WHERE (l, r) IN ((?, ?),
+/// ...)` for more (a row-value list, which SQLite, PostgreSQL and MySQL all take).
+pub(crate) fn delete_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> String {
     let mut s = Sql::new(d);
-    s.push("DELETE FROM ")
-        .ident(assoc.table)
-        .push(" WHERE ")
-        .ident(assoc.left.column)
-        .push(" = ")
-        .param()
-        .push(" AND ")
-        .ident(assoc.right.column)
-        .push(" = ")
-        .param();
+    s.push("DELETE FROM ").ident(assoc.table).push(" WHERE ");
+    if rows == 1 {
+        s.ident(assoc.left.column)
+            .push(" = ")
+            .param()
+            .push(" AND ")
+            .ident(assoc.right.column)
+            .push(" = ")
+            .param();
+    } else {
+        s.push("(")
+            .idents([assoc.left.column, assoc.right.column])
+            .push(") IN (");
+        for r in 0..rows {
+            if r > 0 {
+                s.push(", ");
+            }
+            s.tuple(2);
+        }
+        s.push(")");
+    }
     s.finish()
 }
 
@@ -360,7 +372,7 @@ pub(crate) fn select(
     s.params = params.len();
     s.push("SELECT ");
     select_list(&mut s, "t0", table);
-    from_where_order(&mut s, table, spec, params, true);
+    from_where_order(&mut s, table, spec, params, !spec.unordered);
     s.finish()
 }
 
