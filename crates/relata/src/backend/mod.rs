@@ -605,3 +605,30 @@ impl<'a> Runner<'a> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_left_out_of_the_build_names_its_feature() {
+        let e = not_compiled("mysql://root@h/db".into(), "mysql", "mysql");
+        let msg = e.to_string();
+        assert!(msg.contains("`mysql` feature"), "{msg}");
+        assert!(msg.contains("--features mysql"), "{msg}");
+        assert!(msg.contains("mysql://root@h/db"), "{msg}");
+    }
+
+    #[test]
+    fn transaction_state_follows_control_statements() {
+        assert!(transaction_state("BEGIN", false));
+        assert!(transaction_state("START TRANSACTION", false));
+        assert!(!transaction_state("COMMIT", true));
+        assert!(!transaction_state("rollback;", true));
+        assert!(transaction_state("ROLLBACK TO relata_diagnose", true));
+        assert!(transaction_state("SAVEPOINT x", true));
+        assert!(!transaction_state("RELEASE x", false));
+        // Unknown SQL may have opened one: the pool rolls back to be sure.
+        assert!(transaction_state("CREATE TABLE t (x INT)", false));
+    }
+}
