@@ -113,18 +113,20 @@ pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
                 .push(slot);
             }
         }
-        if !plain.is_empty() {
-            steps.push(Step::Insert {
-                store: st,
-                slots: plain,
-                with_id: false,
-            });
-        }
+        // Explicit ids first: generated keys then start past them (SQLite and MySQL take the
+        // largest key, PostgreSQL's sequence is advanced), so the two never collide.
         if !with_id.is_empty() {
             steps.push(Step::Insert {
                 store: st,
                 slots: with_id,
                 with_id: true,
+            });
+        }
+        if !plain.is_empty() {
+            steps.push(Step::Insert {
+                store: st,
+                slots: plain,
+                with_id: false,
             });
         }
     }

@@ -229,8 +229,8 @@ fn explicit_ids_are_inserted_in_their_own_statement() {
     check(
         &s,
         &[
-            r#"INSERT INTO "students" ("name") VALUES (?) -- ["Alice"]"#,
             r#"INSERT INTO "students" ("id", "name") VALUES (?, ?) -- [42, "Answer"]"#,
+            r#"INSERT INTO "students" ("name") VALUES (?) -- ["Alice"]"#,
         ],
     );
 }
