@@ -180,23 +180,6 @@ impl Conn for PgConn {
         Ok(())
     }
 
-    fn execute_each(
-        &mut self,
-        sql: &str,
-        width: usize,
-        params: &[ValueRef<'_>],
-        mut ids: Option<&mut Vec<i64>>,
-    ) -> std::result::Result<(), (usize, Error)> {
-        for (i, row) in params.chunks(width.max(1)).enumerate() {
-            match ids.as_deref_mut() {
-                Some(ids) => self.insert(sql, row, 1, ids),
-                None => self.execute(sql, row).map(drop),
-            }
-            .map_err(|e| (i, e))?;
-        }
-        Ok(())
-    }
-
     fn query(
         &mut self,
         sql: &str,
