@@ -259,7 +259,8 @@ impl Database {
             "mysql" | "mariadb" => {
                 let target = mysql::parse_url(url, &masked)?;
                 let (first, dialect) = mysql::connect_first(&target, &masked)?;
-                let connect: Connector = Box::new(move || mysql::connect(&target, &masked));
+                let connect: Connector =
+                    Box::new(move || mysql::connect(&target, &masked, dialect));
                 Ok(Database::with_pool(
                     url,
                     dialect,

@@ -73,25 +73,28 @@ pub(super) fn parse_url(url: &str, masked: &str) -> Result<Target> {
 
 /// Opens the first connection and picks the dialect from the server's version: `RETURNING`
 /// on MariaDB 10.5 and later unless the URL turned it off.
-pub(super) fn connect_first(
-    target: &Target,
-    url: &str,
-) -> Result<(Box<dyn Conn>, &'static dyn Dialect)> {
-    let mut conn = open(target, url)?;
-    let version: String = conn
+pub(super) fn connect_first(target: &Target, url: &str) -> Result<(Box<dyn Conn>, &'static MySql)> {
+    let mut conn = open(target, url, &MySql::MARIADB)?;
+    let sql = "SELECT VERSION(), @@innodb_autoinc_lock_mode";
+    let (version, lock_mode): (String, Option<i64>) = conn
         .conn
-        .query_first("SELECT VERSION()")
-        .map_err(|e| conn.fail(e, "SELECT VERSION()"))?
+        .query_first(sql)
+        .map_err(|e| conn.fail(e, sql))?
         .unwrap_or_default();
     let returning = target
         .returning
         .unwrap_or_else(|| mariadb_with_returning(&version));
     let dialect: &'static MySql = if returning {
         &MySql::MARIADB
-    } else {
+    } else if matches!(lock_mode, Some(0 | 1)) {
         &MySql::MYSQL
+    } else {
+        // Interleaved lock mode (MySQL 8's default): one statement's rows may not get
+        // consecutive keys while other inserts run, so each generated key gets its own INSERT.
+        &MySql::MYSQL_ROW_KEYS
     };
-    Ok((Box::new(MyConn { dialect, ..conn }), dialect))
+    conn.dialect = dialect;
+    Ok((Box::new(conn), dialect))
 }
 
 /// Whether a `VERSION()` string is MariaDB 10.5 or later (`10.11.19-MariaDB-0+deb12u1`).
@@ -106,17 +109,16 @@ fn mariadb_with_returning(version: &str) -> bool {
     (major, minor) >= (10, 5)
 }
 
-/// Opens a connection after the first (the dialect was chosen then).
-pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
-    let returning = target.returning.unwrap_or(true);
-    let mut conn = open(target, url)?;
-    if !returning {
-        conn.dialect = &MySql::MYSQL;
-    }
-    Ok(Box::new(conn))
+/// Opens a connection after the first, in the dialect chosen then.
+pub(super) fn connect(
+    target: &Target,
+    url: &str,
+    dialect: &'static MySql,
+) -> Result<Box<dyn Conn>> {
+    Ok(Box::new(open(target, url, dialect)?))
 }
 
-fn open(target: &Target, url: &str) -> Result<MyConn> {
+fn open(target: &Target, url: &str, dialect: &'static MySql) -> Result<MyConn> {
     let mut conn = mysql::Conn::new(target.opts.clone()).map_err(|e| Error::Connect {
         url: url.to_owned(),
         message: e.to_string(),
@@ -131,7 +133,7 @@ fn open(target: &Target, url: &str) -> Result<MyConn> {
     Ok(MyConn {
         conn,
         url: url.to_owned(),
-        dialect: &MySql::MARIADB,
+        dialect,
         increment: increment.unwrap_or(1).max(1),
         in_transaction: false,
         broken: false,

@@ -275,8 +275,10 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 let width = table.columns.len() + usize::from(*with_id);
                 let per = if width == 0 {
                     1
-                } else {
+                } else if *with_id {
                     sql::rows_per_statement(d, width, d.max_batch_rows())
+                } else {
+                    sql::rows_per_statement(d, width, d.max_generated_key_rows())
                 };
                 ids.clear();
                 let rows = Rows {

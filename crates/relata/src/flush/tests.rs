@@ -291,3 +291,24 @@ fn offline_database_refuses_io_with_a_clear_error() {
     assert!(e.contains("offline"), "{e}");
     assert!(s.has_changes(), "a failed commit keeps the pending changes");
 }
+
+#[test]
+fn mysql_without_consecutive_keys_inserts_a_row_per_statement() {
+    for (dialect, statements) in [
+        (&crate::sql::MySql::MYSQL, 1),
+        (&crate::sql::MySql::MYSQL_ROW_KEYS, 3),
+    ] {
+        let mut s = Database::offline(dialect).session();
+        s.add_all((0..3).map(|i| student(None, &format!("s{i}"))));
+        let got = s.pending_statements().unwrap();
+        assert_eq!(got.len(), statements, "{got:#?}");
+        assert!(
+            got.iter().all(|l| l.starts_with("INSERT INTO `students`")),
+            "{got:#?}"
+        );
+    }
+    // Rows with ids of their own need no generated key: still batched.
+    let mut s = Database::offline(&crate::sql::MySql::MYSQL_ROW_KEYS).session();
+    s.add_all((1..=3).map(|i| student(Some(i), &format!("s{i}"))));
+    assert_eq!(s.pending_statements().unwrap().len(), 1);
+}

@@ -123,6 +123,11 @@ pub trait Dialect: Send + Sync + 'static {
         256
     }
 
+    /// The most rows one `INSERT` carries when relata needs their generated keys.
+    fn max_generated_key_rows(&self) -> usize {
+        self.max_batch_rows()
+    }
+
     /// Whether the transaction stays usable after a failed statement (so a failing batch can be
     /// retried row by row to name the row at fault).
     fn continues_after_error(&self) -> bool {

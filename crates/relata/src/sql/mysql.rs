@@ -10,7 +10,9 @@ use crate::value::SqlType;
 ///
 /// Generated keys come from `RETURNING` on MariaDB 10.5 and later ([`MySql::MARIADB`]); on MySQL
 /// ([`MySql::MYSQL`]) from the first generated id and the row count of each multi-row insert,
-/// stepping by the server's `auto_increment_increment`.
+/// stepping by the server's `auto_increment_increment`, or from one single-row insert each where
+/// the server's lock mode does not keep one statement's keys consecutive
+/// ([`MySql::MYSQL_ROW_KEYS`]).
 ///
 /// Text columns are `LONGTEXT`, except `unique` and `index` ones, which are `VARCHAR(768)`:
 /// InnoDB indexes at most 3072 bytes of a key, four bytes a character in `utf8mb4`. relata's
@@ -18,13 +20,28 @@ use crate::value::SqlType;
 #[derive(Debug, Clone, Copy)]
 pub struct MySql {
     returning: bool,
+    /// Rows with generated keys one `INSERT` can carry without `RETURNING`.
+    generated_key_rows: usize,
 }
 
 impl MySql {
-    /// MySQL (and MariaDB before 10.5): generated keys from the driver.
-    pub const MYSQL: MySql = MySql { returning: false };
+    /// MySQL (and MariaDB before 10.5) with `innodb_autoinc_lock_mode` 0 or 1: a multi-row
+    /// insert's keys are consecutive, so the driver's first id and row count give them all.
+    pub const MYSQL: MySql = MySql {
+        returning: false,
+        generated_key_rows: 256,
+    };
+    /// MySQL with `innodb_autoinc_lock_mode` 2 (MySQL 8's default), where one statement's keys
+    /// may interleave with another's: one row per `INSERT` that needs its generated key.
+    pub const MYSQL_ROW_KEYS: MySql = MySql {
+        returning: false,
+        generated_key_rows: 1,
+    };
     /// MariaDB 10.5 and later: generated keys from `INSERT ... RETURNING`.
-    pub const MARIADB: MySql = MySql { returning: true };
+    pub const MARIADB: MySql = MySql {
+        returning: true,
+        generated_key_rows: 256,
+    };
 }
 
 impl Dialect for MySql {
@@ -98,6 +115,10 @@ impl Dialect for MySql {
 
     fn returning(&self) -> bool {
         self.returning
+    }
+
+    fn max_generated_key_rows(&self) -> usize {
+        self.generated_key_rows
     }
 
     fn default_values(&self) -> &'static str {

@@ -269,10 +269,10 @@ macro_rules! backend_test {
     ($(#[$attr:meta])* fn $name:ident($t:ident $(, $schema:expr)?) $body:block) => {
         $(#[$attr])*
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports)] // a test may need nothing from its file beyond the macro
             use super::*;
 
-            #[allow(unused_variables)]
+            #[allow(unused_variables)] // a test may not need its database handle by name
             fn body($t: &$crate::common::TestDb) $body
 
             fn schema() -> relata::Schema {
