@@ -246,8 +246,14 @@ impl<T> OptionalExtension<T> for Result<T> {
     }
 }
 
-/// Masks the password of a URL such as `postgres://user:secret@host/db` for messages.
-pub(crate) fn mask_url(url: &str) -> String {
+/// The URL with its password masked, for messages and logs: relata's own errors name URLs this
+/// way, and so should an application's.
+///
+/// ```
+/// assert_eq!(relata::mask_url("postgres://clerk:hunter2@db/school"), "postgres://clerk:***@db/school");
+/// assert_eq!(relata::mask_url("sqlite://school.db"), "sqlite://school.db");
+/// ```
+pub fn mask_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };

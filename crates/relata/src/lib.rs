@@ -94,7 +94,7 @@ mod toposort;
 mod value;
 
 pub use backend::Database;
-pub use error::{ConstraintKind, Error, OptionalExtension, Result};
+pub use error::{mask_url, ConstraintKind, Error, OptionalExtension, Result};
 pub use flush::Plan;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, Query, TextLike};

@@ -79,3 +79,36 @@ fn statements_are_traced_with_parameters_and_reasons() {
         );
     }
 }
+
+/// On PostgreSQL a commit that inserts 10,000 rows or more into a table refreshes that table's
+/// planner statistics right after (`ANALYZE`), and only those tables; smaller commits do not.
+#[test]
+fn postgres_analyzes_after_a_bulk_load() {
+    let Some(t) = common::open_with("postgres", &common::school()) else {
+        return;
+    };
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let mut s = t.db.session();
+        let math = s.add(common::course("Math"));
+        let students = s.add_all((0..10_000).map(|i| common::student(&format!("s{i}"))));
+        for &st in &students {
+            s.link(Student::courses(), st, math);
+        }
+        s.commit().unwrap();
+        // 9,999 more rows: below the threshold.
+        s.add_all((0..9_999).map(|i| common::student(&format!("t{i}"))));
+        s.commit().unwrap();
+        // The connection is fine afterwards, outside any transaction.
+        assert_eq!(s.query::<Student>().count().unwrap(), 19_999);
+    });
+    let events = capture.0.lock().unwrap();
+    let analyzed: Vec<&String> = events.iter().filter(|e| e.contains("ANALYZE")).collect();
+    assert_eq!(analyzed.len(), 1, "{analyzed:#?}");
+    assert!(
+        analyzed[0].contains(
+            r#"message=ANALYZE "students", "student_course" why=statistics after a bulk load"#
+        ),
+        "{analyzed:#?}"
+    );
+}

@@ -390,3 +390,47 @@ fn the_file_has_the_promised_schema_and_settings() {
         .collect();
     assert_eq!(nullable, ["note", "count", "maybe", "weight", "blob"]);
 }
+
+/// MySQL's DDL: a `unique` text column is `VARCHAR(768)` (a unique key holds the whole value), an
+/// indexed one stays `LONGTEXT` with an index on its first 768 characters, so it has no length
+/// limit; the other dialects index whole values.
+#[test]
+fn mysql_indexes_long_text_by_prefix() {
+    let ddl = schema![Sample, Ticket]
+        .ddl(&relata::MySql::MARIADB)
+        .unwrap()
+        .join("\n");
+    for expected in [
+        "`label` LONGTEXT NOT NULL",
+        "INDEX `samples_label_idx` (`label`(768))",
+        "`code` VARCHAR(768) NOT NULL UNIQUE",
+    ] {
+        assert!(ddl.contains(expected), "missing {expected:?} in\n{ddl}");
+    }
+    let pg = schema![Sample].ddl(&relata::Postgres).unwrap().join("\n");
+    assert!(
+        pg.contains(r#"CREATE INDEX IF NOT EXISTS "samples_label_idx" ON "samples" ("label")"#),
+        "{pg}"
+    );
+}
+
+backend_test! {
+    /// 1,000 four-byte characters in an indexed text column round-trip and are found by the
+    /// index on every backend (MySQL's prefix index included).
+    fn long_indexed_text_round_trips(t, schema![Sample]) {
+        let mut s = t.db.session();
+        let mut long = extremes().remove(0);
+        long.label = "𠮷".repeat(1000);
+        s.add(long);
+        s.commit().unwrap();
+        let mut s = t.db.session();
+        let found = s
+            .query::<Sample>()
+            .filter(Sample::LABEL.eq("𠮷".repeat(1000)))
+            .one()
+            .unwrap();
+        assert_eq!(s[found].label.chars().count(), 1000);
+        let prefix_only = "𠮷".repeat(768);
+        assert_eq!(s.query::<Sample>().filter(Sample::LABEL.eq(prefix_only)).count().unwrap(), 0);
+    }
+}

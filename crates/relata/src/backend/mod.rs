@@ -84,7 +84,7 @@ pub(crate) fn transaction_state(sql: &str, before: bool) -> bool {
         false
     } else if is("ROLLBACK") {
         before && words.next().is_some_and(|w| w.eq_ignore_ascii_case("TO"))
-    } else if is("SAVEPOINT") || is("RELEASE") {
+    } else if is("SAVEPOINT") || is("RELEASE") || is("ANALYZE") {
         before
     } else {
         // BEGIN, START TRANSACTION, and whatever else may have opened one.

@@ -87,6 +87,30 @@ impl Plan {
     }
 }
 
+/// The rows one commit must insert into a table before a dialect that asks for it
+/// ([`Dialect::analyze_after_bulk_load`]) refreshes the table's statistics after the commit.
+pub(crate) const BULK_LOAD_ROWS: usize = 10_000;
+
+/// The tables `plan` inserts at least [`BULK_LOAD_ROWS`] rows into.
+pub(crate) fn bulk_loaded(plan: &Plan, view: View<'_>) -> Vec<&'static str> {
+    let mut rows: Vec<(&'static str, usize)> = Vec::new();
+    for step in &plan.steps {
+        let (table, n) = match step {
+            Step::Insert { store, slots, .. } => (view.store(*store).table().name, slots.len()),
+            Step::Link { links, pairs } => (view.links(*links).def.table, pairs.len()),
+            _ => continue,
+        };
+        match rows.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, total)) => *total += n,
+            None => rows.push((table, n)),
+        }
+    }
+    rows.into_iter()
+        .filter(|&(_, n)| n >= BULK_LOAD_ROWS)
+        .map(|(t, _)| t)
+        .collect()
+}
+
 /// Orders the session's tables parents first: models before the associations that reference them
 /// (ties in first-use order).
 fn table_order(view: View<'_>) -> Vec<usize> {

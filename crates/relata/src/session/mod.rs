@@ -19,6 +19,7 @@ use crate::hash::FxHashMap;
 use crate::model::{Key, Model};
 use crate::query::Query;
 use crate::relation::{AssocDef, Relation};
+use crate::sql;
 pub(crate) use links::{LinkOp, LinkSet, NewEnds};
 pub(crate) use store::{AnyStore, State, Store};
 
@@ -499,12 +500,30 @@ impl Session {
             links: &self.links,
             link_order: &self.link_order,
         };
+        let dialect = self.db.dialect();
+        let bulk = if dialect.analyze_after_bulk_load() {
+            flush::bulk_loaded(&plan, view)
+        } else {
+            Vec::new()
+        };
+        // After the commit (statistics are an optimisation: a failure, such as not owning the
+        // table, changes nothing).
+        let analyze = |run: &mut Runner<'_>| {
+            if !bulk.is_empty() {
+                let _ = run.batch(
+                    &"statistics after a bulk load",
+                    &sql::analyze(dialect, &bulk),
+                );
+            }
+        };
         let ids = if in_block {
             // The block's transaction is open: write into it, then end it.
             let done = flush::execute(&plan, view, &mut run)
                 .and_then(|ids| run.batch(&"commit", "COMMIT").map(|()| ids));
             if done.is_err() {
                 let _ = run.batch(&"rollback", "ROLLBACK");
+            } else {
+                analyze(&mut run);
             }
             if reopen && run.batch(&"begin", self.db.dialect().begin()).is_err() {
                 // The block goes on without a transaction of its own: each statement then
@@ -513,7 +532,9 @@ impl Session {
             }
             done?
         } else {
-            run.transaction(|run| flush::execute(&plan, view, run))?
+            let ids = run.transaction(|run| flush::execute(&plan, view, run))?;
+            analyze(&mut run);
+            ids
         };
         flush::apply(&plan, &ids, &mut self.stores, &mut self.links);
         Ok(())

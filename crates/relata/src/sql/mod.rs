@@ -109,11 +109,28 @@ pub trait Dialect: Send + Sync + 'static {
         false
     }
 
+    /// How many leading characters (bytes for a blob) an index on a column of this type covers,
+    /// where the database cannot index whole values (MySQL: 3072 bytes, 768 `utf8mb4`
+    /// characters); `None` to index whole values. A prefix index still serves equality and
+    /// range lookups: the database checks the whole value of each row the prefix finds.
+    fn index_prefix(&self, _ty: SqlType) -> Option<u32> {
+        None
+    }
+
     /// A statement, run after inserting objects with ids their users chose, that moves the
     /// table's key generator past `$3`, the largest of them, so generated keys never collide
     /// with them. Parameters: the quoted table name, the key column, the largest id.
     fn advance_key_generator(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Whether to refresh the planner's statistics (`ANALYZE`) of a table right after a commit
+    /// that inserted 10,000 rows or more into it. PostgreSQL plans
+    /// from statistics that autovacuum refreshes only on its next round (up to a minute later);
+    /// until then a freshly loaded table looks empty and a lookup through it can be planned as a
+    /// scan of the other side (measured: 0.9 ms instead of 0.03 ms for a lazy load).
+    fn analyze_after_bulk_load(&self) -> bool {
+        false
     }
 
     /// The most rows one batched write (`INSERT ... VALUES`, `DELETE ... IN`) carries. Servers
@@ -636,7 +653,7 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
         .push(" ")
         .push(d.generated_key(table.autoincrement));
     for c in table.columns {
-        let ty = if c.unique || c.indexed {
+        let ty = if c.unique {
             d.key_column_type(c.sql_type)
         } else {
             d.column_type(c.sql_type)
@@ -649,43 +666,49 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
             s.push(" UNIQUE");
         }
     }
-    let indexes: Vec<(String, &str)> = table
-        .columns
-        .iter()
-        .filter(|c| c.indexed && !c.unique)
-        .map(|c| (format!("{}_{}_idx", table.name, c.name), c.name))
-        .collect();
+    let indexed = table.columns.iter().filter(|c| c.indexed && !c.unique);
     let mut out = Vec::new();
-    if d.inline_indexes() {
-        for (name, column) in &indexes {
+    let mut separate = Vec::new();
+    for c in indexed {
+        let name = format!("{}_{}_idx", table.name, c.name);
+        let mut key = Sql::new(d);
+        key.ident(c.name);
+        if let Some(n) = d.index_prefix(c.sql_type) {
+            key.push(&format!("({n})"));
+        }
+        let key = key.finish();
+        if d.inline_indexes() {
             s.push(", INDEX ")
-                .ident(name)
+                .ident(&name)
                 .push(" (")
-                .ident(column)
+                .push(&key)
                 .push(")");
+        } else {
+            separate.push(create_index(d, &name, table.name, &key));
         }
     }
     s.push(")").push(d.table_options());
     out.push(s.finish());
-    if !d.inline_indexes() {
-        out.extend(
-            indexes
-                .iter()
-                .map(|(name, column)| create_index(d, name, table.name, &[column])),
-        );
-    }
+    out.extend(separate);
     out
 }
 
-/// `CREATE INDEX IF NOT EXISTS name ON table (columns)`.
-fn create_index(d: &dyn Dialect, name: &str, table: &str, columns: &[&str]) -> String {
+/// `ANALYZE table, ...`: refreshes the planner's statistics of these tables.
+pub(crate) fn analyze(d: &dyn Dialect, tables: &[&str]) -> String {
+    let mut s = Sql::new(d);
+    s.push("ANALYZE ").idents(tables.iter().copied());
+    s.finish()
+}
+
+/// `CREATE INDEX IF NOT EXISTS name ON table (key)`, `key` being the rendered column list.
+fn create_index(d: &dyn Dialect, name: &str, table: &str, key: &str) -> String {
     let mut s = Sql::new(d);
     s.push("CREATE INDEX IF NOT EXISTS ")
         .ident(name)
         .push(" ON ")
         .ident(table)
         .push(" (")
-        .idents(columns.iter().copied())
+        .push(key)
         .push(")");
     s.finish()
 }
@@ -726,11 +749,13 @@ pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<Strin
     s.push(")").push(d.association_table_options());
     let mut out = vec![s.finish()];
     if !d.inline_indexes() {
+        let mut key = Sql::new(d);
+        key.idents(reverse);
         out.push(create_index(
             d,
             &assoc.reverse_index_name(),
             assoc.table,
-            &reverse,
+            &key.finish(),
         ));
     }
     out

@@ -14,9 +14,11 @@ use crate::value::SqlType;
 /// the server's lock mode does not keep one statement's keys consecutive
 /// ([`MySql::MYSQL_ROW_KEYS`]).
 ///
-/// Text columns are `LONGTEXT`, except `unique` and `index` ones, which are `VARCHAR(768)`:
-/// InnoDB indexes at most 3072 bytes of a key, four bytes a character in `utf8mb4`. relata's
-/// connections run in strict mode, so a longer value is an error, never silently cut.
+/// Text columns are `LONGTEXT`, except `unique` ones, which are `VARCHAR(768)`: InnoDB indexes
+/// at most 3072 bytes of a key, four bytes a character in `utf8mb4`, and a unique key must hold
+/// the whole value. relata's connections run in strict mode, so a longer value is an error,
+/// never silently cut. An `index` column stays `LONGTEXT` (no length limit) with an index on its
+/// first 768 characters, which serves lookups just the same.
 #[derive(Debug, Clone, Copy)]
 pub struct MySql {
     returning: bool,
@@ -84,6 +86,14 @@ impl Dialect for MySql {
             SqlType::Text => "VARCHAR(768)",
             SqlType::Blob => "VARBINARY(3072)",
             other => self.column_type(other),
+        }
+    }
+
+    fn index_prefix(&self, ty: SqlType) -> Option<u32> {
+        match ty {
+            SqlType::Text => Some(768),
+            SqlType::Blob => Some(3072),
+            _ => None,
         }
     }
 

@@ -52,6 +52,10 @@ impl Dialect for Postgres {
         true
     }
 
+    fn analyze_after_bulk_load(&self) -> bool {
+        true
+    }
+
     fn continues_after_error(&self) -> bool {
         // PostgreSQL aborts the whole transaction at the first error; its messages name the
         // offending key instead.
