@@ -295,6 +295,7 @@ fn fingerprint(path: &Path, all_tables: bool) -> Res<u64> {
 // relata.
 // ---------------------------------------------------------------------------------------------
 
+mod import;
 mod pg;
 
 mod with_relata {
@@ -343,7 +344,7 @@ mod with_relata {
     }
 
     /// W1: everything added to one session, one commit.
-    fn create(db: &Database, data: &Data) -> Res<(u64, Ids)> {
+    pub(crate) fn create(db: &Database, data: &Data) -> Res<(u64, Ids)> {
         let mut s = db.session();
         let students = s.add_all(data.names.iter().map(|n| Student {
             id: None,
@@ -751,6 +752,12 @@ fn real_main() -> Res<ExitCode> {
     let dir = std::env::temp_dir().join(format!("relata-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
+    // BENCH=import: registrar's CSV import against W1 instead of the five workloads.
+    if std::env::var("BENCH").as_deref() == Ok("import") {
+        let code = import::run(&cfg, &data, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return code;
+    }
     // BACKEND=postgres runs against PG_URL instead of SQLite files.
     let postgres = match std::env::var("BACKEND").as_deref() {
         Ok("postgres") => true,

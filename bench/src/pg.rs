@@ -375,7 +375,8 @@ fn reverse(c: &mut Client) -> Res<u64> {
 fn churn(c: &mut Client, data: &Data, ids: &Ids) -> Res<()> {
     let current_of =
         c.prepare("SELECT course_id FROM student_course WHERE student_id = $1 ORDER BY course_id")?;
-    let delete = c.prepare("DELETE FROM student_course WHERE student_id = $1 AND course_id = $2")?;
+    let delete =
+        c.prepare("DELETE FROM student_course WHERE student_id = $1 AND course_id = $2")?;
     let insert = c.prepare("INSERT INTO student_course (student_id, course_id) VALUES ($1, $2)")?;
     let mut current: Vec<i64> = Vec::new();
     for batch in data.churn.chunks(CHURN_BATCH) {
@@ -383,7 +384,11 @@ fn churn(c: &mut Client, data: &Data, ids: &Ids) -> Res<()> {
         for &step in batch {
             let sid = ids.students[step.student];
             current.clear();
-            current.extend(tx.query(&current_of, &[&sid])?.iter().map(|r| r.get::<_, i64>(0)));
+            current.extend(
+                tx.query(&current_of, &[&sid])?
+                    .iter()
+                    .map(|r| r.get::<_, i64>(0)),
+            );
             let (drop, add) = churn_choice(&current, &ids.courses, step);
             tx.execute(&delete, &[&sid, &drop])?;
             tx.execute(&insert, &[&sid, &add])?;
