@@ -163,10 +163,19 @@ impl Registrar {
         }
     }
 
-    /// Runs `body` and its changes in one transaction. If `body` fails, its pending changes are
-    /// discarded and nothing is written.
+    /// Runs `body` in one transaction on a new session, and commits what it staged at the end.
+    /// If `body` fails, its pending changes are discarded and nothing is written.
     fn transaction<T>(&self, body: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
-        let mut s = self.db.session();
+        self.transaction_on(&mut self.db.session(), body)
+    }
+
+    /// [`Registrar::transaction`] on a given session, for a caller that reads the committed
+    /// objects afterwards (their new ids).
+    fn transaction_on<T>(
+        &self,
+        s: &mut Session,
+        body: impl FnOnce(&mut Session) -> Result<T>,
+    ) -> Result<T> {
         let mut outcome = None;
         let done = s.transaction(|s| {
             match body(s) {
@@ -191,11 +200,11 @@ impl Registrar {
         for name in names {
             check_name::<M>(name)?;
         }
-        self.transaction(|s| {
-            let keys = s.add_all(names.iter().map(|n| M::named(n.clone())));
-            s.commit().map_err(|e| self.db_error(e))?;
-            Ok(keys.into_iter().map(|k| entry(s, k)).collect())
-        })
+        let mut s = self.db.session();
+        let keys = self.transaction_on(&mut s, |s| {
+            Ok(s.add_all(names.iter().map(|n| M::named(n.clone()))))
+        })?;
+        Ok(keys.into_iter().map(|k| entry(&s, k)).collect())
     }
 
     /// Every student (or course) by name then id, with how many of the other side each has.
@@ -255,7 +264,6 @@ impl Registrar {
             let key = self.resolve::<M>(s, target)?;
             let before = entry(s, key);
             s[key].set_name(name.to_owned());
-            s.commit().map_err(|e| self.db_error(e))?;
             Ok((before, entry(s, key)))
         })
     }
@@ -269,7 +277,6 @@ impl Registrar {
                 .clear(M::enrollments(), key)
                 .map_err(|e| self.db_error(e))?;
             s.delete(key);
-            s.commit().map_err(|e| self.db_error(e))?;
             Ok((removed, enrollments))
         })
     }
@@ -333,7 +340,6 @@ impl Registrar {
                     s.unlink(Student::courses(), st, c);
                 }
             }
-            s.commit().map_err(|e| self.db_error(e))?;
             let courses = changed.into_iter().map(|c| entry(s, c)).collect();
             Ok((entry(s, st), courses))
         })
@@ -362,7 +368,6 @@ impl Registrar {
                     summary.skipped += 1;
                 }
             }
-            s.commit().map_err(|e| self.db_error(e))?;
             Ok(summary)
         })
     }
