@@ -9,8 +9,9 @@ pub struct Student {
     /// The key, `None` until committed.
     #[relata(primary_key, autoincrement)]
     pub id: Option<i64>,
-    /// The name, exactly as given.
-    #[relata(index)]
+    /// The name, exactly as given. Looked up by equality only, so a hash index: no size limit
+    /// on PostgreSQL, whose B-tree entries cannot hold 1,000 characters of some scripts.
+    #[relata(index = "hash")]
     pub name: String,
 }
 
@@ -21,8 +22,8 @@ pub struct Course {
     /// The key, `None` until committed.
     #[relata(primary_key, autoincrement)]
     pub id: Option<i64>,
-    /// The title, exactly as given.
-    #[relata(index)]
+    /// The title, exactly as given (hash-indexed, as a student's name).
+    #[relata(index = "hash")]
     pub title: String,
 }
 

@@ -303,9 +303,13 @@ cli_test! {
             r.fails(&["student", "add", "Bob", &long]),
             format!("the student name starting {:?}... has 1001 characters; the limit is 1000", "张".repeat(20))
         );
-        // 1000 characters, of one, two, three and four bytes, are fine and come back unchanged.
-        for c in ["a", "é", "张", "𠮷"] {
-            let name = c.repeat(1000);
+        // 1000 characters, of one, two, three and four bytes, are fine and come back unchanged,
+        // including 3,000 bytes of CJK text that does not compress (too big for a PostgreSQL
+        // B-tree entry).
+        let cjk: String = (0..1000u32)
+            .map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000).unwrap())
+            .collect();
+        for name in ["a".repeat(1000), "é".repeat(1000), "𠮷".repeat(1000), cjk] {
             let added = r.json(&["student", "add", &name]);
             let id = added[0]["id"].as_i64().unwrap();
             assert_eq!(r.json(&["student", "show", &name])["id"], id);

@@ -16,8 +16,9 @@ use syn::{parse_macro_input, DeriveInput};
 ///   committed; add `autoincrement` (`#[relata(primary_key, autoincrement)]`) so that keys are
 ///   never reused after a delete.
 /// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, or `Option<T>` of
-///   those for a nullable column; `#[relata(unique)]`, `#[relata(index)]`,
-///   `#[relata(column = "name")]` to rename.
+///   those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or
+///   `#[relata(index = "hash")]`: equality lookups only, no size limit on PostgreSQL, where a
+///   B-tree entry holds about 2,700 bytes), `#[relata(column = "name")]` to rename.
 ///
 /// Generates a typed column constant per field (`Student::NAME`, and `Student::ID`).
 #[proc_macro_derive(Model, attributes(relata))]

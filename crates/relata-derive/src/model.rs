@@ -13,6 +13,8 @@ struct Col<'a> {
     name: String,
     unique: bool,
     index: bool,
+    /// `index = "hash"`.
+    hash: bool,
 }
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -35,13 +37,26 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     for f in named_fields(input, "Model")? {
         let field = f.ident.as_ref().expect("named");
         let (mut is_pk, mut auto, mut unique, mut index) = (false, false, false, false);
+        let mut hash = false;
         let mut name = field.to_string();
         for item in items(&f.attrs)? {
             match item.key.to_string().as_str() {
                 "primary_key" => { item.flag()?; is_pk = true }
                 "autoincrement" => { item.flag()?; auto = true }
                 "unique" => { item.flag()?; unique = true }
-                "index" => { item.flag()?; index = true }
+                "index" => {
+                    index = true;
+                    if item.flag().is_err() {
+                        let kind = item.string()?;
+                        if kind.value() != "hash" {
+                            return Err(syn::Error::new(
+                                kind.span(),
+                                "expected `index` (the database's usual index) or `index = \"hash\"`",
+                            ));
+                        }
+                        hash = true;
+                    }
+                }
                 "column" => name = item.string()?.value(),
                 _ => {
                     return Err(syn::Error::new(
@@ -50,6 +65,12 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     ))
                 }
             }
+        }
+        if hash && unique {
+            return Err(syn::Error::new(
+                f.span(),
+                "a hash index cannot enforce `unique`; use `unique` alone (it is indexed)",
+            ));
         }
         if auto && !is_pk {
             return Err(syn::Error::new(
@@ -84,6 +105,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 name,
                 unique,
                 index,
+                hash,
             });
         }
     }
@@ -104,8 +126,14 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
     let model_name = ident.to_string();
     let column_defs = cols.iter().map(|c| {
-        let (name, field, ty, unique, index) =
-            (&c.name, c.field.to_string(), c.ty, c.unique, c.index);
+        let (name, field, ty, unique, index, hash) = (
+            &c.name,
+            c.field.to_string(),
+            c.ty,
+            c.unique,
+            c.index,
+            c.hash,
+        );
         quote! {
             ::relata::ColumnDef {
                 name: #name,
@@ -114,6 +142,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 nullable: <#ty as ::relata::ColumnType>::NULLABLE,
                 unique: #unique,
                 indexed: #index,
+                hash_index: #hash,
             }
         }
     });

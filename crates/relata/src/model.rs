@@ -24,6 +24,11 @@ pub struct ColumnDef {
     pub unique: bool,
     /// Whether it has an index (`#[relata(index)]`).
     pub indexed: bool,
+    /// Whether that index is a hash index (`#[relata(index = "hash")]`) where the database has
+    /// them (PostgreSQL): equality lookups only, but no limit on the size of a value, where a
+    /// PostgreSQL B-tree entry holds at most about 2,700 bytes. SQLite and MySQL use their usual
+    /// index instead.
+    pub hash_index: bool,
 }
 
 /// A model's table: its name, primary key and columns, as the derive declares them.

@@ -391,6 +391,66 @@ fn the_file_has_the_promised_schema_and_settings() {
     assert_eq!(nullable, ["note", "count", "maybe", "weight", "blob"]);
 }
 
+/// Names looked up by equality only: a hash index on PostgreSQL.
+#[derive(Model, Debug)]
+#[relata(table = "people")]
+struct Person {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    #[relata(index = "hash")]
+    name: String,
+}
+
+/// 1,000 characters of CJK text with no repeats to compress: 3,000 bytes, more than a
+/// PostgreSQL B-tree entry holds.
+fn incompressible_cjk() -> String {
+    (0..1000u32)
+        .map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000).unwrap())
+        .collect()
+}
+
+/// `index = "hash"` is `USING hash` on PostgreSQL and the usual index elsewhere.
+#[test]
+fn hash_indexes_where_the_database_has_them() {
+    let pg = schema![Person].ddl(&relata::Postgres).unwrap().join("\n");
+    assert!(
+        pg.contains(
+            r#"CREATE INDEX IF NOT EXISTS "people_name_idx" ON "people" USING hash ("name")"#
+        ),
+        "{pg}"
+    );
+    let sqlite = schema![Person].ddl(&relata::Sqlite).unwrap().join("\n");
+    assert!(
+        sqlite.contains(r#"CREATE INDEX IF NOT EXISTS "people_name_idx" ON "people" ("name")"#),
+        "{sqlite}"
+    );
+    let mysql = schema![Person]
+        .ddl(&relata::MySql::MYSQL)
+        .unwrap()
+        .join("\n");
+    assert!(
+        mysql.contains("INDEX `people_name_idx` (`name`(768))"),
+        "{mysql}"
+    );
+}
+
+backend_test! {
+    /// A 3,000-byte value in a hash-indexed column is stored and found on every backend (a
+    /// PostgreSQL B-tree index would reject it).
+    fn hash_indexed_long_text_round_trips(t, schema![Person]) {
+        let name = incompressible_cjk();
+        assert_eq!(name.len(), 3000);
+        let mut s = t.db.session();
+        s.add(Person { id: None, name: name.clone() });
+        s.add(Person { id: None, name: "Alice".into() });
+        s.commit().unwrap();
+        let mut s = t.db.session();
+        let found = s.query::<Person>().filter(Person::NAME.eq(name.as_str())).one().unwrap();
+        assert_eq!(s[found].name, name);
+        assert_eq!(s.query::<Person>().filter(Person::NAME.eq("Alice")).count().unwrap(), 1);
+    }
+}
+
 /// MySQL's DDL: a `unique` text column is `VARCHAR(768)` (a unique key holds the whole value), an
 /// indexed one stays `LONGTEXT` with an index on its first 768 characters, so it has no length
 /// limit; the other dialects index whole values.

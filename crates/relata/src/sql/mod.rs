@@ -109,6 +109,12 @@ pub trait Dialect: Send + Sync + 'static {
         false
     }
 
+    /// The access method of a hash index (`USING ...`), where the database has one for
+    /// `#[relata(index = "hash")]`; `None` makes those columns' indexes ordinary ones.
+    fn hash_index_method(&self) -> Option<&'static str> {
+        None
+    }
+
     /// How many leading characters (bytes for a blob) an index on a column of this type covers,
     /// where the database cannot index whole values (MySQL: 3072 bytes, 768 `utf8mb4`
     /// characters); `None` to index whole values. A prefix index still serves equality and
@@ -684,7 +690,8 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
                 .push(&key)
                 .push(")");
         } else {
-            separate.push(create_index(d, &name, table.name, &key));
+            let using = d.hash_index_method().filter(|_| c.hash_index);
+            separate.push(create_index(d, &name, table.name, using, &key));
         }
     }
     s.push(")").push(d.table_options());
@@ -700,16 +707,24 @@ pub(crate) fn analyze(d: &dyn Dialect, tables: &[&str]) -> String {
     s.finish()
 }
 
-/// `CREATE INDEX IF NOT EXISTS name ON table (key)`, `key` being the rendered column list.
-fn create_index(d: &dyn Dialect, name: &str, table: &str, key: &str) -> String {
+/// `CREATE INDEX IF NOT EXISTS name ON table [USING method] (key)`, `key` being the rendered
+/// column list.
+fn create_index(
+    d: &dyn Dialect,
+    name: &str,
+    table: &str,
+    using: Option<&str>,
+    key: &str,
+) -> String {
     let mut s = Sql::new(d);
     s.push("CREATE INDEX IF NOT EXISTS ")
         .ident(name)
         .push(" ON ")
-        .ident(table)
-        .push(" (")
-        .push(key)
-        .push(")");
+        .ident(table);
+    if let Some(method) = using {
+        s.push(" USING ").push(method);
+    }
+    s.push(" (").push(key).push(")");
     s.finish()
 }
 
@@ -755,6 +770,7 @@ pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<Strin
             d,
             &assoc.reverse_index_name(),
             assoc.table,
+            None,
             &key.finish(),
         ));
     }

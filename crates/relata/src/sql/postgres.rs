@@ -52,6 +52,10 @@ impl Dialect for Postgres {
         true
     }
 
+    fn hash_index_method(&self) -> Option<&'static str> {
+        Some("hash")
+    }
+
     fn analyze_after_bulk_load(&self) -> bool {
         true
     }
