@@ -340,14 +340,8 @@ fn import(r: &Registrar, path: &Path, json: bool) -> Result<Printed> {
         other => other,
     })?;
     if json {
-        return Ok(Printed::Json(json!({
-            "ok": true,
-            "changed": summary.enrollments_added,
-            "students_added": summary.students_added,
-            "courses_added": summary.courses_added,
-            "enrollments_added": summary.enrollments_added,
-            "skipped": summary.skipped,
-        })));
+        // The interface fixes this shape; the full summary is the human output.
+        return Ok(Printed::Json(changed_json(summary.enrollments_added)));
     }
     Ok(Printed::Human(format!(
         "imported {}: {} students, {} courses and {} enrollments added; {} pairs skipped (repeated or enrolled already)\n",
