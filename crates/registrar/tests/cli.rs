@@ -348,10 +348,12 @@ cli_test! {
             r.json(&["import", path]),
             json!({"ok": true, "changed": 3})
         );
+        let again = r.run(&["import", path]);
         assert_eq!(
-            r.ok(&["import", path]),
+            again.stdout,
             format!("imported {path}: 0 students, 0 courses and 0 enrollments added; 5 pairs skipped (repeated or enrolled already)\n")
         );
+        assert_eq!(again.stderr, "", "no progress bar when the output is not a terminal");
         let exported = "student,course\nAlice,\"Art, History\"\nAlice,Math\n\"Smith, \"\"Jo\"\"\",Math\nАлиса,数学\n";
         assert_eq!(r.ok(&["export"]), exported);
         let out = r.dir.path().join("out.csv");
