@@ -174,13 +174,17 @@ fn env_usize(name: &str, default: usize) -> Res<usize> {
 
 impl Config {
     fn from_env() -> Res<Config> {
+        // QUICK=1: a small run (well under two minutes with every peer); any size set
+        // explicitly still wins.
+        let quick = std::env::var("QUICK").is_ok_and(|v| v != "0");
+        let pick = |full: usize, small: usize| if quick { small } else { full };
         let cfg = Config {
-            students: env_usize("S", 100_000)?,
-            courses: env_usize("C", 1000)?,
-            per_student: env_usize("K", 10)?,
-            reps: env_usize("REPS", 1)?,
-            lookups: env_usize("LOOKUPS", 10_000)?,
-            churn: env_usize("CHURN", 20_000)?,
+            students: env_usize("S", pick(100_000, 2_000))?,
+            courses: env_usize("C", pick(1000, 100))?,
+            per_student: env_usize("K", pick(10, 5))?,
+            reps: env_usize("REPS", pick(1, 3))?,
+            lookups: env_usize("LOOKUPS", pick(10_000, 1_000))?,
+            churn: env_usize("CHURN", pick(20_000, 2_000))?,
         };
         if cfg.students == 0 || cfg.per_student == 0 || cfg.per_student >= cfg.courses {
             return Err("need S >= 1 and 1 <= K < C".into());
@@ -296,7 +300,9 @@ fn fingerprint(path: &Path, all_tables: bool) -> Res<u64> {
 // ---------------------------------------------------------------------------------------------
 
 mod import;
+mod peers;
 mod pg;
+mod report;
 
 mod with_relata {
     use super::*;
@@ -743,8 +749,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// One implementation: runs the five workloads on a fresh database file.
-type RunFn = fn(&Path, &Data) -> Res<Run>;
+/// One implementation: runs the five workloads in a fresh place named after a file path (a
+/// SQLite file there, or a PostgreSQL schema named after it).
+type RunFn<'a> = Box<dyn Fn(&Path) -> Res<Run> + 'a>;
 
 fn real_main() -> Res<ExitCode> {
     let cfg = Config::from_env()?;
@@ -752,6 +759,11 @@ fn real_main() -> Res<ExitCode> {
     let dir = std::env::temp_dir().join(format!("relata-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
+    // PREPARE=dir: the data file and an empty database for developing a peer.
+    if let Ok(target) = std::env::var("PREPARE") {
+        let _ = std::fs::remove_dir_all(&dir);
+        return peers::prepare(Path::new(&target), &data);
+    }
     // BENCH=import: registrar's CSV import against W1 instead of the five workloads.
     if std::env::var("BENCH").as_deref() == Ok("import") {
         let code = import::run(&cfg, &data, &dir);
@@ -764,31 +776,55 @@ fn real_main() -> Res<ExitCode> {
         Ok("sqlite") | Err(_) => false,
         Ok(other) => return Err(format!("BACKEND={other}: expected sqlite or postgres").into()),
     };
-    let impls: [(&str, RunFn); 2] = if postgres {
-        [("relata", pg::relata), ("raw", pg::raw)]
-    } else {
-        [("relata", with_relata::run), ("raw", with_rusqlite::run)]
-    };
-    let target = |sqlite_target: f64| if postgres { 1.3 } else { sqlite_target };
-    // IMPL=relata or IMPL=raw runs one side only (for profiling); no table then.
+    // IMPLS=relata,raw,diesel,seaorm,sqlalchemy picks implementations (relata always first);
+    // IMPL=name runs one alone, with no table (for profiling).
     let only = std::env::var("IMPL").ok();
-    if let Some(o) = &only {
-        if !impls.iter().any(|(n, _)| n == o) {
-            return Err(format!("IMPL={o}: expected relata or raw").into());
+    let mut names: Vec<&'static str> = vec!["relata", "raw"];
+    names.extend(peers::PEERS);
+    let wanted: Vec<String> = match (&only, std::env::var("IMPLS")) {
+        (Some(o), _) => vec![o.clone()],
+        (None, Ok(list)) => std::iter::once("relata".to_owned())
+            .chain(list.split(',').map(|s| s.trim().to_owned()))
+            .collect(),
+        (None, Err(_)) => names.iter().map(|s| s.to_string()).collect(),
+    };
+    for w in &wanted {
+        if !names.contains(&w.as_str()) {
+            return Err(format!("{w}: expected one of {}", names.join(", ")).into());
         }
     }
-    let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
+    names.retain(|n| wanted.iter().any(|w| w == n));
+
+    // The peers read the data from a file, and are built or installed first.
+    let data_file = dir.join("data.json");
+    std::fs::write(&data_file, peers::data_json(&data))?;
+    let mut impls: Vec<(&'static str, RunFn<'_>)> = Vec::new();
+    for &name in &names {
+        let run: RunFn<'_> = match (name, postgres) {
+            ("relata", false) => Box::new(|p: &Path| with_relata::run(p, &data)),
+            ("raw", false) => Box::new(|p: &Path| with_rusqlite::run(p, &data)),
+            ("relata", true) => Box::new(|p: &Path| pg::relata(p, &data)),
+            ("raw", true) => Box::new(|p: &Path| pg::raw(p, &data)),
+            (peer, _) => {
+                let peer = peers::prepare_peer(peer)?;
+                let data_file = &data_file;
+                Box::new(move |p: &Path| peers::run_peer(&peer, p, postgres, data_file))
+            }
+        };
+        impls.push((name, run));
+    }
+
+    // Interleaved: every implementation once per repetition (A B C A B C ...), so that drift
+    // on the machine hits them alike.
+    let mut runs: Vec<Vec<Run>> = names.iter().map(|_| Vec::new()).collect();
     for rep in 0..cfg.reps {
         for (which, (name, f)) in impls.iter().enumerate() {
-            if only.as_deref().is_some_and(|o| o != *name) {
-                continue;
-            }
             let path = dir.join(format!("{name}-{rep}.db"));
             remove_db(&path);
-            let run = f(&path, &data);
+            let run = f(&path);
             remove_db(&path);
             let run = run?;
-            let mut line = format!("rep {}/{} {name:>6}:", rep + 1, cfg.reps);
+            let mut line = format!("rep {}/{} {name:>10}:", rep + 1, cfg.reps);
             for (i, (w, _)) in WORKLOADS.iter().enumerate() {
                 let _ = write!(
                     line,
@@ -803,7 +839,7 @@ fn real_main() -> Res<ExitCode> {
             runs[which].push(run);
         }
     }
-    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
     if only.is_some() {
         eprintln!("IMPL is set: one implementation only, nothing to compare");
         return Ok(ExitCode::SUCCESS);
@@ -812,7 +848,7 @@ fn real_main() -> Res<ExitCode> {
     // Every run of every implementation must agree with the first relata run.
     let reference = &runs[0][0];
     let mut mismatch = false;
-    for (which, (name, _)) in impls.iter().enumerate() {
+    for (which, name) in names.iter().enumerate() {
         for (rep, run) in runs[which].iter().enumerate() {
             for (i, (w, _)) in WORKLOADS.iter().enumerate() {
                 if run.sums[i] != reference.sums[i] {
@@ -846,11 +882,11 @@ fn real_main() -> Res<ExitCode> {
         let v: String = c.query_one("SHOW server_version", &[])?.get(0);
         format!("PostgreSQL {v} on loopback TCP")
     } else {
-        format!("SQLite {}", rusqlite::version())
+        format!("SQLite {} (relata, raw)", rusqlite::version())
     };
     println!(
         "Machine: {} cores ({}), {engine}; S={} students, C={} courses, K={} courses/student, \
-         {} lookups, {} churn steps, REPS={} (median shown). Checksums agree.",
+         {} lookups, {} churn steps, REPS={} (median, min–max). Checksums agree.",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model(),
         cfg.students,
@@ -861,27 +897,42 @@ fn real_main() -> Res<ExitCode> {
         cfg.reps,
     );
     println!();
-    println!("| workload | relata (s) | raw (s) | ratio relata/raw | target | met? |");
-    println!("|---|---:|---:|---:|---:|:---:|");
-    for (i, (w, sqlite_target)) in WORKLOADS.iter().enumerate() {
-        let target = target(*sqlite_target);
-        let r = median(runs[0].iter().map(|r| r.secs[i]).collect());
-        let q = median(runs[1].iter().map(|r| r.secs[i]).collect());
-        let ratio = r / q;
-        println!(
-            "| {w} | {r:.3} | {q:.3} | {ratio:.2}x | {target:.1}x | {} |",
-            if ratio <= target { "yes" } else { "no" }
-        );
+    print!("{}", report::tables(&names, &runs, postgres));
+    if let Some(i) = names.iter().position(|n| *n == "raw") {
+        let copies: Vec<f64> = runs[i].iter().filter_map(|r| r.copy_secs).collect();
+        if !copies.is_empty() {
+            let r = median(runs[0].iter().map(|r| r.secs[0]).collect());
+            let c = median(copies);
+            println!();
+            println!(
+                "W1 by COPY (the insert ceiling): {c:.3} s; relata's multi-row INSERTs take {:.2}x that.",
+                r / c
+            );
+        }
     }
-    let copies: Vec<f64> = runs[1].iter().filter_map(|r| r.copy_secs).collect();
-    if !copies.is_empty() {
-        let r = median(runs[0].iter().map(|r| r.secs[0]).collect());
-        let c = median(copies);
-        println!();
-        println!(
-            "W1 by COPY (the insert ceiling): {c:.3} s; relata's multi-row INSERTs take {:.2}x that.",
-            r / c
-        );
+    let chart = std::env::var("CHART")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("results")
+                .join(if postgres {
+                    "postgres.svg"
+                } else {
+                    "sqlite.svg"
+                })
+        });
+    if let Some(parent) = chart.parent() {
+        std::fs::create_dir_all(parent)?;
     }
+    let title = format!(
+        "{} — S={} C={} K={}, time per workload (lower is better)",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        cfg.students,
+        cfg.courses,
+        cfg.per_student
+    );
+    report::chart(&chart, &title, &names, &runs)?;
+    println!();
+    println!("Chart: {}", chart.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -27,7 +27,7 @@ fn schema_for(path: &Path) -> String {
 }
 
 /// The URL of the server with `search_path` set to `schema`.
-fn url_in(schema: &str) -> String {
+pub fn url_in(schema: &str) -> String {
     let base = base_url();
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
@@ -38,9 +38,16 @@ fn connect(schema: &str) -> Res<Client> {
 }
 
 /// Creates the run's schema; it is dropped by the returned guard.
-struct Schema(String);
+pub struct Schema(pub String);
 
 impl Schema {
+    /// A new schema, with the shared tables created in it.
+    pub fn create_with_tables(path: &Path) -> Res<Schema> {
+        let schema = Schema::create(path)?;
+        create_schema(&mut connect(&schema.0)?)?;
+        Ok(schema)
+    }
+
     fn create(path: &Path) -> Res<Schema> {
         let name = schema_for(path);
         let mut admin: Client = base_url().parse::<postgres::Config>()?.connect(NoTls)?;
@@ -64,7 +71,7 @@ impl Drop for Schema {
 }
 
 /// The same plain SQL read of a database for every implementation (see `fingerprint`).
-fn fingerprint(schema: &str, all_tables: bool) -> Res<u64> {
+pub fn fingerprint(schema: &str, all_tables: bool) -> Res<u64> {
     let mut c = connect(schema)?;
     let mut h = 0u64;
     if all_tables {
