@@ -131,7 +131,7 @@ pub trait Dialect: Send + Sync + 'static {
     }
 
     /// Whether to refresh the planner's statistics (`ANALYZE`) of a table right after a commit
-    /// that inserted 10,000 rows or more into it. PostgreSQL plans
+    /// that inserted 1,000 rows or more into it. PostgreSQL plans
     /// from statistics that autovacuum refreshes only on its next round (up to a minute later);
     /// until then a freshly loaded table looks empty and a lookup through it can be planned as a
     /// scan of the other side (measured: 0.9 ms instead of 0.03 ms for a lazy load).
