@@ -33,7 +33,7 @@ pub fn url_in(schema: &str) -> String {
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
 
-fn connect(schema: &str) -> Res<Client> {
+pub fn connect(schema: &str) -> Res<Client> {
     Ok(url_in(schema).parse::<postgres::Config>()?.connect(NoTls)?)
 }
 
