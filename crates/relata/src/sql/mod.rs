@@ -251,8 +251,14 @@ pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usi
     s.finish()
 }
 
-/// Inserts `rows` association pairs, skipping pairs already present.
-pub(crate) fn insert_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> String {
+/// Inserts `rows` association pairs; with `skip_present`, a pair already in the table is skipped
+/// (`ON CONFLICT DO NOTHING`, or the dialect's spelling of it).
+pub(crate) fn insert_pairs(
+    d: &dyn Dialect,
+    assoc: &AssocDef,
+    rows: usize,
+    skip_present: bool,
+) -> String {
     let mut s = Sql::new(d);
     s.push("INSERT INTO ")
         .ident(assoc.table)
@@ -265,7 +271,9 @@ pub(crate) fn insert_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> St
         }
         s.tuple(2);
     }
-    d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
+    if skip_present {
+        d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
+    }
     s.finish()
 }
 
