@@ -260,8 +260,21 @@ fn large_inserts_are_chunked() {
     let mut s = Database::offline(&Batching).session();
     s.add_all((0..600).map(|i| student(None, &format!("s{i}"))));
     let got = s.pending_statements().unwrap();
-    assert_eq!(got.len(), 3, "600 rows in chunks of 256");
-    assert!(got[0].matches("(?)").count() == 256 && got[2].matches("(?)").count() == 88);
+    assert_eq!(
+        got.len(),
+        2,
+        "600 rows, the dialect's 300 parameters a statement"
+    );
+    assert!(got[0].matches("(?)").count() == 300 && got[1].matches("(?)").count() == 300);
+    // Deletes name at most 256 rows a statement, however many the dialect allows.
+    let mut s = Database::offline(&Batching).session();
+    let stored: Vec<_> = (1..=600).map(|i| s.adopt(student(Some(i), "x"))).collect();
+    for k in stored {
+        s.delete(k);
+    }
+    let got = s.pending_statements().unwrap();
+    assert_eq!(got.len(), 3, "600 deletes in chunks of 256: {got:#?}");
+    assert_eq!(got[2].matches('?').count(), 88);
     // Two parameters a row: the dialect's limit of 300 parameters caps a statement at 150 rows.
     let mut s = Database::offline(&Batching).session();
     s.add_all((0..300).map(|i| course(None, &format!("c{i}"))));

@@ -6,7 +6,7 @@ use crate::value::SqlType;
 /// MySQL and MariaDB: backtick-quoted identifiers, `?` placeholders, `AUTO_INCREMENT` keys,
 /// InnoDB tables in `utf8mb4` (every Unicode character, 𠮷 included) with the binary collation
 /// (text compared and sorted by code point, as on SQLite and PostgreSQL), indexes declared inside
-/// `CREATE TABLE`, and multi-row writes of up to 256 rows a statement.
+/// `CREATE TABLE`, and multi-row writes of up to 4,096 rows a statement (256 for deletes).
 ///
 /// Generated keys come from `RETURNING` on MariaDB 10.5 and later ([`MySql::MARIADB`]); on MySQL
 /// ([`MySql::MYSQL`]) from the first generated id and the row count of each multi-row insert,
