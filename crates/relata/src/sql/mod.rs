@@ -140,11 +140,13 @@ pub trait Dialect: Send + Sync + 'static {
     }
 
     /// The most rows one batched write (`INSERT ... VALUES`, `DELETE ... IN`, deletes capped at
-    /// 256) carries, within [`Dialect::max_params`]. Servers want many: at 4,096 rows a
-    /// statement PostgreSQL takes 10.9 s for the bench's W1 (1.1M rows) against 12.1 s at 256.
-    /// SQLite wants one, run again for each row on one prepared statement, see [`Sqlite`].
+    /// 256) carries, within [`Dialect::max_params`]. PostgreSQL wants many: the bench's W1 (1.1M
+    /// rows) takes 12.1 s at 256 rows a statement, 10.9 s at 4,096 and 10.5 s at 16,384, about
+    /// the time of `COPY`. MySQL keeps 256 (a statement must fit `max_allowed_packet`, 16 MiB by
+    /// default on MariaDB). SQLite wants one, run again for each row on one prepared statement,
+    /// see [`Sqlite`].
     fn max_batch_rows(&self) -> usize {
-        4096
+        16384
     }
 
     /// The most rows one `INSERT` carries when relata needs their generated keys.

@@ -6,7 +6,8 @@ use crate::value::SqlType;
 /// MySQL and MariaDB: backtick-quoted identifiers, `?` placeholders, `AUTO_INCREMENT` keys,
 /// InnoDB tables in `utf8mb4` (every Unicode character, 𠮷 included) with the binary collation
 /// (text compared and sorted by code point, as on SQLite and PostgreSQL), indexes declared inside
-/// `CREATE TABLE`, and multi-row writes of up to 4,096 rows a statement (256 for deletes).
+/// `CREATE TABLE`, and multi-row writes of up to 256 rows a statement (a statement must fit the server's
+/// `max_allowed_packet`).
 ///
 /// Generated keys come from `RETURNING` on MariaDB 10.5 and later ([`MySql::MARIADB`]); on MySQL
 /// ([`MySql::MYSQL`]) from the first generated id and the row count of each multi-row insert,
@@ -125,6 +126,12 @@ impl Dialect for MySql {
 
     fn returning(&self) -> bool {
         self.returning
+    }
+
+    fn max_batch_rows(&self) -> usize {
+        // A statement must fit `max_allowed_packet` (16 MiB by default on MariaDB): 256 rows keep
+        // rows of up to 64 KiB inside it.
+        256
     }
 
     fn max_generated_key_rows(&self) -> usize {

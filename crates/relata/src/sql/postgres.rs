@@ -5,7 +5,7 @@ use crate::value::SqlType;
 
 /// PostgreSQL: `$1` placeholders, identity keys, `RETURNING` for generated keys, text compared
 /// and sorted by code point (`COLLATE "C"`, as SQLite and relata's MySQL tables do), and
-/// multi-row writes of up to 4,096 rows a statement (256 for deletes; one round trip each).
+/// multi-row writes of up to 16,384 rows a statement (256 for deletes; one round trip each).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Postgres;
 
