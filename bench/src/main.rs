@@ -759,6 +759,16 @@ fn real_main() -> Res<ExitCode> {
     let dir = std::env::temp_dir().join(format!("relata-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
+    // REDRAW=log CHART=out.svg TITLE=...: the chart of a saved run's log, without running.
+    if let Ok(log) = std::env::var("REDRAW") {
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = std::fs::read_to_string(&log)?;
+        let (names, runs) = report::runs_from_log(&text)?;
+        let chart = PathBuf::from(std::env::var("CHART").map_err(|_| "REDRAW needs CHART")?);
+        let title = std::env::var("TITLE").unwrap_or_else(|_| log.clone());
+        report::chart(&chart, &title, &names, &runs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     // PREPARE=dir: the data file and an empty database for developing a peer.
     if let Ok(target) = std::env::var("PREPARE") {
         let _ = std::fs::remove_dir_all(&dir);

@@ -128,7 +128,8 @@ pub fn chart(path: &Path, title: &str, names: &[&str], runs: &[Vec<Run>]) -> Res
         .filter(|s| *s > 0.0)
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min) / 2.0;
-    let hi = all.iter().copied().fold(0.0, f64::max) * 2.0;
+    // Headroom above the tallest bar for the legend.
+    let hi = all.iter().copied().fold(0.0, f64::max) * 12.0;
     let root = SVGBackend::new(path, (1000, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -174,10 +175,46 @@ pub fn chart(path: &Path, title: &str, names: &[&str], runs: &[Vec<Run>]) -> Res
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// `REDRAW=log`: the implementations' runs read back from a saved log of a run (its per-run
+/// lines, `rep R/N name:  W1 1.234s sum=...  W2 ...`), to draw the chart again without running.
+pub fn runs_from_log(log: &str) -> Res<(Vec<&'static str>, Vec<Vec<Run>>)> {
+    let mut names: Vec<&'static str> = Vec::new();
+    let mut runs: Vec<Vec<Run>> = Vec::new();
+    for line in log.lines().filter(|l| l.starts_with("rep ")) {
+        let (head, rest) = line.split_once(':').ok_or("a rep line without a colon")?;
+        let name = head
+            .split_whitespace()
+            .last()
+            .ok_or("a rep line without a name")?;
+        let name: &'static str = ["relata", "raw", "diesel", "seaorm", "sqlalchemy"]
+            .into_iter()
+            .find(|n| *n == name)
+            .ok_or_else(|| format!("unknown implementation {name}"))?;
+        let mut run = Run::default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        for (w, pair) in fields
+            .windows(2)
+            .filter(|p| p[0].starts_with('W'))
+            .enumerate()
+            .take(5)
+        {
+            run.secs[w] = pair[1].trim_end_matches('s').parse()?;
+        }
+        match names.iter().position(|n| *n == name) {
+            Some(i) => runs[i].push(run),
+            None => {
+                names.push(name);
+                runs.push(vec![run]);
+            }
+        }
+    }
+    Ok((names, runs))
 }
