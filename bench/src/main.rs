@@ -907,7 +907,7 @@ fn real_main() -> Res<ExitCode> {
         cfg.reps,
     );
     println!();
-    print!("{}", report::tables(&names, &runs, postgres));
+    print!("{}", report::tables(&names, &runs));
     if let Some(i) = names.iter().position(|n| *n == "raw") {
         let copies: Vec<f64> = runs[i].iter().filter_map(|r| r.copy_secs).collect();
         if !copies.is_empty() {

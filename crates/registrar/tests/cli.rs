@@ -122,7 +122,7 @@ macro_rules! cli_test {
     ($(#[$attr:meta])* fn $name:ident($r:ident) $body:block) => {
         $(#[$attr])*
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports)] // a test may need nothing from the file beyond `Reg`
             use super::*;
 
             fn body($r: &Reg) $body

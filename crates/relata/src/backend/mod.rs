@@ -193,6 +193,27 @@ impl fmt::Debug for Database {
     }
 }
 
+/// Checks that a multi-row insert reported one generated key per row: `ids` grew by `rows` from
+/// `before`. Otherwise the keys it did add are dropped and the statement is named, so no caller
+/// pairs objects with the wrong keys.
+#[allow(dead_code)] // used by the server backends only
+pub(crate) fn check_inserted(
+    ids: &mut Vec<i64>,
+    before: usize,
+    rows: usize,
+    sql: &str,
+) -> Result<()> {
+    let inserted = ids.len() - before;
+    if inserted == rows {
+        return Ok(());
+    }
+    ids.truncate(before);
+    Err(Error::Database {
+        message: format!("expected to insert {rows} rows but {inserted} were inserted"),
+        sql: Some(sql.to_owned()),
+    })
+}
+
 /// The error for a URL whose backend was left out of this build.
 #[allow(dead_code)] // unused when every backend is compiled in
 fn not_compiled(url: String, scheme: &str, feature: &str) -> Error {

@@ -230,15 +230,7 @@ impl Conn for MyConn {
                 ids.extend((0..rows as i64).map(|i| first + i * self.increment));
             }
         }
-        let inserted = ids.len() - before;
-        if inserted != rows {
-            ids.truncate(before);
-            return Err(Error::Database {
-                message: format!("expected to insert {rows} rows but {inserted} were inserted"),
-                sql: Some(sql.to_owned()),
-            });
-        }
-        Ok(())
+        super::check_inserted(ids, before, rows, sql)
     }
 
     fn query(

@@ -170,14 +170,7 @@ impl Conn for PgConn {
             ids.push(id);
             Ok(())
         })?;
-        let inserted = ids.len() - before;
-        if inserted != rows {
-            return Err(Error::Database {
-                message: format!("expected to insert {rows} rows but {inserted} were inserted"),
-                sql: Some(sql.to_owned()),
-            });
-        }
-        Ok(())
+        super::check_inserted(ids, before, rows, sql)
     }
 
     fn query(
