@@ -387,8 +387,8 @@ mod with_relata {
         let students = s.query::<Student>().eager(Student::courses()).all()?;
         let mut sum = 0u64;
         for st in students {
-            for c in s.related(Student::courses(), st)? {
-                sum += s[c].title.len() as u64;
+            for c in s.related_objects(Student::courses(), st)? {
+                sum += c.title.len() as u64;
             }
         }
         Ok(sum)
@@ -403,8 +403,8 @@ mod with_relata {
                 .query::<Student>()
                 .filter(Student::NAME.eq(data.names[i].as_str()))
                 .one()?;
-            for c in s.related(Student::courses(), st)? {
-                sum += s[c].title.len() as u64;
+            for c in s.related_objects(Student::courses(), st)? {
+                sum += c.title.len() as u64;
             }
         }
         Ok(sum)
@@ -416,8 +416,8 @@ mod with_relata {
         let courses = s.query::<Course>().eager(Course::students()).all()?;
         let mut sum = 0u64;
         for c in courses {
-            for st in s.related(Course::students(), c)? {
-                sum += s[st].name.len() as u64;
+            for st in s.related_objects(Course::students(), c)? {
+                sum += st.name.len() as u64;
             }
         }
         Ok(sum)

@@ -48,8 +48,8 @@
 //!
 //! // Walk the relationship both ways.
 //! let alice = s.query::<Student>().filter(Student::NAME.eq("Alice")).one()?;
-//! let titles: Vec<String> =
-//!     s.related(Student::courses(), alice)?.into_iter().map(|c| s[c].title.clone()).collect();
+//! let titles: Vec<&str> =
+//!     s.related_objects(Student::courses(), alice)?.map(|c| c.title.as_str()).collect();
 //! assert_eq!(titles, ["Math", "Science"]);
 //!
 //! // Filter across the relationship: the students of Math.
@@ -101,7 +101,7 @@ pub use query::{escape_like, Filter, Order, Query, TextLike};
 pub use relata_derive::{Association, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation};
 pub use schema::{Entity, EntityDef, Schema};
-pub use session::{ObjectState, Session};
+pub use session::{ObjectState, Related, Session};
 pub use sql::{Dialect, MySql, Postgres, Sqlite};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
 

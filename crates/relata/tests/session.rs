@@ -530,6 +530,74 @@ backend_test! {
 }
 
 backend_test! {
+    fn related_objects_borrow_the_same_collection_related_returns(t) {
+        seed_committed(&t.db);
+        let mut s = t.db.session();
+        let math = course_titled(&mut s, "Math");
+        let alice = student_named(&mut s, "Alice");
+        // New objects come after the stored ones, in the order they were linked.
+        let zhang = s.add(student("张伟"));
+        let alisa = s.add(student("Алиса"));
+        s.link(Course::students(), math, zhang);
+        s.link(Course::students(), math, alisa);
+        let keys = s.related(Course::students(), math).unwrap();
+        let read: Vec<String> = s
+            .related_objects(Course::students(), math)
+            .unwrap()
+            .map(|st| st.name.clone())
+            .collect();
+        assert_eq!(read, ["Alice", "Bob", "张伟", "Алиса"]);
+        assert_eq!(read, names(&s, &keys));
+        let with_keys: Vec<Key<Student>> = s
+            .related_objects(Course::students(), math)
+            .unwrap()
+            .with_keys()
+            .map(|(k, st)| {
+                assert!(!st.name.is_empty());
+                k
+            })
+            .collect();
+        assert_eq!(with_keys, keys);
+        assert_eq!(
+            s.related_objects(Course::students(), math).unwrap().size_hint(),
+            (4, Some(4))
+        );
+
+        // A deleted member is skipped at once, stored or new.
+        s.delete(alice);
+        s.delete(alisa);
+        let related = s.related_objects(Course::students(), math).unwrap();
+        let (low, high) = related.size_hint();
+        assert_eq!(low, 0, "states are checked while iterating");
+        assert!(high >= Some(2), "{high:?}");
+        let read: Vec<&str> = related.map(|st| st.name.as_str()).collect();
+        assert_eq!(read, ["Bob", "张伟"]);
+        assert_eq!(
+            s.related_objects(Course::students(), math).unwrap().keys().collect::<Vec<_>>(),
+            s.related(Course::students(), math).unwrap()
+        );
+
+        // It loads like `related`, and is refused like it in strict mode.
+        let mut s = t.db.session();
+        let alice = student_named(&mut s, "Alice");
+        s.set_strict(true);
+        assert!(matches!(
+            s.related_objects(Student::courses(), alice),
+            Err(Error::LazyLoad { .. })
+        ));
+        s.set_strict(false);
+        let before = s.statements_run();
+        let titles: Vec<&str> = s
+            .related_objects(Student::courses(), alice)
+            .unwrap()
+            .map(|c| c.title.as_str())
+            .collect();
+        assert_eq!(titles, ["Math", "Science"]);
+        assert_eq!(s.statements_run(), before + 1, "one lazy load");
+    }
+}
+
+backend_test! {
     fn deleting_a_new_linked_object_drops_it_and_its_links(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();

@@ -266,55 +266,48 @@ impl Session {
         Ok(())
     }
 
-    /// The live members of a loaded collection, sorted into the relation's order.
-    pub(crate) fn collection<K>(
-        &mut self,
-        def: &'static AssocDef,
-        from_left: bool,
-        slot: u32,
-        key: impl Fn(u32) -> K,
-    ) -> Vec<K> {
+    /// Sorts a collection into the relation's order (once: the flag stays until it changes).
+    pub(crate) fn sort_collection(&mut self, def: &'static AssocDef, from_left: bool, slot: u32) {
         let (from, to) = def.sides(from_left);
-        let to_slot = (to.table.slot)();
-        let def_slot = (def.slot)();
-        let target = self.stores[to_slot]
+        let target = self.stores[(to.table.slot)()]
             .as_deref()
             .expect("target store ensured");
-        let Some(links) = self.links.get_mut(def_slot).and_then(Option::as_mut) else {
-            return Vec::new();
+        let Some(links) = self.links.get_mut((def.slot)()).and_then(Option::as_mut) else {
+            return;
         };
-        let side = links.side_mut(from_left, slot);
-        if !side.sorted {
-            let order_col = from
-                .order_by
-                .and_then(|name| target.table().columns.iter().position(|c| c.name == name));
-            side.items.sort_by(|&a, &b| {
-                let by_col = match order_col {
-                    Some(c) => compare_values(target.value(a, c), target.value(b, c)),
-                    None => Ordering::Equal,
-                };
-                by_col
-                    .then_with(|| {
-                        let ia = target.id(a).unwrap_or(i64::MAX);
-                        let ib = target.id(b).unwrap_or(i64::MAX);
-                        ia.cmp(&ib)
-                    })
-                    .then(a.cmp(&b))
-            });
-            side.sorted = true;
+        let Some(side) = Some(links.side_mut(from_left, slot)) else {
+            return;
+        };
+        if side.sorted {
+            return;
         }
-        let mut out = Vec::with_capacity(side.items.len());
-        if target.all_live() {
-            out.extend(side.items.iter().map(|&t| key(t)));
-        } else {
-            out.extend(
-                side.items
-                    .iter()
-                    .filter(|&&t| matches!(target.state(t), State::New | State::Persistent))
-                    .map(|&t| key(t)),
-            );
-        }
-        out
+        let order_col = from
+            .order_by
+            .and_then(|name| target.table().columns.iter().position(|c| c.name == name));
+        side.items.sort_by(|&a, &b| {
+            let by_col = match order_col {
+                Some(c) => compare_values(target.value(a, c), target.value(b, c)),
+                None => Ordering::Equal,
+            };
+            by_col
+                .then_with(|| {
+                    let ia = target.id(a).unwrap_or(i64::MAX);
+                    let ib = target.id(b).unwrap_or(i64::MAX);
+                    ia.cmp(&ib)
+                })
+                .then(a.cmp(&b))
+        });
+        side.sorted = true;
+    }
+
+    /// The slots in a collection as it stands (sorted only if `sort_collection` ran), deleted
+    /// and detached targets included: readers filter with `State::is_live`.
+    pub(crate) fn collection_slots(&self, def: &AssocDef, from_left: bool, slot: u32) -> &[u32] {
+        self.links
+            .get((def.slot)())
+            .and_then(Option::as_ref)
+            .and_then(|links| links.side(from_left, slot))
+            .map_or(&[], |side| &side.items)
     }
 }
 

@@ -34,6 +34,13 @@ pub(crate) enum State {
     Detached,
 }
 
+impl State {
+    /// Still in collections: new or stored, not deleted or detached.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::New | State::Persistent)
+    }
+}
+
 pub(crate) struct Entry<M> {
     pub obj: M,
     pub state: State,
