@@ -300,6 +300,7 @@ fn fingerprint(path: &Path, all_tables: bool) -> Res<u64> {
 // ---------------------------------------------------------------------------------------------
 
 mod import;
+mod my;
 mod peers;
 mod pg;
 mod report;
@@ -749,6 +750,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where the workloads run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Backend {
+    fn file_stem(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+            Backend::Mysql => "MariaDB",
+        }
+    }
+}
+
 /// One implementation: runs the five workloads in a fresh place named after a file path (a
 /// SQLite file there, or a PostgreSQL schema named after it).
 type RunFn<'a> = Box<dyn Fn(&Path) -> Res<Run> + 'a>;
@@ -780,17 +807,24 @@ fn real_main() -> Res<ExitCode> {
         let _ = std::fs::remove_dir_all(&dir);
         return code;
     }
-    // BACKEND=postgres runs against PG_URL instead of SQLite files.
-    let postgres = match std::env::var("BACKEND").as_deref() {
-        Ok("postgres") => true,
-        Ok("sqlite") | Err(_) => false,
-        Ok(other) => return Err(format!("BACKEND={other}: expected sqlite or postgres").into()),
+    // BACKEND=postgres runs against PG_URL, BACKEND=mysql against MY_URL, instead of SQLite files.
+    let backend = match std::env::var("BACKEND").as_deref() {
+        Ok("sqlite") | Err(_) => Backend::Sqlite,
+        Ok("postgres") => Backend::Postgres,
+        Ok("mysql") => Backend::Mysql,
+        Ok(other) => {
+            return Err(format!("BACKEND={other}: expected sqlite, postgres or mysql").into())
+        }
     };
+    let postgres = backend == Backend::Postgres;
     // IMPLS=relata,raw,diesel,seaorm,sqlalchemy picks implementations (relata always first);
     // IMPL=name runs one alone, with no table (for profiling).
     let only = std::env::var("IMPL").ok();
     let mut names: Vec<&'static str> = vec!["relata", "raw"];
-    names.extend(peers::PEERS);
+    if backend != Backend::Mysql {
+        // The peers speak SQLite and PostgreSQL (see peers/README.md).
+        names.extend(peers::PEERS);
+    }
     let wanted: Vec<String> = match (&only, std::env::var("IMPLS")) {
         (Some(o), _) => vec![o.clone()],
         (None, Ok(list)) => std::iter::once("relata".to_owned())
@@ -810,11 +844,13 @@ fn real_main() -> Res<ExitCode> {
     std::fs::write(&data_file, peers::data_json(&data))?;
     let mut impls: Vec<(&'static str, RunFn<'_>)> = Vec::new();
     for &name in &names {
-        let run: RunFn<'_> = match (name, postgres) {
-            ("relata", false) => Box::new(|p: &Path| with_relata::run(p, &data)),
-            ("raw", false) => Box::new(|p: &Path| with_rusqlite::run(p, &data)),
-            ("relata", true) => Box::new(|p: &Path| pg::relata(p, &data)),
-            ("raw", true) => Box::new(|p: &Path| pg::raw(p, &data)),
+        let run: RunFn<'_> = match (name, backend) {
+            ("relata", Backend::Sqlite) => Box::new(|p: &Path| with_relata::run(p, &data)),
+            ("raw", Backend::Sqlite) => Box::new(|p: &Path| with_rusqlite::run(p, &data)),
+            ("relata", Backend::Postgres) => Box::new(|p: &Path| pg::relata(p, &data)),
+            ("raw", Backend::Postgres) => Box::new(|p: &Path| pg::raw(p, &data)),
+            ("relata", Backend::Mysql) => Box::new(|p: &Path| my::relata(p, &data)),
+            ("raw", Backend::Mysql) => Box::new(|p: &Path| my::raw(p, &data)),
             (peer, _) => {
                 let peer = peers::prepare_peer(peer)?;
                 let data_file = &data_file;
@@ -831,6 +867,9 @@ fn real_main() -> Res<ExitCode> {
         for (which, (name, f)) in impls.iter().enumerate() {
             let path = dir.join(format!("{name}-{rep}.db"));
             remove_db(&path);
+            if postgres {
+                pg::checkpoint()?;
+            }
             let run = f(&path);
             remove_db(&path);
             let run = run?;
@@ -885,14 +924,16 @@ fn real_main() -> Res<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
 
-    let engine = if postgres {
-        let mut c: postgres::Client = pg::base_url()
-            .parse::<postgres::Config>()?
-            .connect(postgres::NoTls)?;
-        let v: String = c.query_one("SHOW server_version", &[])?.get(0);
-        format!("PostgreSQL {v} on loopback TCP")
-    } else {
-        format!("SQLite {} (relata, raw)", rusqlite::version())
+    let engine = match backend {
+        Backend::Postgres => {
+            let mut c: postgres::Client = pg::base_url()
+                .parse::<postgres::Config>()?
+                .connect(postgres::NoTls)?;
+            let v: String = c.query_one("SHOW server_version", &[])?.get(0);
+            format!("PostgreSQL {v} on loopback TCP")
+        }
+        Backend::Mysql => format!("{} on loopback TCP", my::version()?),
+        Backend::Sqlite => format!("SQLite {} (relata, raw)", rusqlite::version()),
     };
     println!(
         "Machine: {} cores ({}), {engine}; S={} students, C={} courses, K={} courses/student, \
@@ -925,18 +966,14 @@ fn real_main() -> Res<ExitCode> {
         .unwrap_or_else(|_| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("results")
-                .join(if postgres {
-                    "postgres.svg"
-                } else {
-                    "sqlite.svg"
-                })
+                .join(format!("{}.svg", backend.file_stem()))
         });
     if let Some(parent) = chart.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let title = format!(
         "{} — S={} C={} K={}, time per workload (lower is better)",
-        if postgres { "PostgreSQL" } else { "SQLite" },
+        backend.title(),
         cfg.students,
         cfg.courses,
         cfg.per_student
