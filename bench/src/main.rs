@@ -295,6 +295,54 @@ fn fingerprint(path: &Path, all_tables: bool) -> Res<u64> {
     Ok(mix(h, n))
 }
 
+/// The workloads of a hand-written implementation, on one driver's connection type.
+struct RawWorkloads<C> {
+    create: fn(&mut C, &Data) -> Res<(u64, Ids)>,
+    eager: fn(&mut C) -> Res<u64>,
+    lookup: fn(&mut C, &Data) -> Res<u64>,
+    reverse: fn(&mut C) -> Res<u64>,
+    churn: fn(&mut C, &Data, &Ids) -> Res<()>,
+}
+
+impl<C> RawWorkloads<C> {
+    /// W1 on `first` (which holds the schema), then each later workload on a fresh connection
+    /// from `connect`, opened outside the timing; `fingerprint` reads the database back after W1
+    /// (every table) and W5 (the links), also outside.
+    fn run(
+        &self,
+        first: C,
+        connect: impl Fn() -> Res<C>,
+        fingerprint: impl Fn(bool) -> Res<u64>,
+        data: &Data,
+    ) -> Res<Run> {
+        let mut run = Run::default();
+        let mut c = first;
+        let (t, (sum, ids)) = time(|| (self.create)(&mut c, data))?;
+        (run.secs[0], run.sums[0]) = (t, sum);
+        drop(c);
+        run.state_after_create = fingerprint(true)?;
+        // Each connection is closed before the next opens.
+        (run.secs[1], run.sums[1]) = {
+            let mut c = connect()?;
+            time(|| (self.eager)(&mut c))?
+        };
+        (run.secs[2], run.sums[2]) = {
+            let mut c = connect()?;
+            time(|| (self.lookup)(&mut c, data))?
+        };
+        (run.secs[3], run.sums[3]) = {
+            let mut c = connect()?;
+            time(|| (self.reverse)(&mut c))?
+        };
+        (run.secs[4], ()) = {
+            let mut c = connect()?;
+            time(|| (self.churn)(&mut c, data, &ids))?
+        };
+        run.sums[4] = fingerprint(false)?;
+        Ok(run)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // relata.
 // ---------------------------------------------------------------------------------------------
@@ -474,7 +522,6 @@ mod with_rusqlite {
     }
 
     pub fn run(path: &Path, data: &Data) -> Res<Run> {
-        let mut run = Run::default();
         let mut conn = open(path)?;
         // Exactly the DDL relata emits for the schema.
         let tx = conn.transaction()?;
@@ -482,26 +529,14 @@ mod with_rusqlite {
             tx.execute_batch(&sql)?;
         }
         tx.commit()?;
-        let (t, (sum, ids)) = time(|| create(&mut conn, data))?;
-        (run.secs[0], run.sums[0]) = (t, sum);
-        drop(conn);
-        run.state_after_create = fingerprint(path, true)?;
-
-        let conn = open(path)?;
-        (run.secs[1], run.sums[1]) = time(|| eager(&conn))?;
-        drop(conn);
-        let conn = open(path)?;
-        (run.secs[2], run.sums[2]) = time(|| lookup(&conn, data))?;
-        drop(conn);
-        let conn = open(path)?;
-        (run.secs[3], run.sums[3]) = time(|| reverse(&conn))?;
-        drop(conn);
-        let conn = open(path)?;
-        let (t, ()) = time(|| churn(&conn, data, &ids))?;
-        drop(conn);
-        run.secs[4] = t;
-        run.sums[4] = fingerprint(path, false)?;
-        Ok(run)
+        let workloads = RawWorkloads {
+            create,
+            eager,
+            lookup,
+            reverse,
+            churn,
+        };
+        workloads.run(conn, || open(path), |all| fingerprint(path, all), data)
     }
 
     /// W1: prepared INSERTs, one row at a time, in one transaction.
@@ -552,7 +587,7 @@ mod with_rusqlite {
 
     /// W2: the courses into a map by id, the students in id order, then the links in
     /// (student, course) order (the association's primary key) merged onto the students.
-    fn eager(conn: &Connection) -> Res<u64> {
+    fn eager(conn: &mut Connection) -> Res<u64> {
         let mut courses: IdMap<CourseRow> = IdMap::default();
         let mut st = conn.prepare("SELECT id, title FROM courses")?;
         let mut rows = st.query([])?;
@@ -599,7 +634,7 @@ mod with_rusqlite {
     }
 
     /// W3: one prepared statement finds the student by name, one joins its courses.
-    fn lookup(conn: &Connection, data: &Data) -> Res<u64> {
+    fn lookup(conn: &mut Connection, data: &Data) -> Res<u64> {
         let mut by_name = conn.prepare("SELECT id, name FROM students WHERE name = ?1")?;
         let mut courses_of = conn.prepare(
             "SELECT c.id, c.title FROM student_course sc JOIN courses c ON c.id = sc.course_id \
@@ -629,7 +664,7 @@ mod with_rusqlite {
 
     /// W4: the students into a map by id, the courses in id order, then the links in
     /// (course, student) order (the reverse index) merged onto the courses.
-    fn reverse(conn: &Connection) -> Res<u64> {
+    fn reverse(conn: &mut Connection) -> Res<u64> {
         let mut students: IdMap<StudentRow> = IdMap::default();
         let mut st = conn.prepare("SELECT id, name FROM students")?;
         let mut rows = st.query([])?;
@@ -677,7 +712,7 @@ mod with_rusqlite {
 
     /// W5: per step, read the student's course ids, DELETE one pair and INSERT another; one
     /// transaction per 1,000 steps.
-    fn churn(conn: &Connection, data: &Data, ids: &Ids) -> Res<()> {
+    fn churn(conn: &mut Connection, data: &Data, ids: &Ids) -> Res<()> {
         let mut current_of = conn.prepare(
             "SELECT course_id FROM student_course WHERE student_id = ?1 ORDER BY course_id",
         )?;

@@ -120,7 +120,6 @@ pub fn relata(path: &Path, data: &Data) -> Res<Run> {
 
 /// The raw `mysql` crate: the DDL relata emits, then the five workloads.
 pub fn raw(path: &Path, data: &Data) -> Res<Run> {
-    let mut run = Run::default();
     let db = Db::create(path)?;
     let mut c = connect(&db.0)?;
     for sql in the_schema().ddl(&relata::MySql::MARIADB)? {
@@ -134,26 +133,14 @@ pub fn raw(path: &Path, data: &Data) -> Res<Run> {
         )
         .into());
     }
-    let (t, (sum, ids)) = time(|| create(&mut c, data))?;
-    (run.secs[0], run.sums[0]) = (t, sum);
-    drop(c);
-    run.state_after_create = fingerprint(&db.0, true)?;
-
-    let mut c = connect(&db.0)?;
-    (run.secs[1], run.sums[1]) = time(|| eager(&mut c))?;
-    drop(c);
-    let mut c = connect(&db.0)?;
-    (run.secs[2], run.sums[2]) = time(|| lookup(&mut c, data))?;
-    drop(c);
-    let mut c = connect(&db.0)?;
-    (run.secs[3], run.sums[3]) = time(|| reverse(&mut c))?;
-    drop(c);
-    let mut c = connect(&db.0)?;
-    let (t, ()) = time(|| churn(&mut c, data, &ids))?;
-    drop(c);
-    run.secs[4] = t;
-    run.sums[4] = fingerprint(&db.0, false)?;
-    Ok(run)
+    let workloads = RawWorkloads {
+        create,
+        eager,
+        lookup,
+        reverse,
+        churn,
+    };
+    workloads.run(c, || connect(&db.0), |all| fingerprint(&db.0, all), data)
 }
 
 /// Rows per multi-row INSERT: what relata's MySQL backend writes per statement.

@@ -135,29 +135,22 @@ fn create_schema(c: &mut Client) -> Res<()> {
 /// The raw `postgres` crate: prepared statements, one transaction; then W1 again by COPY into
 /// a second schema, as the insert ceiling.
 pub fn raw(path: &Path, data: &Data) -> Res<Run> {
-    let mut run = Run::default();
     let schema = Schema::create(path)?;
     let mut c = connect(&schema.0)?;
     create_schema(&mut c)?;
-    let (t, (sum, ids)) = time(|| create(&mut c, data))?;
-    (run.secs[0], run.sums[0]) = (t, sum);
-    drop(c);
-    run.state_after_create = fingerprint(&schema.0, true)?;
-
-    let mut c = connect(&schema.0)?;
-    (run.secs[1], run.sums[1]) = time(|| eager(&mut c))?;
-    drop(c);
-    let mut c = connect(&schema.0)?;
-    (run.secs[2], run.sums[2]) = time(|| lookup(&mut c, data))?;
-    drop(c);
-    let mut c = connect(&schema.0)?;
-    (run.secs[3], run.sums[3]) = time(|| reverse(&mut c))?;
-    drop(c);
-    let mut c = connect(&schema.0)?;
-    let (t, ()) = time(|| churn(&mut c, data, &ids))?;
-    drop(c);
-    run.secs[4] = t;
-    run.sums[4] = fingerprint(&schema.0, false)?;
+    let workloads = RawWorkloads {
+        create,
+        eager,
+        lookup,
+        reverse,
+        churn,
+    };
+    let mut run = workloads.run(
+        c,
+        || connect(&schema.0),
+        |all| fingerprint(&schema.0, all),
+        data,
+    )?;
     drop(schema);
 
     let copy_path = path.with_file_name(format!(

@@ -75,7 +75,10 @@ pub(crate) trait Conn: Send {
 /// Whether a server connection is (or may be) in a transaction after `sql`, a statement without
 /// parameters, when it was in one (`before`) or not. Unknown SQL counts as maybe: the pool then
 /// rolls back before reusing the connection, which costs nothing when there is no transaction.
-#[allow(dead_code)] // used by the server backends only
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(dead_code) // only the server backends call it
+)]
 pub(crate) fn transaction_state(sql: &str, before: bool) -> bool {
     let mut words = sql.split_whitespace().map(|w| w.trim_end_matches(';'));
     let first = words.next().unwrap_or_default();
@@ -196,7 +199,10 @@ impl fmt::Debug for Database {
 /// Checks that a multi-row insert reported one generated key per row: `ids` grew by `rows` from
 /// `before`. Otherwise the keys it did add are dropped and the statement is named, so no caller
 /// pairs objects with the wrong keys.
-#[allow(dead_code)] // used by the server backends only
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(dead_code) // only the server backends call it
+)]
 pub(crate) fn check_inserted(
     ids: &mut Vec<i64>,
     before: usize,
