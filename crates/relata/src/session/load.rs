@@ -1,5 +1,5 @@
 //! Reading: queries merged into the identity map, and collection loads (lazy for one object,
-//! eager for every result of a query, one statement either way).
+//! eager for every result of a query, one statement either way; an eager load is two on MySQL).
 
 use std::cmp::Ordering;
 
@@ -172,8 +172,8 @@ impl Session {
     }
 
     /// An eager load: the collections of `parents` (the results of a query on the `from` side) in
-    /// one statement (`sql::select_eager`: the pairs, then the targets they name), merged into the
-    /// identity map; collections already loaded are left as they are.
+    /// one statement, or two on MySQL (`sql::select_eager`: the pairs, then the targets they
+    /// name), merged into the identity map; collections already loaded are left as they are.
     fn load_eager(
         &mut self,
         def: &'static AssocDef,
@@ -184,8 +184,7 @@ impl Session {
     ) -> Result<()> {
         let (from, to) = def.sides(from_left);
         let d = self.db.dialect();
-        let mut params = Vec::new();
-        let sql = sql::select_eager(d, def, from_left, parent, spec, &mut params);
+        let statements = sql::select_eager(d, def, from_left, parent, spec);
         let every_parent = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
         let why = LoadWhy {
             def,
@@ -211,7 +210,7 @@ impl Session {
             }
             pairs.results[p as usize] = true;
         }
-        let result = run.query(&why, &sql, &params, &mut |row| {
+        let mut each = |row: &dyn RowSource| {
             match row
                 .get_i64(to_column)
                 .map_err(|e| decode(def, to.column, e.0))?
@@ -242,7 +241,10 @@ impl Session {
                 }
             }
             Ok(())
-        });
+        };
+        let result = statements
+            .iter()
+            .try_for_each(|(sql, params)| run.query(&why, sql, params, &mut each));
         let incomplete = match result {
             Ok(()) => pairs.place(&*target, links, from_left, from.order_by.is_none()),
             Err(_) => Vec::new(),
