@@ -128,14 +128,23 @@ impl r2d2::ManageConnection for Manager {
 
 /// How many connections one database may hold, and for how long idle ones are kept.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code) // a build with no backend only renders SQL (`Database::offline`)
+)]
 struct PoolSize {
     max: u32,
     /// `None`: keep connections forever (an in-memory database lives in its one connection).
     idle: Option<std::time::Duration>,
 }
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code) // a build with no backend only renders SQL (`Database::offline`)
+)]
 impl PoolSize {
     /// An in-memory SQLite database: its one connection is the database.
+    #[cfg(feature = "sqlite")]
     const MEMORY: PoolSize = PoolSize { max: 1, idle: None };
     /// A file or a server: up to 10 connections, closed after 10 idle minutes.
     const SHARED: PoolSize = PoolSize {
@@ -145,6 +154,10 @@ impl PoolSize {
 }
 
 /// One thread, shared by every pool, that opens connections beyond the first and closes idle ones.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code) // a build with no backend only renders SQL (`Database::offline`)
+)]
 fn pool_thread() -> Arc<scheduled_thread_pool::ScheduledThreadPool> {
     static THREAD: std::sync::OnceLock<Arc<scheduled_thread_pool::ScheduledThreadPool>> =
         std::sync::OnceLock::new();
@@ -325,6 +338,10 @@ impl Database {
         }
     }
 
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code) // a build with no backend only renders SQL (`Database::offline`)
+    )]
     fn with_pool(
         url: &str,
         dialect: &'static dyn Dialect,
