@@ -59,8 +59,8 @@ fn main() -> relata::Result<()> {
     s.link(Student::courses(), bob, math);
     s.commit()?;
 
-    // Read back through queries, loading each side's collections eagerly (one more statement
-    // each, two on MySQL).
+    // Read back through queries, loading each side's collections eagerly (two more
+    // statements each: the pairs, then the other side's rows).
     for st in s
         .query::<Student>()
         .order_by(Student::NAME.asc())

@@ -321,9 +321,8 @@ impl<'s, M: Model> Query<'s, M> {
         self
     }
 
-    /// Also loads `relation`'s collection for every result, in one more statement for all of them
-    /// (not one per object); two more on MySQL and MariaDB, whose `UNION ALL` is slower than
-    /// the pairs and the targets read one after the other (see
+    /// Also loads `relation`'s collection for every result, not one statement per object but two
+    /// for all of them: the pairs, then the targets they name (one `UNION ALL` on PostgreSQL; see
     /// [`Dialect::eager_load_statements`](crate::Dialect::eager_load_statements)).
     pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
         self.eager.push(EagerSpec {

@@ -1287,7 +1287,8 @@ backend_test! {
 backend_test! {
     fn eager_loading_serves_every_collection_without_further_statements(t) {
         seed_committed(&t.db);
-        // The query, then the eager load (two statements on MySQL).
+        // The query, then the eager load (the pairs and the targets: one statement on
+        // PostgreSQL, two elsewhere).
         let budget = 1 + t.db.dialect().eager_load_statements();
         let mut s = t.db.session();
         s.set_strict(true);

@@ -53,6 +53,26 @@ pub(crate) trait Conn: Send {
         }
         Ok(())
     }
+    /// Runs `sql`, an `INSERT` that takes one array parameter per column (rendered where
+    /// [`Dialect::insert_arrays`] says so), for the rows of `params` (`width` values a row):
+    /// parameter `c` is the array of every row's `c`th value. With `ids`, `sql` returns the
+    /// generated keys, appended in row order.
+    fn insert_arrays(
+        &mut self,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        ids: Option<&mut Vec<i64>>,
+    ) -> Result<()> {
+        let _ = (width, params, ids);
+        Err(Error::Database {
+            message: format!(
+                "the {} backend cannot bind array parameters",
+                self.dialect().name()
+            ),
+            sql: Some(sql.to_owned()),
+        })
+    }
     /// Runs a query, calling `each` for every row.
     fn query(
         &mut self,
@@ -561,11 +581,16 @@ impl<'a> Runner<'a> {
     }
 
     fn note(&mut self, why: &dyn fmt::Display, sql: &str, params: &[ValueRef<'_>]) {
+        self.note_shown(why, sql, &Params(params));
+    }
+
+    /// Counts, records, traces and echoes a statement, with its parameters as `params` shows
+    /// them.
+    fn note_shown(&mut self, why: &dyn fmt::Display, sql: &str, params: &dyn fmt::Display) {
         self.log.count += 1;
         if let Some(rec) = &mut self.log.recording {
             rec.push(format!("{why}: {sql}"));
         }
-        let params = Params(params);
         tracing::debug!(target: "relata::sql", %why, %params, "{sql}");
         if self.echo {
             eprintln!("[relata] {sql} {params}");
@@ -592,6 +617,19 @@ impl<'a> Runner<'a> {
     ) -> Result<()> {
         self.note(why, sql, params);
         self.conn.insert(sql, params, rows, ids)
+    }
+
+    /// Runs an `INSERT` of array parameters, one per column (see `Conn::insert_arrays`).
+    pub(crate) fn insert_arrays(
+        &mut self,
+        why: &dyn fmt::Display,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        ids: Option<&mut Vec<i64>>,
+    ) -> Result<()> {
+        self.note_shown(why, sql, &RowParams(params, width));
+        self.conn.insert_arrays(sql, width, params, ids)
     }
 
     /// Runs a one-row statement for each row of `params` (see `Conn::execute_each`); counted as

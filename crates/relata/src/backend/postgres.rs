@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{IsNull, ToSql, Type};
+use postgres::types::{IsNull, Kind, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use super::{transaction_state, Conn};
@@ -97,6 +97,58 @@ impl ToSql for Bind<'_> {
     postgres::types::to_sql_checked!();
 }
 
+/// One column of a multi-row insert bound as one array parameter (`$1::BIGINT[]`): every
+/// `width`th value of the row-major `params`, from `column` on, each encoded as [`Bind`] encodes
+/// it for the array's element type (so an `INTEGER` column still refuses an i64 it cannot hold).
+#[derive(Debug)]
+struct Column<'a> {
+    params: &'a [ValueRef<'a>],
+    column: usize,
+    width: usize,
+}
+
+impl ToSql for Column<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        let Kind::Array(element) = ty.kind() else {
+            return Err(mismatch("an array of values", ty));
+        };
+        let values = self.params.iter().skip(self.column).step_by(self.width);
+        let len = i32::try_from(values.len())?;
+        // The binary array format: dimensions, a has-NULL flag, the element type, each
+        // dimension's length and lower bound, then each element as its length and bytes (-1 for
+        // NULL).
+        out.put_i32(1);
+        let has_null_at = out.len();
+        out.put_i32(0);
+        out.put_u32(element.oid());
+        out.put_i32(len);
+        out.put_i32(1);
+        let mut has_null = false;
+        for &v in values {
+            let at = out.len();
+            out.put_i32(0);
+            let size = match Bind(v).to_sql(element, out)? {
+                IsNull::Yes => {
+                    has_null = true;
+                    -1
+                }
+                IsNull::No => i32::try_from(out.len() - at - 4)?,
+            };
+            out[at..at + 4].copy_from_slice(&size.to_be_bytes());
+        }
+        if has_null {
+            out[has_null_at..has_null_at + 4].copy_from_slice(&1i32.to_be_bytes());
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Array(_))
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
 fn mismatch(what: &str, ty: &Type) -> BoxError {
     format!("cannot store {what} in a column of type {ty}").into()
 }
@@ -170,6 +222,45 @@ impl Conn for PgConn {
             ids.push(id);
             Ok(())
         })?;
+        super::check_inserted(ids, before, rows, sql)
+    }
+
+    fn insert_arrays(
+        &mut self,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        ids: Option<&mut Vec<i64>>,
+    ) -> Result<()> {
+        let stmt = self.statement(sql)?;
+        let columns: Vec<Column<'_>> = (0..width)
+            .map(|column| Column {
+                params,
+                column,
+                width,
+            })
+            .collect();
+        let rows = params.len() / width.max(1);
+        let Some(ids) = ids else {
+            let columns: Vec<&(dyn ToSql + Sync)> =
+                columns.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
+            return self
+                .client
+                .execute(&stmt, &columns)
+                .map(drop)
+                .map_err(|e| self.fail(e, sql));
+        };
+        // `INSERT ... SELECT * FROM unnest(...) RETURNING pk`: the function scan yields the
+        // arrays' rows in order, and PostgreSQL returns the rows in the order it inserted them.
+        let before = ids.len();
+        let outcome = (|| {
+            let mut returned = self.client.query_raw(&stmt, columns.iter())?;
+            while let Some(row) = returned.next()? {
+                ids.push(row.try_get::<_, i64>(0)?);
+            }
+            Ok(())
+        })();
+        outcome.map_err(|e| self.fail(e, sql))?;
         super::check_inserted(ids, before, rows, sql)
     }
 

@@ -317,9 +317,9 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                 let per = if width == 0 {
                     1
                 } else if *with_id {
-                    sql::rows_per_statement(d, width, d.max_batch_rows())
+                    sql::insert_rows_per_statement(d, width, d.max_batch_rows())
                 } else {
-                    sql::rows_per_statement(d, width, d.max_generated_key_rows())
+                    sql::insert_rows_per_statement(d, width, d.max_generated_key_rows())
                 };
                 ids.clear();
                 let rows = Rows {
@@ -327,6 +327,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                     width,
                     per,
                     table: table.name,
+                    arrays: d.insert_arrays(),
                 };
                 rows.write(
                     run,
@@ -396,6 +397,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                     width: 2,
                     per: sql::rows_per_statement(d, 2, d.max_batch_rows().min(DELETE_BATCH_ROWS)),
                     table: def.table,
+                    arrays: false,
                 };
                 rows.write(
                     run,
@@ -420,12 +422,13 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                     End::Id(id) => id,
                     End::New { store, slot } => gen.get(store, slot),
                 };
-                let per = sql::rows_per_statement(d, 2, d.max_batch_rows());
+                let per = sql::insert_rows_per_statement(d, 2, d.max_batch_rows());
                 let rows = Rows {
                     count: pairs.len(),
                     width: 2,
                     per,
                     table: def.table,
+                    arrays: d.insert_arrays(),
                 };
                 let written = rows.write(
                     run,
@@ -455,6 +458,7 @@ pub(crate) fn execute(plan: &Plan, view: View<'_>, run: &mut Runner<'_>) -> Resu
                     width: 1,
                     per,
                     table: table.name,
+                    arrays: false,
                 };
                 rows.write(
                     run,
@@ -486,12 +490,14 @@ struct Failed {
 }
 
 /// The rows of one step: how many, their width in parameters, how many one statement carries,
-/// and their table (for messages).
+/// their table (for messages), and whether a statement of several rows binds one array per
+/// column (an insert, where the dialect inserts from arrays).
 struct Rows {
     count: usize,
     width: usize,
     per: usize,
     table: &'static str,
+    arrays: bool,
 }
 
 impl Rows {
@@ -541,6 +547,9 @@ impl Rows {
                 &partial
             };
             let done = match ids.as_deref_mut() {
+                _ if self.arrays && n > 1 => {
+                    run.insert_arrays(why, sql, width, &params, ids.as_deref_mut())
+                }
                 Some(ids) => run.insert(why, sql, &params, n, ids),
                 None => run.execute(why, sql, &params).map(drop),
             };
@@ -827,6 +836,18 @@ impl Conn for Recorder {
         ids.extend(*next..*next + rows as i64);
         *next += rows as i64;
         Ok(())
+    }
+    fn insert_arrays(
+        &mut self,
+        sql: &str,
+        width: usize,
+        params: &[ValueRef<'_>],
+        ids: Option<&mut Vec<i64>>,
+    ) -> Result<()> {
+        match ids {
+            Some(ids) => self.insert(sql, params, params.len() / width.max(1), ids),
+            None => self.execute(sql, params).map(drop),
+        }
     }
     fn query(
         &mut self,

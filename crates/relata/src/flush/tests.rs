@@ -345,3 +345,28 @@ fn mysql_without_consecutive_keys_inserts_a_row_per_statement() {
     s.add_all((1..=3).map(|i| student(Some(i), &format!("s{i}"))));
     assert_eq!(s.pending_statements().unwrap().len(), 1);
 }
+
+#[test]
+fn postgres_inserts_many_rows_from_one_array_per_column() {
+    let mut s = Database::offline(&crate::sql::Postgres).session();
+    seed(&mut s);
+    s.add_all([student(Some(40), "Zoë"), student(Some(41), "张伟")]);
+    check(
+        &s,
+        &[
+            r#"INSERT INTO "students" ("id", "name") SELECT * FROM unnest($1::BIGINT[], $2::TEXT[]) -- [40, "Zoë", 41, "张伟"]"#,
+            r#"SELECT setval(q.s, $3) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS s) AS q WHERE $3 > COALESCE(pg_sequence_last_value(q.s), 0) -- ["\"students\"", "id", 41]"#,
+            r#"INSERT INTO "students" ("name") SELECT * FROM unnest($1::TEXT[]) RETURNING "id" -- ["Alice", "Bob"]"#,
+            r#"INSERT INTO "courses" ("title", "credits") SELECT * FROM unnest($1::TEXT[], $2::INTEGER[]) RETURNING "id" -- ["Math", 5, "Science", 5]"#,
+            r#"INSERT INTO "student_course" ("student_id", "course_id") SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[]) -- [1, 1, 1, 2, 2, 1]"#,
+        ],
+    );
+    // The statement is the same for any number of rows, and the parameter limit does not cap
+    // the rows: 20,000 rows are two statements of up to 16,384.
+    let mut s = Database::offline(&crate::sql::Postgres).session();
+    s.add_all((0..20_000).map(|i| student(None, &format!("s{i}"))));
+    let got = s.pending_statements().unwrap();
+    assert_eq!(got.len(), 2, "{:#?}", &got[..1]);
+    let sql = |line: &str| line.split(" -- ").next().unwrap().to_owned();
+    assert_eq!(sql(&got[0]), sql(&got[1]));
+}

@@ -1,5 +1,6 @@
 //! Reading: queries merged into the identity map, and collection loads (lazy for one object,
-//! eager for every result of a query, one statement either way; an eager load is two on MySQL).
+//! eager for every result of a query: one statement, or two for an eager load on SQLite and
+//! MySQL).
 
 use std::cmp::Ordering;
 
@@ -172,8 +173,9 @@ impl Session {
     }
 
     /// An eager load: the collections of `parents` (the results of a query on the `from` side) in
-    /// one statement, or two on MySQL (`sql::select_eager`: the pairs, then the targets they
-    /// name), merged into the identity map; collections already loaded are left as they are.
+    /// two statements, or one on PostgreSQL (`sql::select_eager`: the pairs, then the targets
+    /// they name), merged into the identity map; collections already loaded are left as they
+    /// are.
     fn load_eager(
         &mut self,
         def: &'static AssocDef,

@@ -128,12 +128,6 @@ impl Dialect for MySql {
         self.returning
     }
 
-    fn eager_load_statements(&self) -> usize {
-        // A UNION ALL costs MariaDB about 40% more server time than its two arms run alone, and
-        // it ignores an ORDER BY in a derived table without LIMIT (see the trait's note).
-        2
-    }
-
     fn max_batch_rows(&self) -> usize {
         // A statement must fit `max_allowed_packet` (16 MiB by default on MariaDB): 256 rows keep
         // rows of up to 64 KiB inside it.
