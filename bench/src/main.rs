@@ -264,6 +264,17 @@ fn str_hash(s: &str) -> u64 {
     })
 }
 
+/// The schema (PostgreSQL) or database (MySQL) name of one run on a server, from its place name
+/// (`relata-0.db` → `relata_bench_relata_0_<pid>`), so runs never see each other's rows.
+fn server_run_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("run")
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    format!("relata_bench_{stem}_{}", std::process::id())
+}
+
 /// The same plain SQL read of a database for both implementations, outside the timings: every
 /// row of `student_course` (and of the two tables, with `all_tables`), in key order.
 fn fingerprint(path: &Path, all_tables: bool) -> Res<u64> {

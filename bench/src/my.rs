@@ -15,16 +15,6 @@ pub fn base_url() -> String {
     std::env::var("MY_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
-/// A database name for one run, from its place name (`relata-0.db` → `relata_bench_relata_0_<pid>`).
-fn database_for(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("run")
-        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    format!("relata_bench_{stem}_{}", std::process::id())
-}
-
 /// The server's URL with `database` as the path.
 fn url_in(database: &str) -> Res<String> {
     let base = base_url();
@@ -55,7 +45,7 @@ pub struct Db(pub String);
 
 impl Db {
     fn create(path: &Path) -> Res<Db> {
-        let name = database_for(path);
+        let name = server_run_name(path);
         let mut admin = connect_to(&base_url())?;
         admin.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))?;
         admin.query_drop(format!(

@@ -16,16 +16,6 @@ pub fn base_url() -> String {
     std::env::var("PG_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
 }
 
-/// A schema name for one run, from its place name (`relata-0.db` → `relata_bench_relata_0_<pid>`).
-fn schema_for(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("run")
-        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-    format!("relata_bench_{stem}_{}", std::process::id())
-}
-
 /// The URL of the server with `search_path` set to `schema`.
 pub fn url_in(schema: &str) -> String {
     let base = base_url();
@@ -49,7 +39,7 @@ impl Schema {
     }
 
     fn create(path: &Path) -> Res<Schema> {
-        let name = schema_for(path);
+        let name = server_run_name(path);
         let mut admin: Client = base_url().parse::<postgres::Config>()?.connect(NoTls)?;
         admin.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS \"{name}\" CASCADE; CREATE SCHEMA \"{name}\""

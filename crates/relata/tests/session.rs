@@ -1358,6 +1358,33 @@ backend_test! {
 }
 
 backend_test! {
+    fn an_eager_load_with_no_links_reads_no_targets(t) {
+        // Students and courses, nobody enrolled: the pairs come back empty, so the courses are
+        // not read (two statements on every backend: the query and the pairs, or PostgreSQL's
+        // one UNION ALL).
+        let mut s = t.db.session();
+        s.add_all([student("Алиса"), student("张伟")]);
+        s.add_all([course("Math"), course("Science")]);
+        s.commit().unwrap();
+        let mut s = t.db.session();
+        s.set_strict(true);
+        let studs = s
+            .query_budget(2, |s| {
+                s.query::<Student>()
+                    .order_by(Student::NAME.asc())
+                    .eager(Student::courses())
+                    .all()
+            })
+            .unwrap();
+        assert_eq!(names(&s, &studs), ["Алиса", "张伟"]);
+        // Loaded (strict mode would refuse a lazy load) and empty.
+        for st in studs {
+            assert!(s.related(Student::courses(), st).unwrap().is_empty());
+        }
+    }
+}
+
+backend_test! {
     fn lazy_load_in_strict_mode_is_an_error_naming_the_relation(t) {
         seed_committed(&t.db);
         let mut s = t.db.session();

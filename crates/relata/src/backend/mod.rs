@@ -56,7 +56,8 @@ pub(crate) trait Conn: Send {
     /// Runs `sql`, an `INSERT` that takes one array parameter per column (rendered where
     /// [`Dialect::insert_arrays`] says so), for the rows of `params` (`width` values a row):
     /// parameter `c` is the array of every row's `c`th value. With `ids`, `sql` returns the
-    /// generated keys, appended in row order.
+    /// generated keys, appended in row order. Only PostgreSQL's dialect renders such SQL; the
+    /// other backends keep this default, which names what went wrong should one ever get it.
     fn insert_arrays(
         &mut self,
         sql: &str,

@@ -212,41 +212,49 @@ impl Session {
             }
             pairs.results[p as usize] = true;
         }
-        let mut each = |row: &dyn RowSource| {
-            match row
-                .get_i64(to_column)
-                .map_err(|e| decode(def, to.column, e.0))?
-            {
-                Some(tid) => {
-                    let parents = if from_slot == to_slot {
-                        &*target
-                    } else {
-                        self.stores[from_slot]
-                            .as_deref()
-                            .expect("parent store exists")
-                    };
-                    pairs.add(
-                        read_key(row, 0, def, from.column)?,
-                        tid,
-                        parents,
-                        links,
-                        from_left,
-                    );
-                }
-                None => {
-                    // Without a parent filter the targets arm reads every target: keep those a
-                    // pair named (all of them if the targets came first).
-                    let tid = read_key(row, 0, def, to.column)?;
-                    if !every_parent || pairs.count == 0 || pairs.wanted.contains(tid) {
-                        target.merge_with_id(tid, row, 1)?;
+        let mut result = Ok(());
+        for (i, (sql, params)) in statements.iter().enumerate() {
+            // Two statements: the targets follow the pairs, and none is needed when no pair of
+            // an unloaded result named one (then reading them would only fill the session).
+            if i > 0 && pairs.targets.is_empty() {
+                break;
+            }
+            result = run.query(&why, sql, params, &mut |row: &dyn RowSource| {
+                match row
+                    .get_i64(to_column)
+                    .map_err(|e| decode(def, to.column, e.0))?
+                {
+                    Some(tid) => {
+                        let parents = if from_slot == to_slot {
+                            &*target
+                        } else {
+                            self.stores[from_slot]
+                                .as_deref()
+                                .expect("parent store exists")
+                        };
+                        pairs.add(
+                            read_key(row, 0, def, from.column)?,
+                            tid,
+                            parents,
+                            links,
+                            from_left,
+                        );
+                    }
+                    None => {
+                        // Without a parent filter the targets' select reads every target: keep
+                        // those a pair named (all of them if a UNION ALL sent the targets first).
+                        let tid = read_key(row, 0, def, to.column)?;
+                        if !every_parent || pairs.count == 0 || pairs.wanted.contains(tid) {
+                            target.merge_with_id(tid, row, 1)?;
+                        }
                     }
                 }
+                Ok(())
+            });
+            if result.is_err() {
+                break;
             }
-            Ok(())
-        };
-        let result = statements
-            .iter()
-            .try_for_each(|(sql, params)| run.query(&why, sql, params, &mut each));
+        }
         let incomplete = match result {
             Ok(()) => pairs.place(&*target, links, from_left, from.order_by.is_none()),
             Err(_) => Vec::new(),
