@@ -126,6 +126,23 @@ pub enum Error {
         /// The driver's message.
         message: String,
     },
+    /// A row the session expected in the database was gone when the commit wrote to it: another
+    /// session deleted (or unlinked) it after this session read it. SQLAlchemy's
+    /// `StaleDataError`. The transaction was rolled back: nothing of the commit was written,
+    /// and the session keeps its changes (reload what changed, or `rollback()`).
+    Stale {
+        /// What the statement did: `DELETE` (an unlink) or `UPDATE`.
+        statement: &'static str,
+        /// The table written.
+        table: String,
+        /// The rows that were expected but not there, as `table(column = value, ...)`, or the
+        /// rows one of which was missing where the database does not say which.
+        key: String,
+        /// How many rows the statement was to change.
+        expected: u64,
+        /// How many it matched.
+        matched: u64,
+    },
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -216,6 +233,17 @@ impl fmt::Display for Error {
                 f,
                 "the transaction conflicted with a concurrent one and was rolled back ({message}); run it again"
             ),
+            Self::Stale {
+                statement,
+                table,
+                key,
+                expected,
+                matched,
+            } => write!(
+                f,
+                "{statement} on {table} expected to match {expected} row{} but matched {matched}: {key} is no longer in the database (another session changed it after this session read it); nothing was written and the session keeps its changes",
+                if *expected == 1 { "" } else { "s" }
+            ),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql } => match sql {
                 Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),
@@ -246,29 +274,99 @@ impl<T> OptionalExtension<T> for Result<T> {
     }
 }
 
-/// The URL with its password masked, for messages and logs: relata's own errors name URLs this
-/// way, and so should an application's.
+/// The URL with every password in it masked, for messages and logs: relata's own errors name
+/// URLs this way, and so should an application's.
+///
+/// It masks the password of the user part (`user:secret@host`, also when the password holds
+/// `/`, `@`, `?` or `#` that should have been percent-encoded), the value of every query
+/// parameter whose name contains `pass` or is `pwd` (`?password=secret`, `&sslpassword=..`),
+/// and the same keys in libpq's `key=value` connection strings (`host=db password='se cret'`).
+/// Anything that is not clearly a password is left as it was.
 ///
 /// ```
-/// assert_eq!(relata::mask_url("postgres://clerk:hunter2@db/school"), "postgres://clerk:***@db/school");
-/// assert_eq!(relata::mask_url("sqlite://school.db"), "sqlite://school.db");
+/// use relata::mask_url;
+/// assert_eq!(mask_url("postgres://clerk:hunter2@db/school"), "postgres://clerk:***@db/school");
+/// assert_eq!(mask_url("postgres://clerk@db/school?password=hunter2"), "postgres://clerk@db/school?password=***");
+/// assert_eq!(mask_url("sqlite://school.db"), "sqlite://school.db");
 /// ```
 pub fn mask_url(url: &str) -> String {
+    mask_parameters(&mask_user_password(url))
+}
+
+/// `scheme://user:secret@host...` with the secret masked. The user part ends at the last `@`
+/// before the query string; a password that holds an unencoded `?` or `#` puts its `@` after
+/// them, so when the part before the query has no `@` the last `@` of the whole URL is taken,
+/// if the text before it has a `:` (masking too much is harmless; too little is not).
+fn mask_user_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
     let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
+    let query = rest.find(['?', '#']).unwrap_or(rest.len());
+    let at = rest[..query].rfind('@').or_else(|| rest.rfind('@'));
+    let Some(at) = at else {
+        return url.to_owned();
+    };
+    let user_info = &rest[..at];
+    match user_info.find(':') {
+        Some(colon) => format!(
             "{}://{}:***{}",
             &url[..scheme_end],
-            &authority[..colon],
+            &user_info[..colon],
             &rest[at..]
         ),
-        _ => url.to_owned(),
+        None => url.to_owned(),
     }
+}
+
+/// Whether a parameter of this name holds a secret.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("pass") || key == "pwd"
+}
+
+/// Masks the values of secret parameters: `name=value` after `?`, `&`, `;`, whitespace or at the
+/// start (a libpq connection string), the value running to the next `&`, `;`, `#` or
+/// whitespace, or to the closing quote of a quoted value.
+fn mask_parameters(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let key_start = rest[..eq]
+            .rfind(|c: char| matches!(c, '?' | '&' | ';') || c.is_whitespace())
+            .map_or(0, |i| i + 1);
+        let (before_value, after_eq) = rest.split_at(eq + 1);
+        let value_len = if after_eq.starts_with('\'') {
+            quoted_len(after_eq)
+        } else {
+            after_eq
+                .find(|c: char| matches!(c, '&' | ';' | '#') || c.is_whitespace())
+                .unwrap_or(after_eq.len())
+        };
+        out.push_str(before_value);
+        if is_secret_key(&rest[key_start..eq]) && value_len > 0 {
+            out.push_str("***");
+        } else {
+            out.push_str(&after_eq[..value_len]);
+        }
+        rest = &after_eq[value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of a libpq quoted value (`'it\'s'`), quotes included; to the end if unclosed.
+fn quoted_len(value: &str) -> usize {
+    let mut escaped = false;
+    for (i, c) in value.char_indices().skip(1) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '\'' => return i + 1,
+            _ => {}
+        }
+    }
+    value.len()
 }
 
 #[cfg(test)]
@@ -284,6 +382,65 @@ mod tests {
         assert_eq!(mask_url("postgres://bob@db/app"), "postgres://bob@db/app");
         assert_eq!(mask_url("sqlite://a:b.db"), "sqlite://a:b.db");
         assert_eq!(mask_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            mask_url("postgres://bob@db/app?options=-c%20search_path%3Dx&application_name=a"),
+            "postgres://bob@db/app?options=-c%20search_path%3Dx&application_name=a"
+        );
+        assert_eq!(
+            mask_url("mysql://root@127.0.0.1:3306/test?relata_returning=false"),
+            "mysql://root@127.0.0.1:3306/test?relata_returning=false"
+        );
+    }
+
+    /// Every form a password can take in a URL or connection string (issue 12: `?password=`
+    /// and a password holding `/` were printed whole).
+    #[test]
+    fn masks_passwords_in_every_form() {
+        let secret_free = |url: &str| {
+            let masked = mask_url(url);
+            assert!(!masked.contains("s3cr"), "{url} -> {masked}");
+            masked
+        };
+        assert_eq!(
+            secret_free("postgres://u@h/db?password=s3cret"),
+            "postgres://u@h/db?password=***"
+        );
+        assert_eq!(
+            secret_free("mysql://u@h:3306/db?password=s3cret&relata_returning=false"),
+            "mysql://u@h:3306/db?password=***&relata_returning=false"
+        );
+        assert_eq!(
+            secret_free("postgres://u@h/db?sslmode=disable&PassWord=s3cret"),
+            "postgres://u@h/db?sslmode=disable&PassWord=***"
+        );
+        assert_eq!(
+            secret_free("postgres://u:s3/cr@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            secret_free("postgres://u:s3@cr@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            secret_free("postgres://u:s3?cr#x@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            secret_free("mysql://u:s3cr%2Fet@h/db"),
+            "mysql://u:***@h/db"
+        );
+        assert_eq!(
+            secret_free("host=db user=u password=s3cret dbname=app"),
+            "host=db user=u password=*** dbname=app"
+        );
+        assert_eq!(
+            secret_free("host=db password='s3cr et\\'s' dbname=app"),
+            "host=db password=*** dbname=app"
+        );
+        assert_eq!(
+            secret_free("postgres://u@h/db?pwd=s3cret"),
+            "postgres://u@h/db?pwd=***"
+        );
     }
 
     #[test]

@@ -34,20 +34,21 @@ pub(crate) trait Conn: Send {
         ids: &mut Vec<i64>,
     ) -> Result<()>;
     /// Runs `sql`, a statement of `width` parameters, once for each row of `params` (`width`
-    /// values a row), appending each row's generated key to `ids` when given. A failure names
-    /// the index of the row that failed. Backends that can reuse one prepared statement for all
-    /// rows override this.
+    /// values a row), appending to `out` what it asks for of each row. A failure names the index
+    /// of the row that failed. Backends that can reuse one prepared statement for all rows
+    /// override this.
     fn execute_each(
         &mut self,
         sql: &str,
         width: usize,
         params: &[ValueRef<'_>],
-        mut ids: Option<&mut Vec<i64>>,
+        mut out: Each<'_>,
     ) -> std::result::Result<(), (usize, Error)> {
         for (i, row) in params.chunks(width.max(1)).enumerate() {
-            match ids.as_deref_mut() {
-                Some(ids) => self.insert(sql, row, 1, ids),
-                None => self.execute(sql, row).map(drop),
+            match &mut out {
+                Each::Keys(ids) => self.insert(sql, row, 1, ids),
+                Each::Changed(counts) => self.execute(sql, row).map(|n| counts.push(n)),
+                Each::Nothing => self.execute(sql, row).map(drop),
             }
             .map_err(|e| (i, e))?;
         }
@@ -91,6 +92,16 @@ pub(crate) trait Conn: Send {
     fn is_broken(&self) -> bool {
         false
     }
+}
+
+/// What [`Conn::execute_each`] reports of each row it ran.
+pub(crate) enum Each<'a> {
+    /// Nothing.
+    Nothing,
+    /// The key the database generated for the row's insert.
+    Keys(&'a mut Vec<i64>),
+    /// How many rows the row's statement changed (a delete checked for stale pairs).
+    Changed(&'a mut Vec<u64>),
 }
 
 /// Whether a server connection is (or may be) in a transaction after `sql`, a statement without
@@ -641,7 +652,7 @@ impl<'a> Runner<'a> {
         sql: &str,
         width: usize,
         params: &[ValueRef<'_>],
-        ids: Option<&mut Vec<i64>>,
+        out: Each<'_>,
     ) -> std::result::Result<(), (usize, Error)> {
         let rows = params.len() / width.max(1);
         self.log.count += rows as u64;
@@ -653,7 +664,7 @@ impl<'a> Runner<'a> {
         if self.echo {
             eprintln!("[relata] {sql} {shown}");
         }
-        self.conn.execute_each(sql, width, params, ids)
+        self.conn.execute_each(sql, width, params, out)
     }
 
     pub(crate) fn query(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::types::{ToSqlOutput, ValueRef as SqlValueRef};
 use rusqlite::{ffi, Connection, OpenFlags, ToSql};
 
-use super::Conn;
+use super::{Conn, Each};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::sql::{Dialect, Sqlite};
 use crate::value::{DecodeError, RowSource, ValueRef};
@@ -176,7 +176,7 @@ impl Conn for SqliteConn {
         sql: &str,
         width: usize,
         params: &[ValueRef<'_>],
-        mut ids: Option<&mut Vec<i64>>,
+        mut out: Each<'_>,
     ) -> std::result::Result<(), (usize, Error)> {
         // One cache lookup and one prepared statement for every row: binding over the previous
         // row's values needs no reset of the bindings.
@@ -189,9 +189,11 @@ impl Conn for SqliteConn {
             for (j, v) in row.iter().enumerate() {
                 stmt.raw_bind_parameter(j + 1, Bind(*v)).map_err(fail)?;
             }
-            stmt.raw_execute().map_err(fail)?;
-            if let Some(ids) = ids.as_deref_mut() {
-                ids.push(self.conn.last_insert_rowid());
+            let changed = stmt.raw_execute().map_err(fail)?;
+            match &mut out {
+                Each::Keys(ids) => ids.push(self.conn.last_insert_rowid()),
+                Each::Changed(counts) => counts.push(changed as u64),
+                Each::Nothing => {}
             }
         }
         Ok(())

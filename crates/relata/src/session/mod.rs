@@ -568,7 +568,7 @@ impl Session {
         };
         let ids = if in_block {
             // The block's transaction is open: write into it, then end it.
-            let done = flush::execute(&plan, view, &mut run)
+            let done = flush::execute(&plan, view, &mut run, flush::Verify::Outcomes)
                 .and_then(|ids| run.batch(&"commit", "COMMIT").map(|()| ids));
             if done.is_err() {
                 let _ = run.batch(&"rollback", "ROLLBACK");
@@ -582,7 +582,8 @@ impl Session {
             }
             done?
         } else {
-            let ids = run.transaction(|run| flush::execute(&plan, view, run))?;
+            let ids =
+                run.transaction(|run| flush::execute(&plan, view, run, flush::Verify::Outcomes))?;
             analyze(&mut run);
             ids
         };

@@ -340,8 +340,14 @@ fn unnest(s: &mut Sql<'_>, types: impl IntoIterator<Item = SqlType>) {
 }
 
 /// Deletes `rows` association pairs: `WHERE l = ? AND r = ?` for one, `WHERE (l, r) IN ((?, ?),
-/// ...)` for more (a row-value list, which SQLite, PostgreSQL and MySQL all take).
-pub(crate) fn delete_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> String {
+/// ...)` for more (a row-value list, which SQLite, PostgreSQL and MySQL all take); with
+/// `returning`, the statement returns the pairs it deleted (`RETURNING l, r`).
+pub(crate) fn delete_pairs(
+    d: &dyn Dialect,
+    assoc: &AssocDef,
+    rows: usize,
+    returning: bool,
+) -> String {
     let mut s = Sql::new(d);
     s.push("DELETE FROM ").ident(assoc.table).push(" WHERE ");
     if rows == 1 {
@@ -363,6 +369,10 @@ pub(crate) fn delete_pairs(d: &dyn Dialect, assoc: &AssocDef, rows: usize) -> St
             s.tuple(2);
         }
         s.push(")");
+    }
+    if returning {
+        s.push(" RETURNING ")
+            .idents([assoc.left.column, assoc.right.column]);
     }
     s.finish()
 }
