@@ -143,6 +143,10 @@ pub enum Error {
         /// How many it matched.
         matched: u64,
     },
+    /// A read-only transaction block ([`TxOptions::read_only`](crate::TxOptions::read_only))
+    /// was asked to commit changes. They stay pending: commit them after the block, or run it
+    /// as a read-write block.
+    ReadOnly,
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -243,6 +247,9 @@ impl fmt::Display for Error {
                 f,
                 "{statement} on {table} expected to match {expected} row{} but matched {matched}: {key} is no longer in the database (another session changed it after this session read it); nothing was written and the session keeps its changes",
                 if *expected == 1 { "" } else { "s" }
+            ),
+            Self::ReadOnly => f.write_str(
+                "cannot commit inside a read-only transaction block; the changes stay pending: commit them after the block, or make it read-write (TxOptions without read_only)",
             ),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql } => match sql {

@@ -91,6 +91,7 @@ mod schema;
 mod session;
 mod sql;
 mod toposort;
+mod transaction;
 mod value;
 
 pub use backend::Database;
@@ -103,6 +104,7 @@ pub use relation::{AssocDef, AssocSide, Association, Relation};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Related, Session};
 pub use sql::{Dialect, MySql, Postgres, Sqlite};
+pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
 
 /// The README's Rust example is compiled and run as a doctest.

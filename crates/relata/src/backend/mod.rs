@@ -583,6 +583,14 @@ impl fmt::Display for RowParams<'_> {
     }
 }
 
+/// Prints a statement to stderr for `Database::set_echo`. A stderr that cannot be written (a
+/// full disk, a closed pipe) loses the echo but never panics, as `eprintln!` would: a panic here
+/// could strike while a transaction block is being rolled back.
+fn echo(sql: &str, params: &dyn fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "[relata] {sql} {params}");
+}
+
 impl<'a> Runner<'a> {
     pub(crate) fn new(conn: &'a mut dyn Conn, log: &'a mut StatementLog, echo: bool) -> Self {
         Runner { conn, log, echo }
@@ -605,7 +613,7 @@ impl<'a> Runner<'a> {
         }
         tracing::debug!(target: "relata::sql", %why, %params, "{sql}");
         if self.echo {
-            eprintln!("[relata] {sql} {params}");
+            echo(sql, params);
         }
     }
 
@@ -662,7 +670,7 @@ impl<'a> Runner<'a> {
         let shown = RowParams(params, width);
         tracing::debug!(target: "relata::sql", %why, rows, params = %shown, "{sql}");
         if self.echo {
-            eprintln!("[relata] {sql} {shown}");
+            echo(sql, &shown);
         }
         self.conn.execute_each(sql, width, params, out)
     }

@@ -20,6 +20,7 @@ use crate::model::{Key, Model};
 use crate::query::Query;
 use crate::relation::{AssocDef, Relation};
 use crate::sql;
+use crate::transaction::TxOptions;
 pub(crate) use links::{LinkOp, LinkSet, NewEnds};
 pub(crate) use store::{AnyStore, State, Store};
 
@@ -66,6 +67,8 @@ pub struct Session {
     sql_cache: SqlCache,
     /// The connection of the current `transaction` block, if any.
     pinned: Option<PooledConn>,
+    /// Whether the current block is read-only.
+    read_only: bool,
 }
 
 /// Statements of a fixed shape, rendered once per session.
@@ -108,6 +111,7 @@ impl Session {
             log: StatementLog::default(),
             sql_cache: SqlCache::default(),
             pinned: None,
+            read_only: false,
         }
     }
 
@@ -533,6 +537,9 @@ impl Session {
     fn commit_inner(&mut self, reopen: bool) -> Result<()> {
         let plan = flush::plan(self.view())?;
         let in_block = self.pinned.is_some();
+        if in_block && self.read_only && !plan.is_empty() {
+            return Err(Error::ReadOnly);
+        }
         if plan.is_empty() && (!in_block || reopen) {
             flush::apply(
                 &plan,
@@ -596,8 +603,11 @@ impl Session {
     /// (several times faster for many small reads), and its changes land together.
     ///
     /// The transaction takes the write lock at once (`BEGIN IMMEDIATE` on SQLite), so other
-    /// writers wait while the block runs; keep blocks short. If `body` fails, the transaction is
-    /// rolled back and the error returned; changes not yet committed stay pending in the session.
+    /// writers wait while the block runs; keep blocks short, and read in a read-only block
+    /// ([`Session::transaction_with`] and [`TxOptions::read_only`]), which never waits for a
+    /// writer. If `body` fails, the transaction is rolled back and the error returned; changes
+    /// not yet committed stay pending in the session. If `body` panics, the transaction is rolled
+    /// back as the panic leaves the block, and the session can run blocks again.
     /// A `commit()` inside the block lands the changes so far and continues in a new transaction.
     /// A block inside a block is part of the outer one.
     ///
@@ -620,21 +630,70 @@ impl Session {
     /// # Ok::<(), relata::Error>(())
     /// ```
     pub fn transaction<T>(&mut self, body: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+        self.transaction_with(TxOptions::new(), body)
+    }
+
+    /// [`Session::transaction`] with options: an isolation level, or a read-only block.
+    ///
+    /// A read-only block reads one consistent snapshot without taking a write lock (SQLite:
+    /// a deferred `BEGIN`, so it neither waits for a writer nor holds one up; PostgreSQL and
+    /// MySQL: `READ ONLY` at `REPEATABLE READ` unless another level is chosen). It commits
+    /// nothing: changes made in it stay pending, and `commit()` inside it is
+    /// [`Error::ReadOnly`].
+    ///
+    /// `body` may fail with the application's own error type, anything that can hold a relata
+    /// error (`E: From<relata::Error>`); the block is rolled back all the same.
+    ///
+    /// ```
+    /// # use relata::{Database, Model, TxOptions, schema};
+    /// # #[derive(Model)] #[relata(table = "students")]
+    /// # struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student])?;
+    /// let mut s = db.session();
+    /// let (count, names) = s.transaction_with(TxOptions::new().read_only(), |s| {
+    ///     let count = s.query::<Student>().count()?;
+    ///     let keys = s.query::<Student>().order_by(Student::NAME.asc()).all()?;
+    ///     Ok::<_, relata::Error>((count, keys.len()))
+    /// })?;
+    /// assert_eq!((count, names), (0, 0)); // both read the same snapshot
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn transaction_with<T, E: From<Error>>(
+        &mut self,
+        options: TxOptions,
+        body: impl FnOnce(&mut Session) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         if self.pinned.is_some() {
             return body(self);
         }
         let mut conn = self.db.acquire()?;
-        Runner::new(conn.conn(), &mut self.log, self.db.echo())
-            .batch(&"begin", self.db.dialect().begin())?;
+        let begin = self.db.dialect().begin_with(options);
+        Runner::new(conn.conn(), &mut self.log, self.db.echo()).batch(&"begin", &begin)?;
         self.pinned = Some(conn);
-        let result = body(self).and_then(|v| self.commit_inner(false).map(|()| v));
-        if let Some(mut conn) = self.pinned.take() {
-            if conn.conn().in_transaction() {
-                let _ = Runner::new(conn.conn(), &mut self.log, self.db.echo())
-                    .batch(&"rollback", "ROLLBACK");
+        self.read_only = options.is_read_only();
+        // Ends the block however `body` leaves it, a panic included: a transaction still open
+        // is rolled back and the connection goes back to the pool, so the session can run
+        // blocks again and other sessions are not locked out.
+        let block = Block(self);
+        let s = &mut *block.0;
+        match body(s) {
+            Ok(value) => {
+                let ended = if s.read_only {
+                    s.end_read_only_block()
+                } else {
+                    s.commit_inner(false)
+                };
+                ended.map(|()| value).map_err(E::from)
             }
+            Err(e) => Err(e),
         }
-        result
+    }
+
+    /// Ends a read-only block's transaction; pending changes stay pending.
+    fn end_read_only_block(&mut self) -> Result<()> {
+        let conn = self.pinned.as_mut().expect("inside a block");
+        Runner::new(conn.conn(), &mut self.log, self.db.echo()).batch(&"commit", "COMMIT")
     }
 
     /// Discards every pending change: new objects become detached, modified objects get their
@@ -645,6 +704,37 @@ impl Session {
         }
         for l in self.links.iter_mut().flatten() {
             l.rolled_back();
+        }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("database", &self.db)
+            .field("id", &self.id)
+            .field("in_transaction_block", &self.pinned.is_some())
+            .field("has_changes", &self.has_changes())
+            .field("statements_run", &self.log.count)
+            .finish()
+    }
+}
+
+/// The end of a transaction block, on every way out of it (a panic included): the block's
+/// connection leaves the session, rolled back if its transaction is still open.
+struct Block<'s>(&'s mut Session);
+
+impl Drop for Block<'_> {
+    fn drop(&mut self) {
+        let s = &mut *self.0;
+        s.read_only = false;
+        if let Some(mut conn) = s.pinned.take() {
+            if conn.conn().in_transaction() {
+                // The error that matters is the block's own; a connection that cannot roll back
+                // reports itself broken and the pool drops it.
+                let _ = Runner::new(conn.conn(), &mut s.log, s.db.echo())
+                    .batch(&"rollback", "ROLLBACK");
+            }
         }
     }
 }

@@ -10,9 +10,12 @@ pub use mysql::MySql;
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
+use std::borrow::Cow;
+
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
 use crate::relation::AssocDef;
+use crate::transaction::{Isolation, TxOptions};
 use crate::value::{SqlType, Value};
 
 /// How one database spells SQL. Each dialect is a zero-sized type that overrides only what differs
@@ -78,6 +81,24 @@ pub trait Dialect: Send + Sync + 'static {
     /// The statement that opens a write transaction.
     fn begin(&self) -> &'static str {
         "BEGIN"
+    }
+
+    /// The statement(s) that open a transaction block with these options: the isolation level
+    /// and read-only mode as the SQL standard (and PostgreSQL) spells them; a read-only block
+    /// without a level reads one snapshot (`REPEATABLE READ`).
+    fn begin_with(&self, options: TxOptions) -> Cow<'static, str> {
+        let isolation = match (options.isolation_level(), options.is_read_only()) {
+            (None, true) => Some(Isolation::RepeatableRead),
+            (level, _) => level,
+        };
+        match (isolation, options.is_read_only()) {
+            (None, _) => Cow::Borrowed(self.begin()),
+            (Some(level), read_only) => Cow::Owned(format!(
+                "BEGIN ISOLATION LEVEL {}{}",
+                level.sql(),
+                if read_only { " READ ONLY" } else { "" }
+            )),
+        }
     }
 
     /// What turns an insert of association rows into one that skips pairs already present;

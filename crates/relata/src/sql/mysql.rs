@@ -1,6 +1,9 @@
 //! The MySQL and MariaDB dialects (also spoken by TiDB and Vitess).
 
+use std::borrow::Cow;
+
 use super::Dialect;
+use crate::transaction::TxOptions;
 use crate::value::SqlType;
 
 /// MySQL and MariaDB: backtick-quoted identifiers, `?` placeholders, `AUTO_INCREMENT` keys,
@@ -114,6 +117,23 @@ impl Dialect for MySql {
 
     fn begin(&self) -> &'static str {
         "START TRANSACTION"
+    }
+
+    fn begin_with(&self, options: TxOptions) -> Cow<'static, str> {
+        // The level is set for the next transaction only, before it starts; without one,
+        // InnoDB's default (REPEATABLE READ) already reads one snapshot.
+        let start = if options.is_read_only() {
+            "START TRANSACTION READ ONLY"
+        } else {
+            self.begin()
+        };
+        match options.isolation_level() {
+            None => Cow::Borrowed(start),
+            Some(level) => Cow::Owned(format!(
+                "SET TRANSACTION ISOLATION LEVEL {}; {start}",
+                level.sql()
+            )),
+        }
     }
 
     fn on_conflict_do_nothing(&self, out: &mut String, first_column: &str) {

@@ -1,6 +1,9 @@
 //! The SQLite dialect.
 
+use std::borrow::Cow;
+
 use super::Dialect;
+use crate::transaction::TxOptions;
 use crate::value::SqlType;
 
 /// SQLite: `?` placeholders, one row per write statement, `STRICT` tables (a value of the wrong type is an error, not silently
@@ -47,6 +50,17 @@ impl Dialect for Sqlite {
         // Take the write lock up front: a deferred transaction that later needs to write can fail
         // with SQLITE_BUSY halfway through a commit instead of waiting its turn.
         "BEGIN IMMEDIATE"
+    }
+
+    fn begin_with(&self, options: TxOptions) -> Cow<'static, str> {
+        // SQLite runs one writer at a time, so every transaction is serializable whatever level
+        // is asked for. A read-only block starts deferred: in WAL mode it reads its snapshot
+        // while a writer writes, and no writer waits for it.
+        Cow::Borrowed(if options.is_read_only() {
+            "BEGIN"
+        } else {
+            self.begin()
+        })
     }
 
     fn table_options(&self) -> &'static str {
