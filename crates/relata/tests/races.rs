@@ -189,7 +189,7 @@ fn relata_courses() -> relata::Relation<Student, Course> {
 enum Outcome {
     Committed,
     /// The database or relata refused the commit because another session got there first.
-    Refused(String),
+    Refused(Error),
 }
 
 /// Classifies a commit: success, or an error that says another session got there first (a
@@ -204,7 +204,7 @@ fn outcome(round: usize, result: Result<()>) -> Outcome {
                 kind: ConstraintKind::PrimaryKey | ConstraintKind::Unique,
                 ..
             },
-        ) => Outcome::Refused(e.to_string()),
+        ) => Outcome::Refused(e),
         Err(other) => panic!("round {round}: unexpected error {other:?}"),
     }
 }
@@ -256,6 +256,16 @@ fn racing_changes_of_a_seen_pair_have_one_winner(db: &Database, link: bool) {
             .filter(|o| matches!(o, Outcome::Committed))
             .count();
         assert_eq!(won, 1, "round {round}: exactly one winner: {outcomes:?}");
+        for o in &outcomes {
+            if let Outcome::Refused(e) = o {
+                // The message says what happened: the pair, or a conflict to run again.
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("student_course") || msg.contains("run it again"),
+                    "round {round}: {msg}"
+                );
+            }
+        }
         let mut fresh = db.session();
         let st = fresh.find::<Student>(sid).unwrap().unwrap();
         let co = fresh.find::<Course>(cid).unwrap().unwrap();
