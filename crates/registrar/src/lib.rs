@@ -36,6 +36,7 @@ mod error;
 mod model;
 mod output;
 mod registry;
+mod text;
 
 pub use cli::{run, DB_ENV, DEFAULT_DB};
 pub use csvio::{read_pairs, write_pairs, HEADER};
