@@ -103,7 +103,7 @@ pub use relata_derive::{Association, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Related, Session};
-pub use sql::{Dialect, MySql, Postgres, Sqlite};
+pub use sql::{Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
 

@@ -129,6 +129,18 @@ impl Schema {
         Ok(order.into_iter().map(|i| self.entities[i]).collect())
     }
 
+    /// The names of the tables and indexes the DDL creates, in a dialect.
+    pub(crate) fn objects(&self, dialect: &dyn Dialect) -> Result<Vec<String>> {
+        Ok(self
+            .ordered()?
+            .into_iter()
+            .flat_map(|e| match e {
+                EntityDef::Table(t) => sql::table_objects(dialect, t),
+                EntityDef::Association(a) => sql::association_objects(dialect, a),
+            })
+            .collect())
+    }
+
     /// The DDL statements that create the schema, in order, for a dialect.
     pub fn ddl(&self, dialect: &dyn Dialect) -> Result<Vec<String>> {
         Ok(self

@@ -432,17 +432,61 @@ impl Database {
 
     /// Creates every table, index and foreign key of `schema` that does not exist yet, parents
     /// before the tables that reference them, in one transaction. Running it again changes nothing.
+    ///
+    /// It first reads which tables and indexes exist (one catalog query): when all are there, as
+    /// on every open but the first, it runs no DDL and takes no lock, so it never waits for a
+    /// writer and never makes a reader wait. Otherwise it takes a lock on the schema (SQLite's
+    /// write lock, a PostgreSQL advisory lock, a MySQL named lock), so several processes opening
+    /// a new database at once create each table once and none of them fails.
     pub fn create_all(&self, schema: &Schema) -> Result<()> {
-        let statements = schema.ddl(self.dialect())?;
+        let d = self.dialect();
+        let statements = schema.ddl(d)?;
+        let wanted = schema.objects(d)?;
         let mut conn = self.acquire()?;
         let mut log = StatementLog::default();
         let mut run = Runner::new(conn.conn(), &mut log, self.echo());
-        run.transaction(|run| {
+        let mut existing = std::collections::HashSet::new();
+        run.query(
+            &"create_all: existing tables",
+            d.existing_tables_and_indexes(),
+            &[],
+            &mut |row| {
+                if let Ok(Some(name)) = row.get_text(0) {
+                    existing.insert(name);
+                }
+                Ok(())
+            },
+        )?;
+        if wanted.iter().all(|name| existing.contains(name)) {
+            return Ok(());
+        }
+        let lock = d.schema_lock();
+        let created = run.transaction(|run| {
+            if let Some(lock) = lock {
+                let mut granted = !lock.granted_reads_one;
+                run.query(&"create_all: lock the schema", lock.acquire, &[], &mut |row| {
+                    granted |= matches!(row.get_i64(0), Ok(Some(1)));
+                    Ok(())
+                })?;
+                if !granted {
+                    return Err(Error::Busy {
+                        message: "another connection kept the schema locked for 30 s while creating tables".into(),
+                    });
+                }
+            }
             for sql in &statements {
                 run.execute(&"create_all", sql, &[])?;
             }
             Ok(())
-        })
+        });
+        if let Some(release) = lock.and_then(|l| l.release) {
+            // Released whatever happened; a connection that cannot run it is broken and closed,
+            // which releases the lock too.
+            let _ = run.query(&"create_all: unlock the schema", release, &[], &mut |_| {
+                Ok(())
+            });
+        }
+        created
     }
 
     /// Runs SQL that takes no parameters, as given (for example a migration). relata itself never

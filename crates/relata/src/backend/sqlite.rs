@@ -44,9 +44,21 @@ pub(super) fn parse_url(url: &str) -> std::result::Result<Target, String> {
 /// synchronous=NORMAL and a 64 MiB page cache; a busy timeout so concurrent writers wait instead
 /// of failing at once; stable query plans.
 pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
-    let fail = |e: rusqlite::Error| Error::Connect {
-        url: url.to_owned(),
-        message: e.to_string(),
+    let fail = |e: rusqlite::Error| {
+        if is_busy(&e) {
+            // Another process holds the file (creating it, say): retryable, not a bad URL.
+            Error::Busy {
+                message: format!(
+                    "cannot open `{url}`: {e} (another connection kept it locked for {} s)",
+                    BUSY_TIMEOUT.as_secs()
+                ),
+            }
+        } else {
+            Error::Connect {
+                url: url.to_owned(),
+                message: e.to_string(),
+            }
+        }
     };
     let conn = match target {
         Target::Memory => Connection::open_in_memory(),
@@ -58,7 +70,7 @@ pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
         ),
     }
     .map_err(fail)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
     conn.set_prepared_statement_cache_capacity(64);
     // The bundled SQLite has STAT4, so a statement whose plan might depend on a bound value is
     // re-planned whenever its bindings change, and rusqlite clears bindings each time a cached
@@ -92,12 +104,41 @@ pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
         // with 64 MiB. The cache grows only as pages are read.
         conn.pragma_update(None, "cache_size", -65536)
             .map_err(fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
+        // Turning a new file to WAL needs the file to itself, and SQLite answers "database is
+        // locked" at once, without waiting out the busy timeout, when another connection is
+        // creating it at the same moment (seen with eight processes opening a new file: two in
+        // ten trials failed), so wait here as the busy timeout would.
+        retry_while_busy(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
     }
     Ok(Box::new(SqliteConn { conn }))
+}
+
+/// How long a connection waits for another to release a lock before giving up with
+/// `Error::Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether SQLite said another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(err, _)
+            if matches!(err.code, ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs `step` again while SQLite reports the file locked, for up to [`BUSY_TIMEOUT`].
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
 }
 
 struct SqliteConn {

@@ -78,6 +78,21 @@ pub trait Dialect: Send + Sync + 'static {
         self.table_options()
     }
 
+    /// A query of one text column: the names of the tables and indexes in the schema that
+    /// `CREATE TABLE` without a schema name writes to. `create_all` reads it first and runs no
+    /// DDL (and takes no lock) when every table and index it would create is there.
+    fn existing_tables_and_indexes(&self) -> &'static str {
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
+    }
+
+    /// How `create_all` keeps two processes from creating the same tables at once, where the
+    /// transaction that runs the DDL does not (two PostgreSQL transactions may both run `CREATE
+    /// TABLE IF NOT EXISTS` for one table, and the second fails on a catalog unique index):
+    /// `None` where the transaction's own lock suffices (SQLite's `BEGIN IMMEDIATE`).
+    fn schema_lock(&self) -> Option<SchemaLock> {
+        None
+    }
+
     /// The statement that opens a write transaction.
     fn begin(&self) -> &'static str {
         "BEGIN"
@@ -200,6 +215,21 @@ pub trait Dialect: Send + Sync + 'static {
     fn continues_after_error(&self) -> bool {
         true
     }
+}
+
+/// A lock on a database's schema, held while `create_all` runs its DDL (see
+/// [`Dialect::schema_lock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaLock {
+    /// A query run first in the DDL's transaction that waits for the lock; with
+    /// `granted_reads_one`, it returns one row whose first column is 1 when the lock was granted
+    /// (MySQL's `GET_LOCK` returns 0 when it gave up waiting).
+    pub acquire: &'static str,
+    /// Whether `acquire` returns 1 when granted.
+    pub granted_reads_one: bool,
+    /// A query that releases the lock after the transaction, where ending the transaction does
+    /// not release it.
+    pub release: Option<&'static str>,
 }
 
 /// A small writer that keeps the dialect and the parameter count together.
@@ -819,7 +849,7 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
     let mut out = Vec::new();
     let mut separate = Vec::new();
     for c in indexed {
-        let name = format!("{}_{}_idx", table.name, c.name);
+        let name = index_name(table, c.name);
         let mut key = Sql::new(d);
         key.ident(c.name);
         if let Some(n) = d.index_prefix(c.sql_type) {
@@ -841,6 +871,36 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
     out.push(s.finish());
     out.extend(separate);
     out
+}
+
+/// The names of the tables and separately created indexes that [`create_table`] makes for a
+/// model (the names [`Dialect::existing_tables_and_indexes`] lists).
+pub(crate) fn table_objects(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
+    let mut out = vec![table.name.to_owned()];
+    if !d.inline_indexes() {
+        out.extend(
+            table
+                .columns
+                .iter()
+                .filter(|c| c.indexed && !c.unique)
+                .map(|c| index_name(table, c.name)),
+        );
+    }
+    out
+}
+
+/// The names of the table and separately created index that [`create_association`] makes.
+pub(crate) fn association_objects(d: &dyn Dialect, assoc: &AssocDef) -> Vec<String> {
+    let mut out = vec![assoc.table.to_owned()];
+    if !d.inline_indexes() {
+        out.push(assoc.reverse_index_name());
+    }
+    out
+}
+
+/// The name of the index on one column of a model's table.
+fn index_name(table: &TableDef, column: &str) -> String {
+    format!("{}_{}_idx", table.name, column)
 }
 
 /// `ANALYZE table, ...`: refreshes the planner's statistics of these tables.

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::Dialect;
+use super::{Dialect, SchemaLock};
 use crate::transaction::TxOptions;
 use crate::value::SqlType;
 
@@ -117,6 +117,23 @@ impl Dialect for MySql {
 
     fn begin(&self) -> &'static str {
         "START TRANSACTION"
+    }
+
+    fn existing_tables_and_indexes(&self) -> &'static str {
+        // Indexes are declared inside CREATE TABLE here: the tables are all there is.
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+    }
+
+    fn schema_lock(&self) -> Option<SchemaLock> {
+        // DDL commits at once on MySQL, so no transaction holds processes apart: a named lock
+        // per database does (held by the connection until released, waited for up to 30 s).
+        Some(SchemaLock {
+            acquire: "SELECT GET_LOCK(LEFT(CONCAT('relata.create_all.', DATABASE()), 64), 30)",
+            granted_reads_one: true,
+            release: Some(
+                "SELECT RELEASE_LOCK(LEFT(CONCAT('relata.create_all.', DATABASE()), 64))",
+            ),
+        })
     }
 
     fn begin_with(&self, options: TxOptions) -> Cow<'static, str> {

@@ -1,6 +1,6 @@
 //! The PostgreSQL dialect (also spoken by CockroachDB, YugabyteDB and Citus).
 
-use super::Dialect;
+use super::{Dialect, SchemaLock};
 use crate::value::SqlType;
 
 /// PostgreSQL: `$1` placeholders, identity keys, `RETURNING` for generated keys, text compared
@@ -50,6 +50,24 @@ impl Dialect for Postgres {
 
     fn returning(&self) -> bool {
         true
+    }
+
+    fn existing_tables_and_indexes(&self) -> &'static str {
+        "SELECT c.relname FROM pg_catalog.pg_class AS c \
+         JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'i')"
+    }
+
+    fn schema_lock(&self) -> Option<SchemaLock> {
+        // Per schema, released when the DDL's transaction ends. Without it, eight processes
+        // opening a new database at once failed with `relation "students" already exists` or a
+        // `pg_type` unique violation.
+        Some(SchemaLock {
+            acquire: "SELECT pg_advisory_xact_lock(hashtext('relata.create_all'), \
+                      hashtext(COALESCE(current_schema(), '')))",
+            granted_reads_one: false,
+            release: None,
+        })
     }
 
     fn insert_arrays(&self) -> bool {
