@@ -56,6 +56,27 @@ pub enum Error {
         /// The database's own message.
         message: String,
     },
+    /// The connection broke, or the server stopped answering (it sent nothing for longer than
+    /// the statement timeout, `relata_statement_timeout`, plus 5 s), in the middle of a command.
+    /// relata dropped the connection; the server discards the transaction that was in
+    /// progress, so nothing of it is kept, unless the connection was lost while the transaction
+    /// was being committed (`in_commit`): then the commit may or may not have landed.
+    ConnectionLost {
+        /// The URL, with any password masked.
+        url: String,
+        /// What happened.
+        message: String,
+        /// Whether it happened during `COMMIT`, so the outcome of the commit is unknown.
+        in_commit: bool,
+    },
+    /// The database stopped a statement that ran longer than the statement timeout
+    /// (`relata_statement_timeout` in the URL, 30 s by default): a very slow statement, or one
+    /// that waited that long for a lock another connection held. The transaction was rolled
+    /// back; nothing of it was written.
+    Timeout {
+        /// The database's message.
+        message: String,
+    },
     /// The database URL could not be understood.
     InvalidUrl {
         /// The URL, with any password masked.
@@ -207,6 +228,22 @@ impl fmt::Display for Error {
                 "cannot use database URL `{url}`: {reason} (expected sqlite::memory:, sqlite://path.db, sqlite:///absolute/path.db, postgres://user@host/dbname or mysql://user@host/dbname)"
             ),
             Self::Connect { url, message } => write!(f, "cannot open database `{url}`: {message}"),
+            Self::ConnectionLost {
+                url,
+                message,
+                in_commit,
+            } => {
+                write!(f, "lost the connection to database `{url}`: {message}; ")?;
+                if *in_commit {
+                    f.write_str("it was lost while committing, so the commit may or may not have landed: look before running it again")
+                } else {
+                    f.write_str("nothing of the unfinished transaction is kept")
+                }
+            }
+            Self::Timeout { message } => write!(
+                f,
+                "the database stopped a statement that ran longer than the statement timeout ({message}); nothing was written (raise relata_statement_timeout in the URL if such statements are expected)"
+            ),
             Self::Schema { message } => write!(f, "schema error: {message}"),
             Self::NotFound { table, what } => write!(f, "no row in {table} matches {what}"),
             Self::MultipleRows { table, count } => write!(

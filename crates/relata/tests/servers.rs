@@ -1067,3 +1067,34 @@ backend_test! {
         });
     }
 }
+
+backend_test! {
+    /// Issue 12, item 9: trailing spaces are part of a name on every backend. MariaDB's
+    /// `utf8mb4_bin` pads (it compared `Pad`, `Pad ` and `Pad  ` as one name, so removing
+    /// `Solo` removed `Solo `); relata's MySQL tables use a collation that does not.
+    fn trailing_spaces_are_significant_in_lookups_and_unique_keys(t, tagged_school()) {
+        let mut s = t.db.session();
+        for name in ["Pad", "Pad ", "Pad  ", "Solo "] {
+            s.add(student(name));
+        }
+        for label in ["x", "x ", " x"] {
+            s.add(tag(label));
+        }
+        s.commit().expect("labels that differ only in spaces are distinct");
+        let mut s = t.db.session();
+        for name in ["Pad", "Pad ", "Pad  ", "Solo "] {
+            let found = s.query::<Student>().filter(Student::NAME.eq(name)).all().unwrap();
+            assert_eq!(names(&s, &found), [name], "lookup of {name:?}");
+        }
+        assert_eq!(
+            s.query::<Student>().filter(Student::NAME.eq("Solo")).count().unwrap(),
+            0,
+            "`Solo` is not `Solo `"
+        );
+        let ordered = s.query::<Student>().order_by(Student::NAME.asc()).all().unwrap();
+        assert_eq!(names(&s, &ordered), ["Pad", "Pad ", "Pad  ", "Solo "]);
+        assert_eq!(tag_labels(&t.db), [" x", "x", "x "]);
+        let found = s.query::<Tag>().filter(Tag::LABEL.eq("x ")).count().unwrap();
+        assert_eq!(found, 1);
+    }
+}

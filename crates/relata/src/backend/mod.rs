@@ -7,6 +7,8 @@ mod mysql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod url;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,11 +180,18 @@ impl PoolSize {
     /// An in-memory SQLite database: its one connection is the database.
     #[cfg(feature = "sqlite")]
     const MEMORY: PoolSize = PoolSize { max: 1, idle: None };
-    /// A file or a server: up to 10 connections, closed after 10 idle minutes.
-    const SHARED: PoolSize = PoolSize {
+    /// A file: up to 10 connections, closed after 10 idle minutes.
+    #[cfg(feature = "sqlite")]
+    const FILE: PoolSize = PoolSize {
         max: 10,
         idle: Some(std::time::Duration::from_secs(600)),
     };
+
+    /// A server: up to 10 connections, idle ones closed after the URL's idle timeout.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    fn server(idle: Option<std::time::Duration>) -> PoolSize {
+        PoolSize { max: 10, idle }
+    }
 }
 
 /// One thread, shared by every pool, that opens connections beyond the first and closes idle ones.
@@ -302,7 +311,7 @@ impl Database {
                 let size = if target.is_memory() {
                     PoolSize::MEMORY
                 } else {
-                    PoolSize::SHARED
+                    PoolSize::FILE
                 };
                 let first = sqlite::connect(&target, &masked)?;
                 let connect: Connector = Box::new(move || sqlite::connect(&target, &masked));
@@ -316,30 +325,26 @@ impl Database {
             }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                let config = postgres::parse_url(url, &masked)?;
-                let first = postgres::connect(&config, &masked)?;
-                let connect: Connector = Box::new(move || postgres::connect(&config, &masked));
+                let target = postgres::parse_url(url, &masked)?;
+                let first = postgres::connect(&target, &masked)?;
+                let size = PoolSize::server(target.options.idle_timeout);
+                let connect: Connector = Box::new(move || postgres::connect(&target, &masked));
                 Ok(Database::with_pool(
                     url,
                     &crate::sql::Postgres,
                     connect,
                     first,
-                    PoolSize::SHARED,
+                    size,
                 ))
             }
             #[cfg(feature = "mysql")]
             "mysql" | "mariadb" => {
                 let target = mysql::parse_url(url, &masked)?;
                 let (first, dialect) = mysql::connect_first(&target, &masked)?;
+                let size = PoolSize::server(target.options.idle_timeout);
                 let connect: Connector =
                     Box::new(move || mysql::connect(&target, &masked, dialect));
-                Ok(Database::with_pool(
-                    url,
-                    dialect,
-                    connect,
-                    first,
-                    PoolSize::SHARED,
-                ))
+                Ok(Database::with_pool(url, dialect, connect, first, size))
             }
             #[cfg(not(feature = "sqlite"))]
             "sqlite" => Err(not_compiled(masked, scheme, "sqlite")),
@@ -736,6 +741,19 @@ impl<'a> Runner<'a> {
         self.conn.batch(sql)
     }
 
+    /// Commits the connection's transaction. A connection lost during `COMMIT` leaves the
+    /// outcome unknown, and the error says so.
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        self.batch(&"commit", "COMMIT").map_err(|e| match e {
+            Error::ConnectionLost { url, message, .. } => Error::ConnectionLost {
+                url,
+                message,
+                in_commit: true,
+            },
+            e => e,
+        })
+    }
+
     /// Runs `body` in a transaction: committed if it returns `Ok`, rolled back otherwise.
     pub(crate) fn transaction<T>(
         &mut self,
@@ -743,7 +761,7 @@ impl<'a> Runner<'a> {
     ) -> Result<T> {
         let begin = self.dialect().begin();
         self.batch(&"begin", begin)?;
-        let result = body(self).and_then(|v| self.batch(&"commit", "COMMIT").map(|()| v));
+        let result = body(self).and_then(|v| self.commit().map(|()| v));
         if result.is_err() {
             // The error that matters is the first one; a failed ROLLBACK (there may be no
             // transaction left to roll back) adds nothing.

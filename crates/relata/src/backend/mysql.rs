@@ -1,10 +1,9 @@
 //! The MySQL and MariaDB backend, over the `mysql` crate.
 
-use std::time::Duration;
-
 use mysql::prelude::Queryable;
 use mysql::{Opts, OptsBuilder, Params, Value as MyValue};
 
+use super::url::UrlOptions;
 use super::{transaction_state, Conn};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::sql::{Dialect, MySql};
@@ -13,18 +12,18 @@ use crate::value::{DecodeError, RowSource, ValueRef};
 /// What relata needs to open connections to one MySQL or MariaDB database.
 pub(super) struct Target {
     opts: Opts,
-    /// `Some(false)` when the URL turned `RETURNING` off.
-    returning: Option<bool>,
+    pub(super) options: UrlOptions,
 }
 
 /// The session settings of every connection: full Unicode, and strict mode (an over-long or
-/// out-of-range value is an error, never silently cut or clamped).
+/// out-of-range value is an error, never silently cut or clamped). The collation and the
+/// statement timeout depend on the server and follow in [`setup`].
 const INIT: [&str; 2] = [
-    "SET NAMES utf8mb4 COLLATE utf8mb4_bin",
+    "SET NAMES utf8mb4",
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
 ];
 
-/// Parses a `mysql://` or `mariadb://` URL; `relata_returning=false` is relata's own parameter.
+/// Parses a `mysql://` or `mariadb://` URL; the `relata_*` parameters are relata's own.
 pub(super) fn parse_url(url: &str, masked: &str) -> Result<Target> {
     let invalid = |reason: String| Error::InvalidUrl {
         url: masked.to_owned(),
@@ -34,66 +33,61 @@ pub(super) fn parse_url(url: &str, masked: &str) -> Result<Target> {
         .strip_prefix("mariadb://")
         .or_else(|| url.strip_prefix("mysql://"))
         .ok_or_else(|| invalid("it does not start with mysql:// or mariadb://".into()))?;
-    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut returning = None;
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("relata_returning", v)) => {
-                returning = Some(match v {
-                    "true" | "on" | "1" => true,
-                    "false" | "off" | "0" => false,
-                    _ => {
-                        return Err(invalid(format!(
-                            "relata_returning={v}: expected true or false"
-                        )))
-                    }
-                })
-            }
-            _ => kept.push(pair),
-        }
-    }
-    let driver_url = if kept.is_empty() {
-        format!("mysql://{base}")
-    } else {
-        format!("mysql://{base}?{}", kept.join("&"))
-    };
+    let (driver_url, options) = super::url::split(&format!("mysql://{rest}"), masked)?;
     let opts = Opts::from_url(&driver_url).map_err(|e| invalid(e.to_string()))?;
     let mut builder = OptsBuilder::from_opts(opts.clone())
         .stmt_cache_size(256)
-        .init(INIT.to_vec());
+        .init(INIT.to_vec())
+        // A server that sends nothing for this long (frozen, or cut off) is given up: every
+        // socket read and write has this deadline.
+        .read_timeout(options.answer_timeout())
+        .write_timeout(options.answer_timeout());
     if opts.get_tcp_connect_timeout().is_none() {
-        builder = builder.tcp_connect_timeout(Some(Duration::from_secs(5)));
+        builder = builder.tcp_connect_timeout(options.connect_timeout);
     }
     Ok(Target {
         opts: builder.into(),
-        returning,
+        options,
     })
 }
 
-/// Opens the first connection and picks the dialect from the server's version: `RETURNING`
-/// on MariaDB 10.5 and later unless the URL turned it off.
+/// What the server is, read once per connection.
+struct Server {
+    version: String,
+    increment: i64,
+    lock_mode: Option<i64>,
+}
+
+/// Opens the first connection and picks the dialect from the server: `RETURNING` on MariaDB
+/// 10.5 and later unless the URL turned it off, and a binary collation that does not pad
+/// (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8), so that `Pad` and `Pad `
+/// are two names, as on SQLite and PostgreSQL.
 pub(super) fn connect_first(target: &Target, url: &str) -> Result<(Box<dyn Conn>, &'static MySql)> {
-    let mut conn = open(target, url, &MySql::MARIADB)?;
-    let sql = "SELECT VERSION(), @@innodb_autoinc_lock_mode";
-    let (version, lock_mode): (String, Option<i64>) = conn
-        .conn
-        .query_first(sql)
-        .map_err(|e| conn.fail(e, sql))?
-        .unwrap_or_default();
+    let (mut conn, server) = open(target, url, &MySql::MARIADB)?;
     let returning = target
+        .options
         .returning
-        .unwrap_or_else(|| mariadb_with_returning(&version));
-    let dialect: &'static MySql = if returning {
-        &MySql::MARIADB
-    } else if matches!(lock_mode, Some(0 | 1)) {
-        &MySql::MYSQL
+        .unwrap_or_else(|| mariadb_with_returning(&server.version));
+    let rows = if returning || matches!(server.lock_mode, Some(0 | 1)) {
+        256
     } else {
         // Interleaved lock mode (MySQL 8's default): one statement's rows may not get
         // consecutive keys while other inserts run, so each generated key gets its own INSERT.
-        &MySql::MYSQL_ROW_KEYS
+        1
     };
-    conn.dialect = dialect;
+    let sql = "SHOW COLLATION WHERE Collation IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')";
+    let available: Vec<String> = conn
+        .conn
+        .query_map(sql, |row: mysql::Row| {
+            row.get::<String, _>(0).unwrap_or_default()
+        })
+        .map_err(|e| conn.fail(e, sql))?;
+    let collation = MySql::COLLATIONS
+        .into_iter()
+        .find(|c| available.iter().any(|a| a == c))
+        .unwrap_or("utf8mb4_bin");
+    let dialect = MySql::variant(returning, rows, collation);
+    setup(&mut conn, dialect, target, url)?;
     Ok((Box::new(conn), dialect))
 }
 
@@ -115,29 +109,92 @@ pub(super) fn connect(
     url: &str,
     dialect: &'static MySql,
 ) -> Result<Box<dyn Conn>> {
-    Ok(Box::new(open(target, url, dialect)?))
+    let (mut conn, _) = open(target, url, dialect)?;
+    setup(&mut conn, dialect, target, url)?;
+    Ok(Box::new(conn))
 }
 
-fn open(target: &Target, url: &str, dialect: &'static MySql) -> Result<MyConn> {
-    let mut conn = mysql::Conn::new(target.opts.clone()).map_err(|e| Error::Connect {
+/// The session's collation and statement timeout, which depend on the server: the server stops
+/// a statement that runs longer (MariaDB's `max_statement_time`, in seconds; MySQL's
+/// `max_execution_time`, in milliseconds and for reads only).
+fn setup(conn: &mut MyConn, dialect: &MySql, target: &Target, url: &str) -> Result<()> {
+    let mut sql = format!("SET NAMES utf8mb4 COLLATE {}", dialect.collation());
+    if let Some(limit) = target.options.statement_timeout {
+        if conn.mariadb {
+            sql.push_str(&format!(
+                ", SESSION max_statement_time = {}",
+                limit.as_secs_f64()
+            ));
+        } else {
+            sql.push_str(&format!(
+                ", SESSION max_execution_time = {}",
+                limit.as_millis().max(1)
+            ));
+        }
+    }
+    conn.conn.query_drop(&sql).map_err(|e| Error::Connect {
         url: url.to_owned(),
         message: e.to_string(),
-    })?;
-    // Multi-row inserts without RETURNING number their rows by this step.
-    let increment: Option<i64> = conn
-        .query_first("SELECT @@auto_increment_increment")
-        .map_err(|e| Error::Connect {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })?;
-    Ok(MyConn {
-        conn,
-        url: url.to_owned(),
-        dialect,
-        increment: increment.unwrap_or(1).max(1),
-        in_transaction: false,
-        broken: false,
     })
+}
+
+/// Opens a connection and reads what the server is, within the connect timeout: the driver
+/// bounds the TCP connect, but a server that accepts and then says nothing would hold the
+/// handshake until the read timeout, so the whole opening runs on a thread of its own that is
+/// given up (it ends by itself at the read timeout) when the connect timeout passes.
+fn open(target: &Target, url: &str, dialect: &'static MySql) -> Result<(MyConn, Server)> {
+    let connect_error = |message: String| Error::Connect {
+        url: url.to_owned(),
+        message,
+    };
+    let opts = target.opts.clone();
+    let handshake = move || -> std::result::Result<(mysql::Conn, Server), mysql::Error> {
+        let mut conn = mysql::Conn::new(opts)?;
+        let (version, increment, lock_mode): (String, Option<i64>, Option<i64>) = conn
+            .query_first(
+                "SELECT VERSION(), @@auto_increment_increment, @@innodb_autoinc_lock_mode",
+            )?
+            .unwrap_or_default();
+        let server = Server {
+            version,
+            // Multi-row inserts without RETURNING number their rows by this step.
+            increment: increment.unwrap_or(1).max(1),
+            lock_mode,
+        };
+        Ok((conn, server))
+    };
+    let opened = match target.options.connect_timeout {
+        None => handshake(),
+        Some(limit) => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("relata-mysql-connect".into())
+                .spawn(move || {
+                    let _ = tx.send(handshake());
+                })
+                .map_err(|e| connect_error(format!("cannot start connecting: {e}")))?;
+            rx.recv_timeout(limit).map_err(|_| {
+                connect_error(format!(
+                    "the server did not complete the connection within {} (relata_connect_timeout in the URL)",
+                    super::url::seconds(limit)
+                ))
+            })?
+        }
+    };
+    let (conn, server) = opened.map_err(|e| connect_error(e.to_string()))?;
+    let mariadb = server.version.contains("MariaDB");
+    Ok((
+        MyConn {
+            conn,
+            url: url.to_owned(),
+            dialect,
+            increment: server.increment,
+            mariadb,
+            in_transaction: false,
+            broken: false,
+        },
+        server,
+    ))
 }
 
 struct MyConn {
@@ -145,6 +202,8 @@ struct MyConn {
     url: String,
     dialect: &'static MySql,
     increment: i64,
+    /// MariaDB rather than MySQL (they name the statement timeout differently).
+    mariadb: bool,
     in_transaction: bool,
     broken: bool,
 }
@@ -169,9 +228,22 @@ fn params(values: &[ValueRef<'_>]) -> Params {
 }
 
 impl MyConn {
+    /// Fails at once on a connection lost earlier: no statement (not even the `ROLLBACK` of a
+    /// failed transaction) waits out the timeout a second time.
+    fn usable(&self) -> Result<()> {
+        if self.broken {
+            return Err(Error::ConnectionLost {
+                url: self.url.clone(),
+                message: "the connection was lost earlier".into(),
+                in_commit: false,
+            });
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, e: mysql::Error, sql: &str) -> Error {
         let e = map_error(e, sql, &self.url);
-        if matches!(e, Error::Connect { .. }) {
+        if matches!(e, Error::ConnectionLost { .. }) {
             self.broken = true;
         }
         e
@@ -184,6 +256,7 @@ impl Conn for MyConn {
     }
 
     fn execute(&mut self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64> {
+        self.usable()?;
         // Read the result to its end: an error after the first row (an `INSERT ... RETURNING`
         // whose row fails) would otherwise be dropped unseen with the result.
         let outcome = self
@@ -239,6 +312,7 @@ impl Conn for MyConn {
         values: &[ValueRef<'_>],
         each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
     ) -> Result<()> {
+        self.usable()?;
         let mut failed = None;
         let outcome = match self.conn.exec_iter(sql, params(values)) {
             Ok(mut result) => {
@@ -271,8 +345,19 @@ impl Conn for MyConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
+        self.usable()?;
         self.in_transaction = transaction_state(sql, self.in_transaction);
-        self.conn.query_drop(sql).map_err(|e| self.fail(e, sql))
+        // Every result set read to its end: an error that comes after a result's first packet
+        // (`SELECT SLEEP(9)` stopped by the statement timeout) is lost if the result is dropped.
+        let outcome = self.conn.query_iter(sql).and_then(|mut result| {
+            while let Some(set) = result.iter() {
+                for row in set {
+                    row?;
+                }
+            }
+            Ok(())
+        });
+        outcome.map_err(|e| self.fail(e, sql))
     }
 
     fn in_transaction(&self) -> bool {
@@ -361,14 +446,41 @@ fn quoted_after<'m>(message: &'m str, after: &str, quote: char) -> Option<&'m st
     Some(&rest[..rest.find(quote)?])
 }
 
-/// Maps MySQL's and MariaDB's errors onto relata's, by error code.
+/// Whether a socket read or write gave up at its timeout (`read_timeout`), whether the driver
+/// reports the I/O error bare or inside its packet codec's.
+fn timed_out(e: &mysql::Error) -> bool {
+    let io = match e {
+        mysql::Error::IoError(io) => Some(io),
+        mysql::Error::CodecError(codec) => {
+            std::error::Error::source(codec).and_then(|s| s.downcast_ref::<std::io::Error>())
+        }
+        _ => None,
+    };
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    })
+}
+
+/// Maps MySQL's and MariaDB's errors onto relata's, by error code. A socket that failed, or
+/// timed out waiting for the server (the read timeout), is a lost connection.
 fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
     let err = match e {
         mysql::Error::MySqlError(err) => err,
+        _ if timed_out(&e) => {
+            return Error::ConnectionLost {
+                url: url.to_owned(),
+                message: "the server sent nothing for longer than relata_statement_timeout (in the URL) plus 5 s, so relata gave the connection up".into(),
+                in_commit: false,
+            }
+        }
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => {
-            return Error::Connect {
+            return Error::ConnectionLost {
                 url: url.to_owned(),
                 message: e.to_string(),
+                in_commit: false,
             }
         }
         other => {
@@ -426,10 +538,13 @@ fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
         1213 => Error::Conflict { message },
         // Lock wait timeout.
         1205 => Error::Busy { message },
+        // The statement ran longer than the statement timeout (MariaDB 1969, MySQL 3024).
+        1969 | 3024 => Error::Timeout { message },
         // The server went away, or shuts down.
-        2006 | 2013 | 1053 | 1927 => Error::Connect {
+        2006 | 2013 | 1053 | 1927 => Error::ConnectionLost {
             url: url.to_owned(),
             message,
+            in_commit: false,
         },
         _ => Error::Database {
             message: format!("{message} (MySQL error {})", err.code),
@@ -440,6 +555,8 @@ fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -466,11 +583,12 @@ mod tests {
     #[test]
     fn relata_parameters_are_taken_out_of_the_url() {
         let t = parse_url(
-            "mariadb://root@127.0.0.1:3306/test?relata_returning=false",
+            "mariadb://root@127.0.0.1:3306/test?relata_returning=false&relata_statement_timeout=7",
             "u",
         )
         .unwrap();
-        assert_eq!(t.returning, Some(false));
+        assert_eq!(t.options.returning, Some(false));
+        assert_eq!(t.opts.get_read_timeout(), Some(&Duration::from_secs(12)));
         assert!(parse_url("mysql://root@h/db?relata_returning=maybe", "u").is_err());
     }
 }

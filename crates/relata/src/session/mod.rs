@@ -576,7 +576,7 @@ impl Session {
         let ids = if in_block {
             // The block's transaction is open: write into it, then end it.
             let done = flush::execute(&plan, view, &mut run, flush::Verify::Outcomes)
-                .and_then(|ids| run.batch(&"commit", "COMMIT").map(|()| ids));
+                .and_then(|ids| run.commit().map(|()| ids));
             if done.is_err() {
                 let _ = run.batch(&"rollback", "ROLLBACK");
             } else {
@@ -693,7 +693,7 @@ impl Session {
     /// Ends a read-only block's transaction; pending changes stay pending.
     fn end_read_only_block(&mut self) -> Result<()> {
         let conn = self.pinned.as_mut().expect("inside a block");
-        Runner::new(conn.conn(), &mut self.log, self.db.echo()).batch(&"commit", "COMMIT")
+        Runner::new(conn.conn(), &mut self.log, self.db.echo()).commit()
     }
 
     /// Discards every pending change: new objects become detached, modified objects get their

@@ -7,8 +7,10 @@ use crate::transaction::TxOptions;
 use crate::value::SqlType;
 
 /// MySQL and MariaDB: backtick-quoted identifiers, `?` placeholders, `AUTO_INCREMENT` keys,
-/// InnoDB tables in `utf8mb4` (every Unicode character, 𠮷 included) with the binary collation
-/// (text compared and sorted by code point, as on SQLite and PostgreSQL), indexes declared inside
+/// InnoDB tables in `utf8mb4` (every Unicode character, 𠮷 included) with a binary collation that
+/// does not pad (text compared and sorted by code point, trailing spaces significant, as on
+/// SQLite and PostgreSQL: `utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on MySQL 8; a
+/// server with neither gets `utf8mb4_bin`, which ignores trailing spaces), indexes declared inside
 /// `CREATE TABLE`, and multi-row writes of up to 256 rows a statement (a statement must fit the server's
 /// `max_allowed_packet`).
 ///
@@ -23,32 +25,79 @@ use crate::value::SqlType;
 /// the whole value. relata's connections run in strict mode, so a longer value is an error,
 /// never silently cut. An `index` column stays `LONGTEXT` (no length limit) with an index on its
 /// first 768 characters, which serves lookups just the same.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MySql {
     returning: bool,
     /// Rows with generated keys one `INSERT` can carry without `RETURNING`.
     generated_key_rows: usize,
+    /// The tables' and connections' collation.
+    collation: &'static str,
 }
 
 impl MySql {
-    /// MySQL (and MariaDB before 10.5) with `innodb_autoinc_lock_mode` 0 or 1: a multi-row
-    /// insert's keys are consecutive, so the driver's first id and row count give them all.
-    pub const MYSQL: MySql = MySql {
-        returning: false,
-        generated_key_rows: 256,
-    };
-    /// MySQL with `innodb_autoinc_lock_mode` 2 (MySQL 8's default), where one statement's keys
-    /// may interleave with another's: one row per `INSERT` that needs its generated key.
-    pub const MYSQL_ROW_KEYS: MySql = MySql {
-        returning: false,
-        generated_key_rows: 1,
-    };
+    /// MySQL 8 with `innodb_autoinc_lock_mode` 0 or 1: a multi-row insert's keys are
+    /// consecutive, so the driver's first id and row count give them all.
+    pub const MYSQL: MySql = MySql::new(false, 256, "utf8mb4_0900_bin");
+    /// MySQL 8 with `innodb_autoinc_lock_mode` 2 (its default), where one statement's keys may
+    /// interleave with another's: one row per `INSERT` that needs its generated key.
+    pub const MYSQL_ROW_KEYS: MySql = MySql::new(false, 1, "utf8mb4_0900_bin");
     /// MariaDB 10.5 and later: generated keys from `INSERT ... RETURNING`.
-    pub const MARIADB: MySql = MySql {
-        returning: true,
-        generated_key_rows: 256,
-    };
+    pub const MARIADB: MySql = MySql::new(true, 256, "utf8mb4_nopad_bin");
+
+    /// The binary collations that keep trailing spaces, MariaDB's then MySQL's, in the order
+    /// relata prefers them when the server has them.
+    pub const COLLATIONS: [&'static str; 2] = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin"];
+
+    const fn new(returning: bool, generated_key_rows: usize, collation: &'static str) -> MySql {
+        MySql {
+            returning,
+            generated_key_rows,
+            collation,
+        }
+    }
+
+    /// The dialect for a server: generated keys from `RETURNING` or not, how many rows an insert
+    /// that needs generated keys carries (1 or 256), and the collation (one of
+    /// [`MySql::COLLATIONS`], or `utf8mb4_bin`).
+    pub fn variant(returning: bool, generated_key_rows: usize, collation: &str) -> &'static MySql {
+        VARIANTS
+            .iter()
+            .find(|d| {
+                d.returning == returning
+                    && d.generated_key_rows == generated_key_rows.clamp(1, 256)
+                    && d.collation == collation
+            })
+            .unwrap_or(if returning {
+                &MySql::MARIADB
+            } else {
+                &MySql::MYSQL
+            })
+    }
+
+    /// The collation of the tables relata creates and of its connections.
+    pub fn collation(&self) -> &'static str {
+        self.collation
+    }
 }
+
+/// Every dialect a server can get, so that the one chosen at open is `'static`.
+static VARIANTS: [MySql; 12] = {
+    const C: [&str; 3] = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb4_bin"];
+    [
+        MySql::new(true, 256, C[0]),
+        MySql::new(true, 256, C[1]),
+        MySql::new(true, 256, C[2]),
+        MySql::new(true, 1, C[0]),
+        MySql::new(true, 1, C[1]),
+        MySql::new(true, 1, C[2]),
+        MySql::new(false, 256, C[0]),
+        MySql::new(false, 256, C[1]),
+        MySql::new(false, 256, C[2]),
+        MySql::new(false, 1, C[0]),
+        MySql::new(false, 1, C[1]),
+        MySql::new(false, 1, C[2]),
+    ]
+};
 
 impl Dialect for MySql {
     fn name(&self) -> &'static str {
@@ -112,7 +161,13 @@ impl Dialect for MySql {
     }
 
     fn table_options(&self) -> &'static str {
-        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+        match self.collation {
+            "utf8mb4_nopad_bin" => {
+                " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin"
+            }
+            "utf8mb4_0900_bin" => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin",
+            _ => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        }
     }
 
     fn begin(&self) -> &'static str {

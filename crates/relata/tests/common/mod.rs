@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use relata::{schema, Association, Database, Key, Model, Schema, Session};
 
 mod places;
+pub mod proxy;
 pub use places::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
