@@ -119,7 +119,7 @@ ok "id  name
 # (#5 was removed; ids are never given again)
 
 printf 'student,course\nEve,Math\n"Smith, Jo",Physics\nEve,Math\nAlice,Math\nМария,数学\n' >term.csv
-ok "imported term.csv: 2 students, 1 courses and 3 enrollments added; 2 pairs skipped (repeated or enrolled already)" import term.csv
+ok "imported term.csv: 2 students, 1 course and 3 enrollments added; 2 pairs skipped (repeated or enrolled already)" import term.csv
 ok "imported term.csv: 0 students, 0 courses and 0 enrollments added; 5 pairs skipped (repeated or enrolled already)" import term.csv
 before
 printf 'student,course\nZed,Math\nZed,Math,Physics\n' >bad.csv

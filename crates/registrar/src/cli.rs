@@ -2,9 +2,10 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, ErrorKind, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,9 +15,10 @@ use crate::csvio::{read_pairs, write_pairs};
 use crate::error::{Error, Result};
 use crate::model::{Course, Party, Student};
 use crate::output::{
-    changed_json, entries_json, entries_table, list_json, list_table, plural, shown_json,
+    added_json, changed_json, count, entries_table, list_json, list_table, shown_json,
 };
-use crate::registry::{Registrar, Target};
+use crate::registry::{ImportStage, Registrar, Target};
+use crate::text::escape_control;
 
 /// Where the database is when neither `--db` nor `REGISTRAR_DB` says.
 pub const DEFAULT_DB: &str = "sqlite://registrar.db";
@@ -159,6 +161,11 @@ enum PartyCommand {
 
 /// Runs registrar with these arguments (the first is the program name) and returns the exit
 /// code: 0 on success, 1 on an error (printed to stderr as `error: ...`), 2 on a usage error.
+///
+/// Output that cannot be written never panics: a reader that closed the pipe early (`registrar
+/// export | head -3`) ends the command quietly with exit code 0, as Unix tools do; any other
+/// failure to write stdout (a full disk) is an error, exit code 1; and an error message that
+/// cannot be written to stderr is lost, but the exit code still says 1.
 pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -167,16 +174,46 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitC
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    match execute(&cli) {
+    let outcome = execute(&cli).and_then(|printed| {
+        let mut out = std::io::stdout().lock();
+        let written = match printed {
+            Printed::Human(text) => out.write_all(text.as_bytes()),
+            Printed::Json(value) => writeln!(out, "{value}"),
+        };
+        written
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::file(Path::new("stdout"), e))
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
+            let message = escape_control(&e.to_string()).into_owned();
             if cli.json {
-                println!("{}", json!({"ok": false, "error": e.to_string()}));
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    json!({"ok": false, "error": message})
+                );
             }
-            eprintln!("error: {e}");
+            let _ = writeln!(std::io::stderr().lock(), "error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether writing stdout failed because its reader went away (`| head`): not an error.
+fn stdout_closed(e: &Error) -> bool {
+    matches!(e, Error::File { path, source } if path == "stdout" && source.kind() == ErrorKind::BrokenPipe)
+}
+
+/// Prints a warning on stderr (lost if stderr cannot be written; the command goes on).
+fn warn(message: &str) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "warning: {}",
+        escape_control(message)
+    );
 }
 
 /// What a command prints: the JSON document, or the human text.
@@ -185,36 +222,26 @@ enum Printed {
     Json(Value),
 }
 
-fn execute(cli: &Cli) -> Result<()> {
-    let printed = match &cli.command {
-        Command::Demo => demo(cli)?,
-        command => {
-            let url = database_url(cli.db.as_deref());
-            let registrar = Registrar::open(&url)?;
-            registrar.set_echo(cli.echo);
-            match command {
-                Command::Demo => unreachable!("handled above"),
-                Command::Student(c) => party::<Student>(&registrar, c, cli.json)?,
-                Command::Course(c) => party::<Course>(&registrar, c, cli.json)?,
-                Command::Enroll { student, courses } => {
-                    enrollments(&registrar, student, courses, true, cli.json)?
-                }
-                Command::Drop { student, courses } => {
-                    enrollments(&registrar, student, courses, false, cli.json)?
-                }
-                Command::Import { file } => import(&registrar, file, cli.json)?,
-                Command::Export { file } => export(&registrar, file.as_deref(), cli.json)?,
-            }
+fn execute(cli: &Cli) -> Result<Printed> {
+    if let Command::Demo = &cli.command {
+        return demo(cli);
+    }
+    let url = database_url(cli.db.as_deref());
+    let registrar = Registrar::open(&url)?;
+    registrar.set_echo(cli.echo);
+    match &cli.command {
+        Command::Demo => demo(cli),
+        Command::Student(c) => party::<Student>(&registrar, c, cli.json),
+        Command::Course(c) => party::<Course>(&registrar, c, cli.json),
+        Command::Enroll { student, courses } => {
+            enrollments(&registrar, student, courses, true, cli.json)
         }
-    };
-    let mut out = std::io::stdout().lock();
-    let written = match printed {
-        Printed::Human(text) => out.write_all(text.as_bytes()),
-        Printed::Json(value) => writeln!(out, "{value}"),
-    };
-    written
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::file(Path::new("stdout"), e))
+        Command::Drop { student, courses } => {
+            enrollments(&registrar, student, courses, false, cli.json)
+        }
+        Command::Import { file } => import(&registrar, file, cli.json),
+        Command::Export { file } => export(&registrar, file.as_deref(), cli.json),
+    }
 }
 
 /// `--db`, else `$REGISTRAR_DB`, else [`DEFAULT_DB`].
@@ -237,10 +264,23 @@ fn party<M: Party>(r: &Registrar, command: &PartyCommand, json: bool) -> Result<
     Ok(match command {
         PartyCommand::Add { names } => {
             let added = r.add::<M>(names)?;
+            for a in added.iter().filter(|a| !a.same_name.is_empty()) {
+                let ids: Vec<String> = a.same_name.iter().map(|id| format!("#{id}")).collect();
+                warn(&format!(
+                    "{} {} {:?} existed already ({}); the new one is #{}: give them by id from now on, or rename one (`registrar {noun} rename #{} NEW`)",
+                    if a.same_name.len() == 1 { "a" } else { "several" },
+                    if a.same_name.len() == 1 { noun } else { M::PLURAL },
+                    a.entry.name,
+                    ids.join(", "),
+                    a.entry.id,
+                    a.entry.id
+                ));
+            }
+            let entries: Vec<_> = added.iter().map(|a| a.entry.clone()).collect();
             if json {
-                Printed::Json(entries_json::<M>(&added))
+                Printed::Json(added_json::<M>(&added))
             } else {
-                Printed::Human(entries_table::<M>(&added).to_string())
+                Printed::Human(entries_table::<M>(&entries).to_string())
             }
         }
         PartyCommand::List => {
@@ -249,7 +289,8 @@ fn party<M: Party>(r: &Registrar, command: &PartyCommand, json: bool) -> Result<
                 Printed::Json(list_json::<M>(&rows))
             } else if rows.is_empty() {
                 Printed::Human(format!(
-                    "no {noun}s yet; add one with `registrar {noun} add NAME`\n"
+                    "no {} yet; add one with `registrar {noun} add NAME`\n",
+                    M::PLURAL
                 ))
             } else {
                 Printed::Human(list_table::<M>(&rows).to_string())
@@ -260,10 +301,11 @@ fn party<M: Party>(r: &Registrar, command: &PartyCommand, json: bool) -> Result<
             if json {
                 Printed::Json(shown_json::<M>(&shown))
             } else {
-                let others = plural::<M::Other>();
+                let (one, many) = (M::Other::NOUN, M::Other::PLURAL);
+                let entry = escape_control(&shown.entry.to_string()).into_owned();
                 let mut text = match shown.related.len() {
-                    0 => format!("{}: no {others}\n", shown.entry),
-                    n => format!("{}: {n} {others}\n", shown.entry),
+                    0 => format!("{entry}: no {many}\n"),
+                    n => format!("{entry}: {}\n", count(n, one, many)),
                 };
                 if !shown.related.is_empty() {
                     text.push_str(&entries_table::<M::Other>(&shown.related).to_string());
@@ -278,8 +320,10 @@ fn party<M: Party>(r: &Registrar, command: &PartyCommand, json: bool) -> Result<
                 Printed::Json(changed_json(changed))
             } else {
                 Printed::Human(format!(
-                    "{noun} #{} renamed from {:?} to {:?}\n",
-                    after.id, before.name, after.name
+                    "{noun} #{} renamed from {} to {}\n",
+                    after.id,
+                    escape_control(&format!("{:?}", before.name)),
+                    escape_control(&format!("{:?}", after.name))
                 ))
             }
         }
@@ -289,8 +333,9 @@ fn party<M: Party>(r: &Registrar, command: &PartyCommand, json: bool) -> Result<
                 Printed::Json(changed_json(1))
             } else {
                 Printed::Human(format!(
-                    "removed {noun} {removed} and {enrollments} enrollment{}\n",
-                    if enrollments == 1 { "" } else { "s" }
+                    "removed {noun} {} and {}\n",
+                    escape_control(&removed.to_string()),
+                    count(enrollments, "enrollment", "enrollments")
                 ))
             }
         }
@@ -315,41 +360,64 @@ fn enrollments(
         return Ok(Printed::Json(changed_json(changed.len())));
     }
     let list: Vec<String> = changed.iter().map(ToString::to_string).collect();
+    let student = escape_control(&student.to_string()).into_owned();
+    let list = escape_control(&list.join(", ")).into_owned();
     Ok(Printed::Human(if enroll {
-        format!("enrolled {student} in {}\n", list.join(", "))
+        format!("enrolled {student} in {list}\n")
     } else {
-        format!("dropped {student} from {}\n", list.join(", "))
+        format!("dropped {student} from {list}\n")
     }))
 }
 
 fn import(r: &Registrar, path: &Path, json: bool) -> Result<Printed> {
+    let in_file = |e: Error| match e {
+        Error::Input(message) => Error::Input(format!(
+            "{}: {message}",
+            escape_control(&path.display().to_string())
+        )),
+        other => other,
+    };
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
     let size = bytes.len() as u64;
     let bar = progress_bar(size, json);
-    bar.set_message("reading");
-    let pairs = read_pairs(&bytes, |at| bar.set_position(at)).map_err(|e| match e {
-        Error::Input(message) => Error::Input(format!("{}: {message}", path.display())),
-        other => other,
-    })?;
+    bar.set_message("reading the file");
+    let pairs = read_pairs(&bytes, |at| bar.set_position(at)).map_err(in_file)?;
     bar.set_position(size);
-    bar.set_message(format!("writing {} pairs", pairs.len()));
-    let summary = r.import(&pairs);
+    // The database work has no byte count: a spinner with the stage, ticking on its own so a
+    // long commit on a distant server does not look frozen.
+    bar.set_style(spinner_style());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let summary = r.import_with_progress(&pairs, |stage| {
+        bar.set_message(match stage {
+            ImportStage::Loading => "loading students and courses".to_owned(),
+            ImportStage::Matching { pairs } => {
+                format!("matching {}", count(pairs, "pair", "pairs"))
+            }
+            ImportStage::Writing {
+                students,
+                courses,
+                enrollments,
+            } => format!(
+                "writing {}, {} and {}",
+                count(students, "student", "students"),
+                count(courses, "course", "courses"),
+                count(enrollments, "enrollment", "enrollments")
+            ),
+        })
+    });
     bar.finish_and_clear();
-    let summary = summary.map_err(|e| match e {
-        Error::Input(message) => Error::Input(format!("{}: {message}", path.display())),
-        other => other,
-    })?;
+    let summary = summary.map_err(in_file)?;
     if json {
         // The interface fixes this shape; the full summary is the human output.
         return Ok(Printed::Json(changed_json(summary.enrollments_added)));
     }
     Ok(Printed::Human(format!(
-        "imported {}: {} students, {} courses and {} enrollments added; {} pairs skipped (repeated or enrolled already)\n",
-        path.display(),
-        summary.students_added,
-        summary.courses_added,
-        summary.enrollments_added,
-        summary.skipped
+        "imported {}: {}, {} and {} added; {} skipped (repeated or enrolled already)\n",
+        escape_control(&path.display().to_string()),
+        count(summary.students_added, "student", "students"),
+        count(summary.courses_added, "course", "courses"),
+        count(summary.enrollments_added, "enrollment", "enrollments"),
+        count(summary.skipped, "pair", "pairs")
     )))
 }
 
@@ -362,11 +430,17 @@ fn progress_bar(bytes: u64, json: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
     if let Ok(style) =
-        ProgressStyle::with_template("{msg:>20} [{bar:40}] {bytes}/{total_bytes} {eta}")
+        ProgressStyle::with_template("{msg:>28} [{bar:40}] {bytes}/{total_bytes} {eta}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// The import's spinner, once the file is read: the stage and how long it has taken.
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 fn export(r: &Registrar, path: Option<&Path>, json: bool) -> Result<Printed> {
@@ -394,9 +468,9 @@ fn export(r: &Registrar, path: Option<&Path>, json: bool) -> Result<Printed> {
                 Printed::Json(json!({"ok": true, "changed": 0, "exported": rows.len()}))
             } else {
                 Printed::Human(format!(
-                    "exported {} enrollments to {}\n",
-                    rows.len(),
-                    path.display()
+                    "exported {} to {}\n",
+                    count(rows.len(), "enrollment", "enrollments"),
+                    escape_control(&path.display().to_string())
                 ))
             })
         }

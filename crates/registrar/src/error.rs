@@ -41,11 +41,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Input(message) => f.write_str(message),
-            // relata's own messages already name the URL when opening fails.
+            // relata's own messages already name the URL when opening fails or a connection is
+            // lost.
             Error::Database { url, source } => match **source {
-                relata::Error::Connect { .. } | relata::Error::InvalidUrl { .. } => {
-                    write!(f, "{source}")
-                }
+                relata::Error::Connect { .. }
+                | relata::Error::InvalidUrl { .. }
+                | relata::Error::ConnectionLost { .. } => write!(f, "{source}"),
                 _ => write!(f, "database `{url}`: {source}"),
             },
             Error::File { path, source } => write!(f, "{path}: {source}"),
@@ -59,6 +60,16 @@ impl std::error::Error for Error {
             Error::Input(_) => None,
             Error::Database { source, .. } => Some(&**source),
             Error::File { source, .. } => Some(source),
+        }
+    }
+}
+
+/// A relata error from inside a transaction; the transaction fills in the database's URL.
+impl From<relata::Error> for Error {
+    fn from(source: relata::Error) -> Self {
+        Error::Database {
+            url: String::new(),
+            source: Box::new(source),
         }
     }
 }

@@ -43,6 +43,6 @@ pub use csvio::{read_pairs, write_pairs, HEADER};
 pub use error::{Error, Result};
 pub use model::{registrar_schema, Course, Party, Student, StudentCourse};
 pub use registry::{
-    check_name, Enrolled, Entry, ImportSummary, Listed, Pair, Registrar, Shown, Target,
-    MAX_NAME_CHARS,
+    check_name, Added, Enrolled, Entry, ImportStage, ImportSummary, Listed, Pair, Registrar, Shown,
+    Target, MAX_NAME_CHARS,
 };

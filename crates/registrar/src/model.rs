@@ -52,6 +52,8 @@ pub trait Party: Model {
     type Other: Party<Other = Self>;
     /// `"student"` or `"course"`, for messages.
     const NOUN: &'static str;
+    /// `"students"` or `"courses"`.
+    const PLURAL: &'static str;
     /// `"name"` or `"title"`: the JSON key and the CSV column's meaning.
     const FIELD: &'static str;
     /// The name (or title) column.
@@ -71,6 +73,7 @@ pub trait Party: Model {
 impl Party for Student {
     type Other = Course;
     const NOUN: &'static str = "student";
+    const PLURAL: &'static str = "students";
     const FIELD: &'static str = "name";
     const NAME_COLUMN: Column<Self, String> = Student::NAME;
     const ID_COLUMN: Column<Self, i64> = Student::ID;
@@ -91,6 +94,7 @@ impl Party for Student {
 impl Party for Course {
     type Other = Student;
     const NOUN: &'static str = "course";
+    const PLURAL: &'static str = "courses";
     const FIELD: &'static str = "title";
     const NAME_COLUMN: Column<Self, String> = Course::TITLE;
     const ID_COLUMN: Column<Self, i64> = Course::ID;

@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 use unicode_width::UnicodeWidthStr;
 
 use crate::model::Party;
-use crate::registry::{Entry, Listed, Shown};
+use crate::registry::{Added, Entry, Listed, Shown};
+use crate::text::escape_control;
 
 /// A table with a header row: text columns left-aligned, number columns right-aligned, widths
 /// measured in terminal columns (so 张伟 counts two).
@@ -24,10 +25,17 @@ impl Table {
         }
     }
 
-    /// Appends a row (one cell per column).
+    /// Appends a row (one cell per column). Control characters in a cell (a name can hold a
+    /// newline or a terminal escape) are shown escaped, so the table stays a table and the
+    /// terminal shows the text instead of obeying it.
     pub fn row(&mut self, cells: Vec<String>) {
         debug_assert_eq!(cells.len(), self.header.len());
-        self.rows.push(cells);
+        self.rows.push(
+            cells
+                .into_iter()
+                .map(|c| escape_control(&c).into_owned())
+                .collect(),
+        );
     }
 }
 
@@ -70,11 +78,7 @@ pub fn entries_table<M: Party>(entries: &[Entry]) -> Table {
 
 /// `student list` / `course list`.
 pub fn list_table<M: Party>(rows: &[Listed]) -> Table {
-    let mut t = Table::new(&[
-        ("id", true),
-        (M::FIELD, false),
-        (plural::<M::Other>(), true),
-    ]);
+    let mut t = Table::new(&[("id", true), (M::FIELD, false), (M::Other::PLURAL, true)]);
     for r in rows {
         t.row(vec![
             r.entry.id.to_string(),
@@ -95,9 +99,27 @@ pub fn entries_json<M: Party>(entries: &[Entry]) -> Value {
     Value::Array(entries.iter().map(entry_json::<M>).collect())
 }
 
+/// What `add` stored: `[{"id":3,"name":"Alice","same_name":[1]}]`, `same_name` (the ids of the
+/// rows that had the name already) only when there are any, so a name new to the database gives
+/// the same document as ever.
+pub fn added_json<M: Party>(added: &[Added]) -> Value {
+    Value::Array(
+        added
+            .iter()
+            .map(|a| {
+                let mut v = entry_json::<M>(&a.entry);
+                if !a.same_name.is_empty() {
+                    v["same_name"] = json!(a.same_name);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
 /// `[{"id":1,"name":"Alice","courses":2}]` / `[{"id":1,"title":"Math","students":2}]`.
 pub fn list_json<M: Party>(rows: &[Listed]) -> Value {
-    let count = plural::<M::Other>();
+    let count = M::Other::PLURAL;
     Value::Array(
         rows.iter()
             .map(|r| json!({"id": r.entry.id, M::FIELD: r.entry.name, count: r.count}))
@@ -110,7 +132,7 @@ pub fn shown_json<M: Party>(shown: &Shown) -> Value {
     json!({
         "id": shown.entry.id,
         M::FIELD: shown.entry.name,
-        plural::<M::Other>(): entries_json::<M::Other>(&shown.related),
+        M::Other::PLURAL: entries_json::<M::Other>(&shown.related),
     })
 }
 
@@ -119,13 +141,9 @@ pub fn changed_json(changed: usize) -> Value {
     json!({"ok": true, "changed": changed})
 }
 
-/// `students` or `courses`.
-pub fn plural<M: Party>() -> &'static str {
-    if M::NOUN == "student" {
-        "students"
-    } else {
-        "courses"
-    }
+/// `1 course`, `2 courses`, `0 pairs`: a count with its noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -141,5 +159,19 @@ mod tests {
             t.to_string(),
             "id  name   courses\n 1  张伟         2\n12  Alice       10\n"
         );
+    }
+
+    #[test]
+    fn cells_show_control_characters_escaped() {
+        let mut t = Table::new(&[("id", true), ("name", false)]);
+        t.row(vec!["1".into(), "two\nlines\u{1b}[31m".into()]);
+        assert_eq!(t.to_string(), "id  name\n 1  two\\nlines\\u{1b}[31m\n");
+    }
+
+    #[test]
+    fn counts_take_the_right_number() {
+        assert_eq!(count(0, "course", "courses"), "0 courses");
+        assert_eq!(count(1, "course", "courses"), "1 course");
+        assert_eq!(count(2, "pair", "pairs"), "2 pairs");
     }
 }

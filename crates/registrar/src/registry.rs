@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use relata::{Database, Key, Session};
+use relata::{ConstraintKind, Database, Key, Retry, Session, TxOptions};
 
 use crate::error::{Error, Result};
 use crate::model::{registrar_schema, Course, Party, Student};
@@ -15,22 +15,34 @@ pub const MAX_NAME_CHARS: usize = 1000;
 pub enum Target {
     /// `#3`: the row with this id.
     Id(i64),
+    /// `#` and digits beyond the largest id there can be (`#99999999999999999999`), as given:
+    /// no row has it.
+    IdOutOfRange(String),
     /// Anything else: the rows with exactly this name.
     Name(String),
 }
 
 impl Target {
     /// `#` followed by digits is an id; anything else (including `#` followed by other text) is a
-    /// name.
+    /// name. (Names of the form `#` and digits are refused when stored, see [`check_name`], so
+    /// every name can be given as itself.)
     pub fn parse(arg: &str) -> Target {
         match arg.strip_prefix('#') {
             Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                // More digits than an i64 holds cannot be anyone's id.
-                Target::Id(digits.parse().unwrap_or(i64::MAX))
+                match digits.parse() {
+                    Ok(id) => Target::Id(id),
+                    Err(_) => Target::IdOutOfRange(arg.to_owned()),
+                }
             }
             _ => Target::Name(arg.to_owned()),
         }
     }
+}
+
+/// Whether `name` reads as an id (`#` and digits), which the command line would take as one.
+fn looks_like_an_id(name: &str) -> bool {
+    name.strip_prefix('#')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A student's or course's id and name (title).
@@ -78,6 +90,39 @@ pub struct Pair {
     pub course: String,
 }
 
+/// A student or course that `add` stored, with the ids of the others that have the same name (a
+/// name may repeat, but then it no longer names one row: those rows must be given by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// The new row.
+    pub entry: Entry,
+    /// The ids of the rows that had this name before it, in id order (empty when the name is
+    /// new).
+    pub same_name: Vec<i64>,
+}
+
+/// How far an import has got, for a progress display: each stage may take a while on a large
+/// file or a distant server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStage {
+    /// Reading every student and course, with their enrollments.
+    Loading,
+    /// Matching the file's names against them.
+    Matching {
+        /// How many pairs the file has.
+        pairs: usize,
+    },
+    /// Writing what is new, in one commit.
+    Writing {
+        /// New students.
+        students: usize,
+        /// New courses.
+        courses: usize,
+        /// New enrollments.
+        enrollments: usize,
+    },
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -101,10 +146,18 @@ pub struct Enrolled {
 }
 
 /// Checks a name (or title) before it is stored: not empty or blank, at most
-/// [`MAX_NAME_CHARS`] characters, no NUL (which PostgreSQL cannot store). It is stored exactly
-/// as given otherwise.
+/// [`MAX_NAME_CHARS`] characters, no NUL (which PostgreSQL cannot store), and not `#` followed
+/// by digits (that is how ids are written on the command line, so such a name could never be
+/// given by name). It is stored exactly as given otherwise.
 pub fn check_name<M: Party>(name: &str) -> Result<()> {
     let (noun, field) = (M::NOUN, M::FIELD);
+    if looks_like_an_id(name) {
+        return Err(Error::Input(format!(
+            "a {noun} {field} cannot be {name:?}: `#` and digits is how ids are written ({name} means the {noun} with id {}); write it another way, for example \"No. {}\"",
+            &name[1..],
+            &name[1..]
+        )));
+    }
     if name.trim().is_empty() {
         return Err(Error::Input(format!(
             "a {noun} {field} cannot be empty or only spaces; give at least one visible character"
@@ -142,7 +195,7 @@ impl Registrar {
         registrar
             .db
             .create_all(&registrar_schema())
-            .map_err(|e| registrar.db_error(e))?;
+            .map_err(|e| registrar.with_url(e.into()))?;
         Ok(registrar)
     }
 
@@ -156,55 +209,77 @@ impl Registrar {
         self.db.set_echo(on);
     }
 
-    fn db_error(&self, source: relata::Error) -> Error {
-        Error::Database {
-            url: self.db.url().to_owned(),
-            source: Box::new(source),
+    /// A database error made inside a transaction, with the database's URL filled in.
+    fn with_url(&self, e: Error) -> Error {
+        match e {
+            Error::Database { url, source } if url.is_empty() => Error::Database {
+                url: self.db.url().to_owned(),
+                source,
+            },
+            e => e,
         }
     }
 
-    /// Runs `body` in one transaction on a new session, and commits what it staged at the end.
-    /// If `body` fails, its pending changes are discarded and nothing is written.
-    fn transaction<T>(&self, body: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
-        self.transaction_on(&mut self.db.session(), body)
+    /// Runs `body` in a read-only transaction: one snapshot, no write lock, so it never waits
+    /// for a command that writes, and never makes one wait.
+    fn read<T>(&self, body: impl FnOnce(&mut Session) -> Result<T>) -> Result<T> {
+        self.db
+            .session()
+            .transaction_with(TxOptions::new().read_only(), body)
+            .map_err(|e| self.with_url(e))
     }
 
-    /// [`Registrar::transaction`] on a given session, for a caller that reads the committed
-    /// objects afterwards (their new ids).
-    fn transaction_on<T>(
-        &self,
-        s: &mut Session,
-        body: impl FnOnce(&mut Session) -> Result<T>,
-    ) -> Result<T> {
-        let mut outcome = None;
-        let done = s.transaction(|s| {
-            match body(s) {
-                Ok(value) => outcome = Some(Ok(value)),
-                // A database error rolls the transaction back through relata.
-                Err(Error::Database { source, .. }) => return Err(*source),
-                Err(other) => {
-                    s.rollback();
-                    outcome = Some(Err(other));
-                }
+    /// Runs `body` in a serializable transaction on a new session and commits what it staged;
+    /// if `body` fails, nothing is written. Two commands that would interleave (two clerks
+    /// enrolling the same pair, two imports creating the same names) cannot both commit: the
+    /// database refuses one (a serialization failure or deadlock, or, where the database saw
+    /// the other's row only at the end, a duplicate or vanished enrollment), and that one runs
+    /// again from the start, so its own checks see the other's work ("already enrolled") and
+    /// every name is created once. Returns the committed session with `body`'s value.
+    fn write<T>(&self, mut body: impl FnMut(&mut Session) -> Result<T>) -> Result<(T, Session)> {
+        let mut reruns = 0;
+        loop {
+            match self.db.transaction_with_retry(&WRITE_RETRY, &mut body) {
+                Ok(done) => return Ok((done.value, done.session)),
+                Err(e) if reruns < 3 && changed_underneath(&e) => reruns += 1,
+                Err(e) => return Err(self.with_url(e)),
             }
-            Ok(())
-        });
-        match done {
-            Ok(()) => outcome.expect("the body ran"),
-            Err(e) => Err(self.db_error(e)),
         }
     }
 
-    /// Adds students or courses by name, returning them with their new ids.
-    pub fn add<M: Party>(&self, names: &[String]) -> Result<Vec<Entry>> {
+    /// Adds students or courses by name, returning them with their new ids and the ids of any
+    /// rows that had the same name already (the name is still stored: names may repeat, but
+    /// then only ids tell the rows apart).
+    pub fn add<M: Party>(&self, names: &[String]) -> Result<Vec<Added>> {
         for name in names {
             check_name::<M>(name)?;
         }
-        let mut s = self.db.session();
-        let keys = self.transaction_on(&mut s, |s| {
-            Ok(s.add_all(names.iter().map(|n| M::named(n.clone()))))
+        let ((keys, before), s) = self.write(|s| {
+            let existing = s
+                .query::<M>()
+                .filter(M::NAME_COLUMN.is_in(names.iter().map(String::as_str)))
+                .order_by(M::ID_COLUMN.asc())
+                .all()?;
+            let mut before: HashMap<String, Vec<i64>> = HashMap::new();
+            for k in existing {
+                before
+                    .entry(s[k].name().to_owned())
+                    .or_default()
+                    .push(s.id(k).unwrap_or_default());
+            }
+            Ok((s.add_all(names.iter().map(|n| M::named(n.clone()))), before))
         })?;
-        Ok(keys.into_iter().map(|k| entry(&s, k)).collect())
+        let mut seen = before;
+        Ok(keys
+            .into_iter()
+            .map(|k| {
+                let entry = entry(&s, k);
+                let ids = seen.entry(entry.name.clone()).or_default();
+                let same_name = ids.clone();
+                ids.push(entry.id);
+                Added { entry, same_name }
+            })
+            .collect())
     }
 
     /// Every student (or course) by name then id, with how many of the other side each has.
@@ -222,63 +297,47 @@ impl Registrar {
     /// Every student (or course) by name then id, each with the other side by name then id: two
     /// statements, however many rows (the enrollments load eagerly).
     pub fn roster<M: Party>(&self) -> Result<Vec<Shown>> {
-        self.transaction(|s| {
+        self.read(|s| {
             let keys = s
                 .query::<M>()
                 .order_by(M::NAME_COLUMN.asc())
                 .order_by(M::ID_COLUMN.asc())
                 .eager(M::enrollments())
-                .all()
-                .map_err(|e| self.db_error(e))?;
-            keys.into_iter().map(|k| self.shown(s, k)).collect()
-        })
-    }
-
-    /// The object and its related objects, by name then id.
-    fn shown<M: Party>(&self, s: &mut Session, key: Key<M>) -> Result<Shown> {
-        let mut related: Vec<Entry> = s
-            .related(M::enrollments(), key)
-            .map_err(|e| self.db_error(e))?
-            .into_iter()
-            .map(|k| entry(s, k))
-            .collect();
-        sort_entries(&mut related);
-        Ok(Shown {
-            entry: entry(s, key),
-            related,
+                .all()?;
+            keys.into_iter().map(|k| shown(s, k)).collect()
         })
     }
 
     /// One student with their courses, or one course with its students, by name then id.
     pub fn show<M: Party>(&self, target: &Target) -> Result<Shown> {
-        self.transaction(|s| {
-            let key = self.resolve::<M>(s, target)?;
-            self.shown(s, key)
+        self.read(|s| {
+            let key = resolve::<M>(s, target)?;
+            shown(s, key)
         })
     }
 
     /// Renames a student (or retitles a course); returns the entry before and after.
     pub fn rename<M: Party>(&self, target: &Target, name: &str) -> Result<(Entry, Entry)> {
         check_name::<M>(name)?;
-        self.transaction(|s| {
-            let key = self.resolve::<M>(s, target)?;
+        let (renamed, _) = self.write(|s| {
+            let key = resolve::<M>(s, target)?;
             let before = entry(s, key);
             s[key].set_name(name.to_owned());
             Ok((before, entry(s, key)))
-        })
+        })?;
+        Ok(renamed)
     }
 
     /// Removes a student or course and its enrollments; returns it and how many enrollments went.
     pub fn remove<M: Party>(&self, target: &Target) -> Result<(Entry, usize)> {
-        self.transaction(|s| {
-            let key = self.resolve::<M>(s, target)?;
+        let (removed, _) = self.write(|s| {
+            let key = resolve::<M>(s, target)?;
             let removed = entry(s, key);
-            let enrollments = s
-                .clear(M::enrollments(), key)
-                .map_err(|e| self.db_error(e))?;
+            let enrollments = s.clear(M::enrollments(), key)?;
             s.delete(key);
             Ok((removed, enrollments))
-        })
+        })?;
+        Ok(removed)
     }
 
     /// Enrolls one student in each of `courses`: all or none. A pair that is enrolled already, or
@@ -299,21 +358,19 @@ impl Registrar {
         courses: &[Target],
         enroll: bool,
     ) -> Result<(Entry, Vec<Entry>)> {
-        self.transaction(|s| {
-            let st = self.resolve::<Student>(s, student)?;
+        let (done, _) = self.write(|s| {
+            let st = resolve::<Student>(s, student)?;
             let mut seen = HashSet::new();
             let mut changed = Vec::with_capacity(courses.len());
             for target in courses {
-                let c = self.resolve::<Course>(s, target)?;
+                let c = resolve::<Course>(s, target)?;
                 if !seen.insert(c) {
                     return Err(Error::Input(format!(
                         "{} is given twice; name each course once",
                         entry(s, c)
                     )));
                 }
-                let enrolled = s
-                    .contains(Student::courses(), st, c)
-                    .map_err(|e| self.db_error(e))?;
+                let enrolled = s.contains(Student::courses(), st, c)?;
                 match (enroll, enrolled) {
                     (true, true) => {
                         return Err(Error::Input(format!(
@@ -342,23 +399,36 @@ impl Registrar {
             }
             let courses = changed.into_iter().map(|c| entry(s, c)).collect();
             Ok((entry(s, st), courses))
-        })
+        })?;
+        Ok(done)
     }
 
     /// Imports pairs (see [`crate::read_pairs`]): students and courses are found by name, or
     /// created when no row has the name; each pair is enrolled unless it is enrolled already or
     /// repeated (then it is counted as skipped). A name shared by several rows is an error naming
-    /// the line. All or nothing.
+    /// the line. All or nothing; two imports at once create each new name once.
     pub fn import(&self, pairs: &[Pair]) -> Result<ImportSummary> {
+        self.import_with_progress(pairs, |_| {})
+    }
+
+    /// [`Registrar::import`], telling `progress` each stage as it begins (a stage may come again
+    /// when the import runs again after colliding with another command).
+    pub fn import_with_progress(
+        &self,
+        pairs: &[Pair],
+        mut progress: impl FnMut(ImportStage),
+    ) -> Result<ImportSummary> {
         for p in pairs {
             let at = |e: Error| Error::Input(format!("line {}: {e}", p.line));
             check_name::<Student>(&p.student).map_err(at)?;
             check_name::<Course>(&p.course).map_err(at)?;
         }
-        self.transaction(|s| {
+        let (summary, _) = self.write(|s| {
+            progress(ImportStage::Loading);
             let mut summary = ImportSummary::default();
-            let mut students = Names::<Student>::load(s, true).map_err(|e| self.db_error(e))?;
-            let mut courses = Names::<Course>::load(s, false).map_err(|e| self.db_error(e))?;
+            let mut students = Names::<Student>::load(s, true)?;
+            let mut courses = Names::<Course>::load(s, false)?;
+            progress(ImportStage::Matching { pairs: pairs.len() });
             for p in pairs {
                 let st = students.get_or_add(s, &p.student, p.line, &mut summary.students_added)?;
                 let c = courses.get_or_add(s, &p.course, p.line, &mut summary.courses_added)?;
@@ -368,8 +438,14 @@ impl Registrar {
                     summary.skipped += 1;
                 }
             }
+            progress(ImportStage::Writing {
+                students: summary.students_added,
+                courses: summary.courses_added,
+                enrollments: summary.enrollments_added,
+            });
             Ok(summary)
-        })
+        })?;
+        Ok(summary)
     }
 
     /// Every enrollment, by student name (then id), then course title (then id).
@@ -383,37 +459,73 @@ impl Registrar {
         }
         Ok(out)
     }
+}
 
-    /// The one row `target` names, or an error saying there is none or which ids share the name.
-    fn resolve<M: Party>(&self, s: &mut Session, target: &Target) -> Result<Key<M>> {
-        let noun = M::NOUN;
-        match target {
-            Target::Id(id) => s
-                .find::<M>(*id)
-                .map_err(|e| self.db_error(e))?
-                .ok_or_else(|| {
-                    Error::Input(format!(
-                        "no {noun} has id #{id}; `registrar {noun} list` shows every {noun}"
-                    ))
-                }),
-            Target::Name(name) => {
-                let keys = s
-                    .query::<M>()
-                    .filter(M::NAME_COLUMN.eq(name.as_str()))
-                    .order_by(M::ID_COLUMN.asc())
-                    .all()
-                    .map_err(|e| self.db_error(e))?;
-                match keys[..] {
-                    [key] => Ok(key),
-                    [] => Err(Error::Input(format!(
-                        "no {noun} is named {name:?}; `registrar {noun} list` shows every {noun}"
-                    ))),
-                    _ => Err(Error::Input(format!(
-                        "{}; give one by id, for example #{}",
-                        ambiguous(s, name, &keys),
-                        s.id(keys[0]).unwrap_or_default()
-                    ))),
-                }
+/// How registrar's writes retry: at SERIALIZABLE, up to 20 attempts (a busy office's commands
+/// collide rarely, but an import and a burst of enrollments can take a few rounds).
+const WRITE_RETRY: Retry = Retry::serializable().attempts(20);
+
+/// Whether a commit failed because another command changed the same enrollment first, seen only
+/// at the end (a duplicate pair, or a pair gone): the command is run again from the start, and
+/// its own checks then name what happened.
+fn changed_underneath(e: &Error) -> bool {
+    let Error::Database { source, .. } = e else {
+        return false;
+    };
+    match &**source {
+        relata::Error::Stale { .. } => true,
+        relata::Error::Constraint {
+            kind: ConstraintKind::PrimaryKey | ConstraintKind::Unique,
+            table,
+            ..
+        } => table == "student_course",
+        _ => false,
+    }
+}
+
+/// The object and its related objects, by name then id.
+fn shown<M: Party>(s: &mut Session, key: Key<M>) -> Result<Shown> {
+    let mut related: Vec<Entry> = s
+        .related(M::enrollments(), key)?
+        .into_iter()
+        .map(|k| entry(s, k))
+        .collect();
+    sort_entries(&mut related);
+    Ok(Shown {
+        entry: entry(s, key),
+        related,
+    })
+}
+
+/// The one row `target` names, or an error saying there is none or which ids share the name.
+fn resolve<M: Party>(s: &mut Session, target: &Target) -> Result<Key<M>> {
+    let noun = M::NOUN;
+    match target {
+        Target::Id(id) => s.find::<M>(*id)?.ok_or_else(|| {
+            Error::Input(format!(
+                "no {noun} has id #{id}; `registrar {noun} list` shows every {noun}"
+            ))
+        }),
+        Target::IdOutOfRange(given) => Err(Error::Input(format!(
+            "no {noun} has id {given}: ids are whole numbers up to {}; `registrar {noun} list` shows every {noun}",
+            i64::MAX
+        ))),
+        Target::Name(name) => {
+            let keys = s
+                .query::<M>()
+                .filter(M::NAME_COLUMN.eq(name.as_str()))
+                .order_by(M::ID_COLUMN.asc())
+                .all()?;
+            match keys[..] {
+                [key] => Ok(key),
+                [] => Err(Error::Input(format!(
+                    "no {noun} is named {name:?}; `registrar {noun} list` shows every {noun}"
+                ))),
+                _ => Err(Error::Input(format!(
+                    "{}; give one by id, for example #{}",
+                    ambiguous(s, name, &keys),
+                    s.id(keys[0]).unwrap_or_default()
+                ))),
             }
         }
     }

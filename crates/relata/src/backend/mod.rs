@@ -352,9 +352,21 @@ impl Database {
             "postgres" | "postgresql" => Err(not_compiled(masked, scheme, "postgres")),
             #[cfg(not(feature = "mysql"))]
             "mysql" | "mariadb" => Err(not_compiled(masked, scheme, "mysql")),
+            _ if !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            {
+                Err(Error::InvalidUrl {
+                    url: masked,
+                    reason: format!("unknown scheme `{scheme}`"),
+                })
+            }
+            // Not a URL at all (a libpq `key=value` string, say): nothing of it is repeated
+            // but its masked form, which may hold a password.
             _ => Err(Error::InvalidUrl {
                 url: masked,
-                reason: format!("unknown scheme `{scheme}`"),
+                reason: "it does not start with a scheme (sqlite:, postgres:// or mysql://)".into(),
             }),
         }
     }
