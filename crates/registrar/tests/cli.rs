@@ -570,42 +570,58 @@ fn json_errors() {
     );
 }
 
-/// Runs the binary on `r`'s database with stdout and stderr sent where the caller says (a
-/// closed pipe, a full device); returns the exit code and whatever stderr said when it was
-/// captured.
-fn registrar_to(r: &Reg, args: &[&str], stdout: Stdio, stderr: Stdio) -> (i32, String) {
+/// Where a test sends the binary's stdout or stderr.
+enum Sink {
+    /// A pipe the test reads.
+    Piped,
+    /// A pipe whose reading end is closed as soon as the binary starts (before it can write
+    /// anything: it opens its database first), as after `| head -c 50` stopped reading.
+    ClosedPipe,
+    /// `/dev/full`: every write fails with "No space left on device".
+    Full,
+}
+
+impl Sink {
+    fn stdio(&self) -> Stdio {
+        match self {
+            Sink::Piped | Sink::ClosedPipe => Stdio::piped(),
+            Sink::Full => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("/dev/full"),
+            ),
+        }
+    }
+}
+
+/// Runs the binary on `r`'s database with stdout and stderr sent where the caller says;
+/// returns the exit code and what stderr said, when it was piped.
+fn registrar_to(r: &Reg, args: &[&str], stdout: Sink, stderr: Sink) -> (i32, String) {
+    use std::io::Read;
     let mut all = vec!["--db", r.t.url.as_str()];
     all.extend_from_slice(args);
-    let out = Command::new(env!("CARGO_BIN_EXE_registrar"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_registrar"))
         .args(&all)
         .current_dir(r.dir.path())
         .env_remove("REGISTRAR_DB")
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .output()
+        .stdout(stdout.stdio())
+        .stderr(stderr.stdio())
+        .spawn()
         .expect("run registrar");
-    (
-        out.status.code().expect("exited, not killed by a signal"),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A pipe whose reading end is already closed, as after `| head -c 50` stopped reading.
-fn closed_pipe() -> Stdio {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    Stdio::from(writer)
-}
-
-/// A writer that is always full.
-fn full_device() -> Stdio {
-    Stdio::from(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .expect("/dev/full"),
-    )
+    if matches!(stdout, Sink::ClosedPipe) {
+        drop(child.stdout.take());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).unwrap();
+    }
+    if let Some(mut o) = child.stdout.take() {
+        std::io::copy(&mut o, &mut std::io::sink()).unwrap();
+    }
+    let status = child.wait().unwrap();
+    (status.code().expect("exited, not killed by a signal"), err)
 }
 
 /// Issue 12, item 7: output that cannot be written never panics (exit code 101 before). A
@@ -624,13 +640,13 @@ fn closed_or_full_outputs_never_panic() {
         &["student", "list"],
         &["--json", "course", "show", "Math"],
     ] {
-        let (code, stderr) = registrar_to(&r, args, closed_pipe(), Stdio::piped());
+        let (code, stderr) = registrar_to(&r, args, Sink::ClosedPipe, Sink::Piped);
         assert_eq!(
             (code, stderr.as_str()),
             (0, ""),
             "{args:?} into a closed pipe"
         );
-        let (code, stderr) = registrar_to(&r, args, full_device(), Stdio::piped());
+        let (code, stderr) = registrar_to(&r, args, Sink::Full, Sink::Piped);
         assert_eq!(code, 1, "{args:?} into a full device: {stderr}");
         assert!(stderr.starts_with("error: stdout: "), "{args:?}: {stderr}");
         assert!(stderr.contains("No space left"), "{args:?}: {stderr}");
@@ -639,26 +655,21 @@ fn closed_or_full_outputs_never_panic() {
     let (code, stderr) = registrar_to(
         &r,
         &["--json", "student", "show", "Nobody"],
-        full_device(),
-        Stdio::piped(),
+        Sink::Full,
+        Sink::Piped,
     );
     assert_eq!(code, 1);
     assert!(
         stderr.starts_with("error: no student is named \"Nobody\""),
         "{stderr}"
     );
-    let (code, _) = registrar_to(
-        &r,
-        &["student", "show", "Nobody"],
-        Stdio::piped(),
-        full_device(),
-    );
+    let (code, _) = registrar_to(&r, &["student", "show", "Nobody"], Sink::Piped, Sink::Full);
     assert_eq!(code, 1);
     let (code, _) = registrar_to(
         &r,
         &["--json", "student", "show", "Nobody"],
-        closed_pipe(),
-        full_device(),
+        Sink::ClosedPipe,
+        Sink::Full,
     );
     assert_eq!(code, 1);
     // The data is untouched by all of this.
