@@ -133,6 +133,7 @@ macro_rules! cli_test {
             }
 
             #[test]
+            #[cfg_attr(relata_skip_postgres, ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)")]
             fn postgres() {
                 if let Some(r) = Reg::new("postgres") {
                     body(&r);
@@ -140,6 +141,7 @@ macro_rules! cli_test {
             }
 
             #[test]
+            #[cfg_attr(relata_skip_mysql, ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)")]
             fn mysql() {
                 if let Some(r) = Reg::new("mysql") {
                     body(&r);

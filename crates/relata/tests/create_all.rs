@@ -49,11 +49,19 @@ fn sqlite_file_eight_openers_of_a_new_database_all_succeed() {
 }
 
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_eight_openers_of_a_new_database_all_succeed() {
     eight_openers_of_a_new_database_all_succeed("postgres");
 }
 
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_eight_openers_of_a_new_database_all_succeed() {
     eight_openers_of_a_new_database_all_succeed("mysql");
 }

@@ -83,6 +83,10 @@ fn statements_are_traced_with_parameters_and_reasons() {
 /// On PostgreSQL a commit that inserts 1,000 rows or more into a table refreshes that table's
 /// planner statistics right after (`ANALYZE`), and only those tables; smaller commits do not.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_analyzes_after_a_bulk_load() {
     let Some(t) = common::open_with("postgres", &common::school()) else {
         return;

@@ -171,6 +171,10 @@ fn churn_from_8_threads_equals_a_serial_run(t: &TestDb) {
 /// PostgreSQL at SERIALIZABLE, as the issue asks; SQLite (one writer at a time, `Busy` retried)
 /// and MySQL/MariaDB (deadlocks retried) too.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_w5_churn_from_8_threads_at_serializable_equals_a_serial_run() {
     if let Some(t) = open_with("postgres", &school()) {
         churn_from_8_threads_equals_a_serial_run(&t);
@@ -180,6 +184,10 @@ fn postgres_w5_churn_from_8_threads_at_serializable_equals_a_serial_run() {
 /// MySQL/MariaDB: the same churn; InnoDB's SERIALIZABLE reads take shared locks, so collisions
 /// are deadlocks, retried as conflicts.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_w5_churn_from_8_threads_at_serializable_equals_a_serial_run() {
     if let Some(t) = open_with("mysql", &school()) {
         churn_from_8_threads_equals_a_serial_run(&t);

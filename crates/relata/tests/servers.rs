@@ -134,6 +134,10 @@ fn seed_with_rust_tag(db: &Database) -> Contents {
 /// once the cause is fixed; likewise for a foreign key violation in the link step, after the
 /// inserts and an update of the same commit succeeded.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_a_commit_failing_midway_changes_nothing_and_the_same_session_commits_after_the_fix() {
     let Some(t) = open_with("postgres", &tagged_school()) else {
         return;
@@ -247,6 +251,10 @@ fn postgres_a_commit_failing_midway_changes_nothing_and_the_same_session_commits
 /// that fails midway rolls back the aborted transaction and opens a fresh one, so the block can
 /// read, fix the cause and finish with everything committed.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_a_failed_commit_inside_a_transaction_block_changes_nothing_and_the_block_goes_on() {
     let Some(t) = open_with("postgres", &tagged_school()) else {
         return;
@@ -408,6 +416,10 @@ fn racing_links_of_one_pair_leave_one_row(t: &TestDb) {
 
 /// PostgreSQL: racing links of one pair leave one row; every commit succeeds or is retryable.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_two_sessions_linking_one_pair_at_once_leave_one_row() {
     let Some(t) = open_with("postgres", &school()) else {
         return;
@@ -417,6 +429,10 @@ fn postgres_two_sessions_linking_one_pair_at_once_leave_one_row() {
 
 /// MySQL/MariaDB: racing links of one pair leave one row; every commit succeeds or is retryable.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_two_sessions_linking_one_pair_at_once_leave_one_row() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
@@ -495,6 +511,10 @@ fn a_session_does_not_wait_for_another_sessions_block(t: &TestDb) {
 
 /// PostgreSQL: a session is not held up by another session's open transaction block.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_a_session_does_not_wait_for_another_sessions_transaction_block() {
     let Some(t) = open_with("postgres", &school()) else {
         return;
@@ -504,6 +524,10 @@ fn postgres_a_session_does_not_wait_for_another_sessions_transaction_block() {
 
 /// MySQL/MariaDB: a session is not held up by another session's open transaction block.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_a_session_does_not_wait_for_another_sessions_transaction_block() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
@@ -520,6 +544,10 @@ fn mysql_a_session_does_not_wait_for_another_sessions_transaction_block() {
 /// `tags.label` (never silently cut), nothing of the commit is written, and 768 four-byte
 /// characters (the limit counts characters, not bytes) round-trip exactly.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_strict_mode_rejects_an_over_long_key_value_instead_of_cutting_it() {
     let Some(t) = open_with("mysql", &tagged_school()) else {
         return;
@@ -643,6 +671,10 @@ fn assert_ids_match(db: &Database, s: &Session, studs: &[Key<Student>], crs: &[K
 /// table whose keys do not start at 1) plus ~800 links gives every object the id the database
 /// holds for it, and the links land on the right pairs.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_without_returning_generated_keys_match_the_database() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
@@ -707,6 +739,10 @@ fn mysql_without_returning_generated_keys_match_the_database() {
 /// Without `RETURNING`, two sessions committing 600 rows each at the same moment still get the
 /// ids the database gave their own rows (one statement's rows get consecutive keys).
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_without_returning_concurrent_commits_get_their_own_keys() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
@@ -745,6 +781,10 @@ fn mysql_without_returning_concurrent_commits_get_their_own_keys() {
 /// past it: objects added later without an id get generated ids above 100 that collide with
 /// nothing; an explicit id below the sequence does not move it back.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_generated_ids_after_an_explicit_id_do_not_collide() {
     let Some(t) = open_with("postgres", &school()) else {
         return;
@@ -864,6 +904,10 @@ fn count_then_add(s: &mut Session, barrier: &Barrier, who: &str, round: usize) -
 /// `Error::Conflict`, which is retryable; running the failed block again (after discarding its
 /// pending insert) succeeds, and both students are there, once each.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_a_serialization_failure_is_a_retryable_conflict() {
     let Some(t) = open_with("postgres", &school()) else {
         return;
@@ -977,6 +1021,10 @@ fn unreachable_server_is_a_quick_connect_error(scheme: &str) {
 
 /// PostgreSQL: an unreachable server is a quick `Error::Connect` with a masked URL.
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_an_unreachable_server_is_a_quick_connect_error() {
     if server_url("postgres").is_none() {
         return;
@@ -986,6 +1034,10 @@ fn postgres_an_unreachable_server_is_a_quick_connect_error() {
 
 /// MySQL/MariaDB: an unreachable server is a quick `Error::Connect` with a masked URL.
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_an_unreachable_server_is_a_quick_connect_error() {
     if server_url("mysql").is_none() {
         return;

@@ -63,6 +63,10 @@ fn a_silent_server_is_a_connect_error_after_the_connect_timeout(scheme: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    relata_skip_postgres,
+    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
+)]
 fn postgres_a_silent_server_is_a_connect_error_after_the_connect_timeout() {
     if server_url("postgres").is_some() {
         a_silent_server_is_a_connect_error_after_the_connect_timeout("postgres");
@@ -70,6 +74,10 @@ fn postgres_a_silent_server_is_a_connect_error_after_the_connect_timeout() {
 }
 
 #[test]
+#[cfg_attr(
+    relata_skip_mysql,
+    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
+)]
 fn mysql_a_silent_server_is_a_connect_error_after_the_connect_timeout() {
     if server_url("mysql").is_some() {
         a_silent_server_is_a_connect_error_after_the_connect_timeout("mysql");
@@ -204,6 +212,7 @@ macro_rules! server_tests {
                 use super::*;
 
                 #[test]
+                #[cfg_attr(relata_skip_postgres, ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)")]
                 fn postgres() {
                     if let Some(t) = open_with("postgres", &school()) {
                         super::$name(&t);
@@ -211,6 +220,7 @@ macro_rules! server_tests {
                 }
 
                 #[test]
+                #[cfg_attr(relata_skip_mysql, ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)")]
                 fn mysql() {
                     if let Some(t) = open_with("mysql", &school()) {
                         super::$name(&t);

@@ -110,11 +110,13 @@ macro_rules! backend_test {
             }
 
             #[test]
+            #[cfg_attr(relata_skip_postgres, ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)")]
             fn postgres() {
                 $crate::common::run_on("postgres", &schema(), body)
             }
 
             #[test]
+            #[cfg_attr(relata_skip_mysql, ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)")]
             fn mysql() {
                 $crate::common::run_on("mysql", &schema(), body)
             }
