@@ -1,8 +1,8 @@
-//! Marks the server backends' tests as ignored, with the reason, when they cannot run: the
-//! URL of the test server is not set (`RELATA_TEST_POSTGRES`, `RELATA_TEST_MYSQL`) or the
-//! backend's Cargo feature is off. `cargo test` then lists them as ignored, with the reason,
-//! instead of passing them silently. Under `CI=true` nothing is ignored: a missing server fails
-//! its tests. (registrar's build script is this file too.)
+// Marks the server backends' tests as ignored, with the reason, when they cannot run: the
+// URL of the test server is not set (`RELATA_TEST_POSTGRES`, `RELATA_TEST_MYSQL`) or the
+// backend's Cargo feature is off. `cargo test` then lists them as ignored, with the reason,
+// instead of passing them silently. Under `CI=true` nothing is ignored: a missing server fails
+// its tests. (registrar's build script is this file too.)
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
