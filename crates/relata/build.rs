@@ -17,7 +17,9 @@ fn main() {
         let url_set = std::env::var(var).is_ok_and(|v| !v.is_empty());
         let feature =
             std::env::var_os(format!("CARGO_FEATURE_{}", backend.to_uppercase())).is_some();
-        if !ci && !(url_set && feature) {
+        // Under CI a test that cannot reach its server runs, and fails.
+        let runs = ci || (url_set && feature);
+        if !runs {
             println!("cargo::rustc-cfg=relata_skip_{backend}");
         }
     }
