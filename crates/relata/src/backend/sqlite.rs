@@ -356,6 +356,16 @@ fn map_error(e: rusqlite::Error, sql: &str) -> Error {
         ) {
             return Error::Busy { message };
         }
+        if err.code == ffi::ErrorCode::DiskFull {
+            // SQLite undoes the statement and the transaction is rolled back: the file is as
+            // it was, and the command can run again once there is room.
+            return Error::Database {
+                message: format!(
+                    "the disk that holds the database is full ({message}); nothing was written: free some space and run it again"
+                ),
+                sql: None,
+            };
+        }
         return Error::Database {
             message,
             sql: Some(sql.to_owned()),
