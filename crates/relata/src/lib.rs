@@ -71,7 +71,13 @@
 //!   database transaction.
 //! - [`Query`] filters with typed columns ([`Filter`]), crosses relationships with
 //!   [`Relation::any`], and loads collections eagerly with [`Query::eager`].
+//! - [`TxOptions`] makes a block read-only or picks its [`Isolation`];
+//!   [`Database::transaction_with_retry`] runs a block again, on a fresh session, when the
+//!   database gives it up in a conflict with another ([`Retry`]).
 //! - [`Error`] is the one error type; a failed commit leaves database and session unchanged.
+//!   [`Error::Stale`] says another session changed a pair this one saw, and
+//!   [`Error::ConnectionLost`] / [`Error::Timeout`] that a server broke off or ran too long
+//!   (every wait has a deadline: see `Database::open`).
 //! - SQL is logged as `tracing` events (target `relata::sql`) and echoed to stderr with
 //!   [`Database::set_echo`].
 

@@ -296,6 +296,13 @@ impl Database {
     ///   On MariaDB 10.5 and later generated keys come back by `RETURNING`;
     ///   `?relata_returning=false` turns that off, for a proxy that does not pass it through.
     ///
+    /// On the servers, relata's own parameters bound every wait (seconds, `0` for no limit):
+    /// `relata_connect_timeout` (5: opening a connection, handshake included),
+    /// `relata_statement_timeout` (30: the server stops a longer statement, [`Error::Timeout`];
+    /// a server silent for this long plus 5 s is given up, [`Error::ConnectionLost`]) and
+    /// `relata_idle_timeout` (600: how long an unused pooled connection is kept), e.g.
+    /// `postgres://clerk@db/school?relata_statement_timeout=120`.
+    ///
     /// The first connection is opened here, so an unreachable server or a bad file is an error
     /// now, not at the first query. Every connection enforces foreign keys.
     pub fn open(url: &str) -> Result<Database> {
