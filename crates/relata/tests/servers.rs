@@ -70,12 +70,6 @@ fn tags_of(s: &mut Session, k: Key<Student>) -> Vec<String> {
     ks.iter().map(|&k| s[k].label.clone()).collect()
 }
 
-/// `url` with `param` added to its query string.
-fn with_query_param(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
-
 /// Every student's id by name, read through a new session.
 fn student_ids(db: &Database) -> HashMap<String, i64> {
     let mut s = db.session();
@@ -679,7 +673,7 @@ fn mysql_without_returning_generated_keys_match_the_database() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
     };
-    let db = Database::open(&with_query_param(&t.url, "relata_returning=false")).unwrap();
+    let db = Database::open(&with_param(&t.url, "relata_returning=false")).unwrap();
     assert_eq!(db.dialect().name(), "mysql", "RETURNING is off");
 
     // Keys that do not start at 1: a few rows, some deleted.
@@ -747,7 +741,7 @@ fn mysql_without_returning_concurrent_commits_get_their_own_keys() {
     let Some(t) = open_with("mysql", &school()) else {
         return;
     };
-    let db = Database::open(&with_query_param(&t.url, "relata_returning=false")).unwrap();
+    let db = Database::open(&with_param(&t.url, "relata_returning=false")).unwrap();
     assert_eq!(db.dialect().name(), "mysql", "RETURNING is off");
     let barrier = Barrier::new(2);
     let results = thread::scope(|scope| {

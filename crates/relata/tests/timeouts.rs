@@ -8,32 +8,19 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::proxy::Proxy;
+use common::proxy::{host_port, Proxy};
 use common::*;
 use relata::{Database, Error};
-
-/// `host:port` of a server URL.
-fn host_port(url: &str) -> String {
-    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    authority[authority.rfind('@').map_or(0, |i| i + 1)..].to_owned()
-}
-
-/// `url` with `param` added to its query string.
-fn with(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
 
 /// A database opened through a proxy, with a 1 s statement timeout (so relata gives up on a
 /// silent server after 1 + 5 s).
 fn through_proxy(t: &TestDb) -> (Proxy, Database) {
     let proxy = Proxy::to(&host_port(&t.url));
-    let mut url = with(&proxy.url(&t.url), "relata_statement_timeout=1");
+    let mut url = with_param(&proxy.url(&t.url), "relata_statement_timeout=1");
     if t.backend == "mysql" {
         // The driver would otherwise switch a local connection to the server's Unix socket,
         // around the proxy.
-        url = with(&url, "prefer_socket=false");
+        url = with_param(&url, "prefer_socket=false");
     }
     let db = Database::open(&url).unwrap_or_else(|e| panic!("open {url}: {e}"));
     (proxy, db)
@@ -182,7 +169,7 @@ fn a_cut_connection_is_lost_not_unopenable(t: &TestDb) {
 /// A statement that runs longer than the statement timeout is stopped by the server itself:
 /// `Error::Timeout`, and the connection stays usable.
 fn a_slow_statement_is_stopped_by_the_server(t: &TestDb) {
-    let db = Database::open(&with(&t.url, "relata_statement_timeout=0.5")).unwrap();
+    let db = Database::open(&with_param(&t.url, "relata_statement_timeout=0.5")).unwrap();
     let sleep = if t.backend == "postgres" {
         "SELECT pg_sleep(3)"
     } else {

@@ -220,25 +220,14 @@ fn hold_a_write_transaction(
             .unwrap();
         }
         "postgres" => {
-            let mut psql = Command::new("psql")
-                .arg(url)
-                .args(["-q", "-v", "ON_ERROR_STOP=1"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("psql");
-            use std::io::Write;
-            let mut input = psql.stdin.take().unwrap();
-            writeln!(
-                input,
-                "BEGIN; INSERT INTO students (name) VALUES ('Writer'); \\echo held"
-            )
-            .unwrap();
-            std::thread::sleep(Duration::from_millis(500));
-            held.send(()).unwrap();
-            writeln!(input, "SELECT pg_sleep({secs}); COMMIT;").unwrap();
-            drop(input);
-            assert!(psql.wait().unwrap().success());
+            let mut psql = Command::new("psql");
+            psql.arg(url).args(["-q", "-v", "ON_ERROR_STOP=1"]);
+            hold_in_client(
+                psql,
+                "BEGIN; INSERT INTO students (name) VALUES ('Writer');",
+                &format!("SELECT pg_sleep({secs}); COMMIT;"),
+                held,
+            );
         }
         "mysql" => {
             // mysql://user[:password]@host:port/db
@@ -253,24 +242,37 @@ fn hold_a_write_transaction(
             if !password.is_empty() {
                 client.env("MYSQL_PWD", password);
             }
-            let mut client = client
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("mariadb");
-            use std::io::Write;
-            let mut input = client.stdin.take().unwrap();
-            writeln!(
-                input,
-                "START TRANSACTION; INSERT INTO students (name) VALUES ('Writer');"
-            )
-            .unwrap();
-            std::thread::sleep(Duration::from_millis(500));
-            held.send(()).unwrap();
-            writeln!(input, "SELECT SLEEP({secs}); COMMIT;").unwrap();
-            drop(input);
-            assert!(client.wait().unwrap().success());
+            hold_in_client(
+                client,
+                "START TRANSACTION; INSERT INTO students (name) VALUES ('Writer');",
+                &format!("SELECT SLEEP({secs}); COMMIT;"),
+                held,
+            );
         }
         other => panic!("no writer for {other}"),
     }
+}
+
+/// Feeds a server's client program (`psql`, `mariadb`) a transaction that writes (`begin`),
+/// signals that it holds it, then sleeps inside it and commits (`sleep_and_commit`).
+fn hold_in_client(
+    mut client: Command,
+    begin: &str,
+    sleep_and_commit: &str,
+    held: std::sync::mpsc::Sender<()>,
+) {
+    use std::io::Write;
+    let mut child = client
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the server's client program");
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "{begin}").unwrap();
+    // The client runs each line as it arrives; give it a moment to have written.
+    std::thread::sleep(Duration::from_millis(500));
+    held.send(()).unwrap();
+    writeln!(input, "{sleep_and_commit}").unwrap();
+    drop(input);
+    assert!(child.wait().unwrap().success());
 }

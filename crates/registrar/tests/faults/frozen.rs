@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::proxy::Proxy;
+use crate::places::with_param;
+use crate::proxy::{host_port, Proxy};
 
 /// The server URLs of the test servers, when set (else the scenario is skipped by its
 /// `ignore` attribute).
@@ -13,25 +14,12 @@ fn server(backend: &'static str) -> Option<crate::places::TestDb> {
     crate::places::open_empty(backend)
 }
 
-/// `host:port` of a URL.
-fn host_port(url: &str) -> String {
-    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    authority[authority.rfind('@').map_or(0, |i| i + 1)..].to_owned()
-}
-
-/// `url` with `param` added.
-fn with(url: &str, param: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{param}")
-}
-
 /// A URL through `proxy` with a 1 s statement timeout (relata gives a silent server up after
 /// 1 + 5 s), on MySQL without the driver's switch to the local socket.
 fn through(proxy: &Proxy, t: &crate::places::TestDb) -> String {
-    let url = with(&proxy.url(&t.url), "relata_statement_timeout=1");
+    let url = with_param(&proxy.url(&t.url), "relata_statement_timeout=1");
     if t.backend == "mysql" {
-        with(&url, "prefer_socket=false")
+        with_param(&url, "prefer_socket=false")
     } else {
         url
     }

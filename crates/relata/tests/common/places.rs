@@ -122,7 +122,7 @@ fn unique_name(prefix: &str) -> String {
 }
 
 /// `url` with its query string extended by `param`.
-fn with_param(url: &str, param: &str) -> String {
+pub fn with_param(url: &str, param: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{param}")
 }

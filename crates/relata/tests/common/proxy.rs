@@ -12,6 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+/// `host:port` of a server URL (`postgres://u@127.0.0.1:5432/db?x` gives `127.0.0.1:5432`).
+pub fn host_port(url: &str) -> String {
+    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    authority[authority.rfind('@').map_or(0, |i| i + 1)..].to_owned()
+}
+
 /// What every forwarding thread of one proxy reads.
 #[derive(Default)]
 struct Switches {
