@@ -67,8 +67,9 @@ pub struct Session {
     sql_cache: SqlCache,
     /// The connection of the current `transaction` block, if any.
     pinned: Option<PooledConn>,
-    /// Whether the current block is read-only.
-    read_only: bool,
+    /// The current block's options (a `commit()` inside it opens the next transaction with
+    /// them).
+    block: TxOptions,
 }
 
 /// Statements of a fixed shape, rendered once per session.
@@ -111,7 +112,7 @@ impl Session {
             log: StatementLog::default(),
             sql_cache: SqlCache::default(),
             pinned: None,
-            read_only: false,
+            block: TxOptions::new(),
         }
     }
 
@@ -537,7 +538,7 @@ impl Session {
     fn commit_inner(&mut self, reopen: bool) -> Result<()> {
         let plan = flush::plan(self.view())?;
         let in_block = self.pinned.is_some();
-        if in_block && self.read_only && !plan.is_empty() {
+        if in_block && self.block.is_read_only() && !plan.is_empty() {
             return Err(Error::ReadOnly);
         }
         if plan.is_empty() && (!in_block || reopen) {
@@ -582,7 +583,8 @@ impl Session {
             } else {
                 analyze(&mut run);
             }
-            if reopen && run.batch(&"begin", self.db.dialect().begin()).is_err() {
+            let begin = self.db.dialect().begin_with(self.block);
+            if reopen && run.batch(&"begin", &begin).is_err() {
                 // The block goes on without a transaction of its own: each statement then
                 // runs in its own, as outside a block.
                 self.pinned = None;
@@ -671,7 +673,7 @@ impl Session {
         let begin = self.db.dialect().begin_with(options);
         Runner::new(conn.conn(), &mut self.log, self.db.echo()).batch(&"begin", &begin)?;
         self.pinned = Some(conn);
-        self.read_only = options.is_read_only();
+        self.block = options;
         // Ends the block however `body` leaves it, a panic included: a transaction still open
         // is rolled back and the connection goes back to the pool, so the session can run
         // blocks again and other sessions are not locked out.
@@ -679,7 +681,7 @@ impl Session {
         let s = &mut *block.0;
         match body(s) {
             Ok(value) => {
-                let ended = if s.read_only {
+                let ended = if s.block.is_read_only() {
                     s.end_read_only_block()
                 } else {
                     s.commit_inner(false)
@@ -727,7 +729,7 @@ struct Block<'s>(&'s mut Session);
 impl Drop for Block<'_> {
     fn drop(&mut self) {
         let s = &mut *self.0;
-        s.read_only = false;
+        s.block = TxOptions::new();
         if let Some(mut conn) = s.pinned.take() {
             if conn.conn().in_transaction() {
                 // The error that matters is the block's own; a connection that cannot roll back
