@@ -27,14 +27,12 @@ impl Target {
     /// name. (Names of the form `#` and digits are refused when stored, see [`check_name`], so
     /// every name can be given as itself.)
     pub fn parse(arg: &str) -> Target {
-        match arg.strip_prefix('#') {
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                match digits.parse() {
-                    Ok(id) => Target::Id(id),
-                    Err(_) => Target::IdOutOfRange(arg.to_owned()),
-                }
-            }
-            _ => Target::Name(arg.to_owned()),
+        if !looks_like_an_id(arg) {
+            return Target::Name(arg.to_owned());
+        }
+        match arg[1..].parse() {
+            Ok(id) => Target::Id(id),
+            Err(_) => Target::IdOutOfRange(arg.to_owned()),
         }
     }
 }
