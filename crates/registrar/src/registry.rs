@@ -616,3 +616,57 @@ impl<M: Party> Names<M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(line: u64, student: &str, course: &str) -> Pair {
+        Pair {
+            line,
+            student: student.into(),
+            course: course.into(),
+        }
+    }
+
+    /// The import tells its progress display each stage, with the counts it is about to write.
+    #[test]
+    fn import_reports_its_stages() {
+        let r = Registrar::open("sqlite::memory:").unwrap();
+        r.add::<Student>(&["Alice".into()]).unwrap();
+        let pairs = [
+            pair(2, "Alice", "Math"),
+            pair(3, "Алиса", "Math"),
+            pair(4, "Alice", "Math"),
+        ];
+        let mut stages = Vec::new();
+        let summary = r.import_with_progress(&pairs, |s| stages.push(s)).unwrap();
+        assert_eq!(
+            stages,
+            [
+                ImportStage::Loading,
+                ImportStage::Matching { pairs: 3 },
+                ImportStage::Writing {
+                    students: 1,
+                    courses: 1,
+                    enrollments: 2
+                },
+            ]
+        );
+        assert_eq!(summary.skipped, 1);
+    }
+
+    #[test]
+    fn ids_parse_and_names_that_look_like_ids_are_refused() {
+        assert_eq!(Target::parse("#12"), Target::Id(12));
+        assert_eq!(
+            Target::parse("#99999999999999999999"),
+            Target::IdOutOfRange("#99999999999999999999".into())
+        );
+        for name in ["#", "#x", "# 1", "12", "Alice"] {
+            assert_eq!(Target::parse(name), Target::Name(name.into()));
+            assert!(check_name::<Student>(name).is_ok(), "{name}");
+        }
+        assert!(check_name::<Course>("#0").is_err());
+    }
+}
