@@ -10,24 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Barrier;
 use std::thread;
 
+use common::rng::Rng;
 use common::*;
 use relata::{Database, Error, Retry, Session};
-
-/// The bench's deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// One step of the bench's W5 churn: a student, which of their current courses to drop, and
 /// where to start looking for a course they lack.
@@ -111,7 +96,7 @@ fn churn_from_8_threads_equals_a_serial_run(t: &TestDb) {
     let steps: Vec<Step> = (0..STEPS)
         .map(|_| Step {
             student: rng.below(STUDENTS),
-            drop_pick: rng.next(),
+            drop_pick: rng.next_u64(),
             add_from: rng.below(COURSES),
         })
         .collect();

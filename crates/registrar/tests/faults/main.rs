@@ -10,6 +10,8 @@
 mod places;
 #[path = "../../../relata/tests/common/proxy.rs"]
 mod proxy;
+#[path = "../../../relata/tests/common/rng.rs"]
+mod rng;
 
 mod concurrent;
 mod disk;
@@ -24,6 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use registrar::{Course, Registrar, Student};
+pub use rng::Rng;
 
 /// What one run of the binary did.
 #[derive(Debug)]
@@ -136,22 +139,6 @@ pub fn file(dir: &Path, name: &str, text: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write a file");
     path.to_str().expect("UTF-8 path").to_owned()
-}
-
-/// A small deterministic generator (splitmix64) for the scenarios' random choices.
-pub struct Rng(pub u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Declares a fault scenario run on each backend it names: `name::sqlite_file`,

@@ -101,10 +101,7 @@ pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
         driver: Driver {
             connection: Box::pin(connection),
             closed: None,
-            answer_timeout: target
-                .options
-                .connect_timeout
-                .max(target.options.answer_timeout()),
+            answer_timeout: target.options.answer_timeout(),
             runtime,
         },
     };
@@ -113,7 +110,6 @@ pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
         let sql = format!("SET statement_timeout = {}", limit.as_millis().max(1));
         conn.batch(&sql).map_err(|e| connect_error(e.to_string()))?;
     }
-    conn.driver.answer_timeout = target.options.answer_timeout();
     Ok(Box::new(conn))
 }
 

@@ -8,6 +8,7 @@ use relata::{schema, Association, Database, Key, Model, Schema, Session};
 
 mod places;
 pub mod proxy;
+pub mod rng;
 pub use places::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]
