@@ -11,14 +11,14 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
-use crate::csvio::{read_pairs, write_pairs};
-use crate::error::{Error, Result};
-use crate::model::{Course, Party, Student};
 use crate::output::{
     added_json, changed_json, count, entries_table, list_json, list_table, shown_json,
 };
-use crate::registry::{ImportStage, Registrar, Target};
-use crate::text::escape_control;
+use registrar::escape_control;
+use registrar::{read_pairs, write_pairs};
+use registrar::{Course, Party, Student};
+use registrar::{Error, Result};
+use registrar::{ImportStage, Registrar, Target};
 
 /// Where the database is when neither `--db` nor `REGISTRAR_DB` says.
 pub const DEFAULT_DB: &str = "sqlite://registrar.db";

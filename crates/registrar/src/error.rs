@@ -28,8 +28,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// A file error naming `path`.
-    pub(crate) fn file(path: &Path, source: std::io::Error) -> Error {
+    /// A file error naming `path` (what the operating system reported as its source).
+    pub fn file(path: &Path, source: std::io::Error) -> Error {
         Error::File {
             path: path.display().to_string(),
             source,

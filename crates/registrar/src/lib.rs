@@ -6,7 +6,9 @@
 //! this crate.
 //!
 //! The binary is `registrar [--db URL] [--json] [--echo] <command>` (see `registrar --help`);
-//! the same operations are a library, each one transaction:
+//! the same operations are a library, each one transaction. The command line (clap, the
+//! progress bar, JSON output) lives in the binary only: a program that uses the library with
+//! `default-features = false` builds none of it.
 //!
 //! ```
 //! use registrar::{Course, Registrar, Student, Target};
@@ -30,15 +32,12 @@
 
 #![warn(missing_docs)]
 
-mod cli;
 mod csvio;
 mod error;
 mod model;
-mod output;
 mod registry;
 mod text;
 
-pub use cli::{run, DB_ENV, DEFAULT_DB};
 pub use csvio::{read_pairs, write_pairs, HEADER};
 pub use error::{Error, Result};
 pub use model::{registrar_schema, Course, Party, Student, StudentCourse};
@@ -46,3 +45,4 @@ pub use registry::{
     check_name, Added, Enrolled, Entry, ImportStage, ImportSummary, Listed, Pair, Registrar, Shown,
     Target, MAX_NAME_CHARS,
 };
+pub use text::escape_control;

@@ -1,5 +1,12 @@
 //! The `registrar` binary: see the library's documentation, or run `registrar --help`.
+//!
+//! The command line lives here, not in the library: argument parsing (clap), the progress bar
+//! (indicatif) and JSON output (serde_json) are the binary's own dependencies, behind the
+//! default `cli` feature.
+
+mod cli;
+mod output;
 
 fn main() -> std::process::ExitCode {
-    registrar::run(std::env::args_os())
+    cli::run(std::env::args_os())
 }

@@ -3,9 +3,9 @@
 use serde_json::{json, Value};
 use unicode_width::UnicodeWidthStr;
 
-use crate::model::Party;
-use crate::registry::{Added, Entry, Listed, Shown};
-use crate::text::escape_control;
+use registrar::escape_control;
+use registrar::Party;
+use registrar::{Added, Entry, Listed, Shown};
 
 /// A table with a header row: text columns left-aligned, number columns right-aligned, widths
 /// measured in terminal columns (so 张伟 counts two).

@@ -18,7 +18,7 @@ use std::fmt::Write;
 /// A backslash is not escaped, so `a\nb` typed literally and `a`, newline, `b` print the same;
 /// the point is that the terminal shows the text instead of obeying it, not that the escape can
 /// be reversed.
-pub(crate) fn escape_control(s: &str) -> Cow<'_, str> {
+pub fn escape_control(s: &str) -> Cow<'_, str> {
     let Some(first) = s.find(needs_escape) else {
         return Cow::Borrowed(s);
     };
