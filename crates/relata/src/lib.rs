@@ -87,9 +87,11 @@
 extern crate self as relata;
 
 mod backend;
+mod database;
 mod error;
 mod flush;
 mod hash;
+mod io;
 mod model;
 mod query;
 mod relation;
@@ -100,9 +102,9 @@ mod toposort;
 mod transaction;
 mod value;
 
-pub use backend::Database;
 pub use error::{mask_url, ConstraintKind, Error, OptionalExtension, Result};
 pub use flush::Plan;
+pub use io::Database;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, Query, TextLike};
 pub use relata_derive::{Association, Model};

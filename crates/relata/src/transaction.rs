@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::backend::Database;
 use crate::error::Error;
+use crate::io::Database;
 use crate::session::Session;
 
 /// A transaction's isolation level: how much of other transactions' concurrent work it may see.

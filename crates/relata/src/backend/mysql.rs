@@ -87,6 +87,9 @@ pub(super) fn connect_first(target: &Target, url: &str) -> Result<(Box<dyn Conn>
         .find(|c| available.iter().any(|a| a == c))
         .unwrap_or("utf8mb4_bin");
     let dialect = MySql::variant(returning, rows, collation);
+    // The first connection was opened before the dialect was known: it writes in the chosen
+    // one too (with `relata_returning=false` it read MariaDB's RETURNING otherwise).
+    conn.dialect = dialect;
     setup(&mut conn, dialect, target, url)?;
     Ok((Box::new(conn), dialect))
 }

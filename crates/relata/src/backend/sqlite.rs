@@ -232,7 +232,7 @@ impl Conn for SqliteConn {
             }
             let changed = stmt.raw_execute().map_err(fail)?;
             match &mut out {
-                Each::Keys(ids) => ids.push(self.conn.last_insert_rowid()),
+                Each::Keys { keys, .. } => keys.push(self.conn.last_insert_rowid()),
                 Each::Changed(counts) => counts.push(changed as u64),
                 Each::Nothing => {}
             }

@@ -4,9 +4,10 @@
 
 use std::cmp::Ordering;
 
-use super::{relation_name, runner, AnyStore, CachedSql, LinkSet, Session, State};
+use super::{relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::error::{Error, Result};
 use crate::hash::IdSet;
+use crate::io::{Params, Reader, Reads};
 use crate::model::{Key, Model, TableDef};
 use crate::query::{EagerSpec, QuerySpec};
 use crate::relation::AssocDef;
@@ -51,48 +52,27 @@ impl Session {
     /// slots in order, leaving out objects deleted in this session.
     fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
         self.ensure_store::<M>();
-        let mut borrowed = None;
-        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
-        let mut slots = Vec::new();
-        run.query(
-            &format_args!("query {}", M::TABLE.name),
-            sql,
-            params,
-            &mut |row| {
-                let slot = store.merge_row(row, 0)?;
-                if store.state(slot) == State::Persistent {
-                    slots.push(slot);
-                }
-                Ok(())
-            },
-        )?;
-        Ok(slots)
+        let merge = Merge {
+            store: &mut **store,
+            slots: Vec::new(),
+        };
+        let why = Doing("query", M::TABLE.name);
+        let mut reads = Reads::new(&why, vec![(sql, Params::Values(params))], merge);
+        self.db
+            .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
+        Ok(reads.finish()?.slots)
     }
 
     /// Counts the rows a query matches.
     pub(crate) fn run_count<M: Model>(&mut self, spec: &QuerySpec) -> Result<u64> {
         let mut params = Vec::new();
         let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
-        let mut borrowed = None;
-        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
-        let mut count = 0;
-        run.query(
-            &format_args!("count {}", M::TABLE.name),
-            &sql,
-            &params,
-            &mut |row| {
-                count = row
-                    .get_i64(0)
-                    .map_err(|e| Error::Database {
-                        message: e.0,
-                        sql: None,
-                    })?
-                    .unwrap_or(0);
-                Ok(())
-            },
-        )?;
-        Ok(count.max(0) as u64)
+        let why = Doing("count", M::TABLE.name);
+        let mut reads = Reads::new(&why, vec![(&*sql, Params::Values(&params))], Count(0));
+        self.db
+            .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
+        Ok(reads.finish()?.0.max(0) as u64)
     }
 
     /// Makes sure the collection of `slot` is loaded: a new object's is empty; otherwise one
@@ -149,25 +129,20 @@ impl Session {
         };
         let to_slot = (to.table.slot)();
         self.links_mut(def);
-        let mut borrowed = None;
-        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
-        let links = self.links[(def.slot)()].as_mut().expect("ensured");
-        let target = self.stores[to_slot].as_mut().expect("target store ensured");
-        let mut items = Vec::new();
-        run.query(&why, &sql, &[Value::Integer(id)], &mut |row| {
-            let tslot = target.merge_row(row, 1)?;
-            let (l, r) = if from_left {
-                (slot, tslot)
-            } else {
-                (tslot, slot)
-            };
-            if links.loaded_pair(l, r, from_left) {
-                items.push(tslot);
-            }
-            Ok(())
-        })?;
-        let side = links.side_mut(from_left, slot);
-        side.append_loaded(items, from.order_by.is_none());
+        let lazy = Lazy {
+            links: self.links[(def.slot)()].as_mut().expect("ensured"),
+            target: &mut **self.stores[to_slot].as_mut().expect("target store ensured"),
+            slot,
+            from_left,
+            items: Vec::new(),
+        };
+        let id = [Value::Integer(id)];
+        let mut reads = Reads::new(&why, vec![(&*sql, Params::Values(&id))], lazy);
+        self.db
+            .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
+        let lazy = reads.finish()?;
+        let side = lazy.links.side_mut(from_left, slot);
+        side.append_loaded(lazy.items, from.order_by.is_none());
         side.loaded = true;
         Ok(())
     }
@@ -187,7 +162,6 @@ impl Session {
         let (from, to) = def.sides(from_left);
         let d = self.db.dialect();
         let statements = sql::select_eager(d, def, from_left, parent, spec);
-        let every_parent = spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none();
         let why = LoadWhy {
             def,
             from_left,
@@ -195,14 +169,9 @@ impl Session {
         };
         let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
         self.links_mut(def);
-        let mut borrowed = None;
-        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
-        let links = self.links[(def.slot)()].as_mut().expect("ensured");
         // The target store is taken out so the parent lookups can read the other store (or, for a
         // self-referential relation, the same one) while targets are merged.
         let mut target = self.stores[to_slot].take().expect("target store ensured");
-        // A row's last column is the pair's target key, NULL on a target's row.
-        let to_column = to.table.columns.len() + 1;
         let mut pairs = Pairs::default();
         // Only the query's results get their collections (not, say, an object deleted in this
         // session, which the query leaves out but the pairs still name).
@@ -212,55 +181,37 @@ impl Session {
             }
             pairs.results[p as usize] = true;
         }
-        let mut result = Ok(());
-        for (i, (sql, params)) in statements.iter().enumerate() {
-            // Two statements: the targets follow the pairs, and none is needed when no pair of
-            // an unloaded result named one (then reading them would only fill the session).
-            if i > 0 && pairs.targets.is_empty() {
-                break;
-            }
-            result = run.query(&why, sql, params, &mut |row: &dyn RowSource| {
-                match row
-                    .get_i64(to_column)
-                    .map_err(|e| decode(def, to.column, e.0))?
-                {
-                    Some(tid) => {
-                        let parents = if from_slot == to_slot {
-                            &*target
-                        } else {
-                            self.stores[from_slot]
-                                .as_deref()
-                                .expect("parent store exists")
-                        };
-                        pairs.add(
-                            read_key(row, 0, def, from.column)?,
-                            tid,
-                            parents,
-                            links,
-                            from_left,
-                        );
-                    }
-                    None => {
-                        // Without a parent filter the targets' select reads every target: keep
-                        // those a pair named (all of them if a UNION ALL sent the targets first).
-                        let tid = read_key(row, 0, def, to.column)?;
-                        if !every_parent || pairs.count == 0 || pairs.wanted.contains(tid) {
-                            target.merge_with_id(tid, row, 1)?;
-                        }
-                    }
-                }
-                Ok(())
-            });
-            if result.is_err() {
-                break;
-            }
-        }
-        let incomplete = match result {
-            Ok(()) => pairs.place(&*target, links, from_left, from.order_by.is_none()),
-            Err(_) => Vec::new(),
+        let eager = Eager {
+            def,
+            from_left,
+            target: &mut *target,
+            parents: (from_slot != to_slot).then(|| {
+                self.stores[from_slot]
+                    .as_deref()
+                    .expect("parent store exists")
+            }),
+            links: self.links[(def.slot)()].as_mut().expect("ensured"),
+            // A row's last column is the pair's target key, NULL on a target's row.
+            to_column: to.table.columns.len() + 1,
+            every_parent: spec.filter.is_none() && spec.limit.is_none() && spec.offset.is_none(),
+            pairs,
         };
+        let statements = statements
+            .iter()
+            .map(|(sql, params)| (sql.as_str(), Params::Values(params)))
+            .collect();
+        let mut reads = Reads::new(&why, statements, eager);
+        let driven = self
+            .db
+            .drive(self.pinned.as_mut(), &mut reads, &mut self.log);
+        let result = driven.and_then(|()| reads.finish()).map(|eager| {
+            let links = eager.links;
+            eager
+                .pairs
+                .place(eager.target, links, from_left, from.order_by.is_none())
+        });
         self.stores[to_slot] = Some(target);
-        result?;
+        let incomplete = result?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         for &p in parents {
             let side = links.side_mut(from_left, p);
@@ -320,6 +271,126 @@ impl Session {
             .and_then(Option::as_ref)
             .and_then(|links| links.side(from_left, slot))
             .map_or(&[], |side| &side.items)
+    }
+}
+
+/// Why a query or count ran: `query students`.
+struct Doing(&'static str, &'static str);
+
+impl std::fmt::Display for Doing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)
+    }
+}
+
+/// Rows of a model merged into its store: the slots of the rows, in order, leaving out objects
+/// deleted in this session.
+struct Merge<'s> {
+    store: &'s mut dyn AnyStore,
+    slots: Vec<u32>,
+}
+
+impl Reader for Merge<'_> {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        let slot = self.store.merge_row(row, 0)?;
+        if self.store.state(slot) == State::Persistent {
+            self.slots.push(slot);
+        }
+        Ok(())
+    }
+}
+
+/// A count's one row.
+struct Count(i64);
+
+impl Reader for Count {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        self.0 = row
+            .get_i64(0)
+            .map_err(|e| Error::Database {
+                message: e.0,
+                sql: None,
+            })?
+            .unwrap_or(0);
+        Ok(())
+    }
+}
+
+/// A lazy load's rows: the targets, merged, and the collection's items.
+struct Lazy<'s> {
+    links: &'s mut LinkSet,
+    target: &'s mut dyn AnyStore,
+    slot: u32,
+    from_left: bool,
+    items: Vec<u32>,
+}
+
+impl Reader for Lazy<'_> {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        let tslot = self.target.merge_row(row, 1)?;
+        let (l, r) = if self.from_left {
+            (self.slot, tslot)
+        } else {
+            (tslot, self.slot)
+        };
+        if self.links.loaded_pair(l, r, self.from_left) {
+            self.items.push(tslot);
+        }
+        Ok(())
+    }
+}
+
+/// An eager load's rows: pairs (a target key in the last column) and targets (NULL there).
+struct Eager<'s> {
+    def: &'static AssocDef,
+    from_left: bool,
+    target: &'s mut dyn AnyStore,
+    /// The parents' store, unless it is the target's (a self-referential relation).
+    parents: Option<&'s dyn AnyStore>,
+    links: &'s mut LinkSet,
+    to_column: usize,
+    /// Whether the query has no filter, limit or offset (its targets' select reads every
+    /// target).
+    every_parent: bool,
+    pairs: Pairs,
+}
+
+impl Reader for Eager<'_> {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        let (from, to) = self.def.sides(self.from_left);
+        match row
+            .get_i64(self.to_column)
+            .map_err(|e| decode(self.def, to.column, e.0))?
+        {
+            Some(tid) => {
+                let parents = match self.parents {
+                    Some(p) => p,
+                    None => &*self.target,
+                };
+                self.pairs.add(
+                    read_key(row, 0, self.def, from.column)?,
+                    tid,
+                    parents,
+                    self.links,
+                    self.from_left,
+                );
+            }
+            None => {
+                // Without a parent filter the targets' select reads every target: keep those
+                // a pair named (all of them if a UNION ALL sent the targets first).
+                let tid = read_key(row, 0, self.def, to.column)?;
+                if !self.every_parent || self.pairs.count == 0 || self.pairs.wanted.contains(tid) {
+                    self.target.merge_with_id(tid, row, 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Two statements: the targets follow the pairs, and none is needed when no pair of an
+    /// unloaded result named one (then reading them would only fill the session).
+    fn wants(&self, _statement: usize) -> bool {
+        !self.pairs.targets.is_empty()
     }
 }
 

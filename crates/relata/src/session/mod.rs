@@ -1,6 +1,7 @@
 //! The session: identity map, object states, link sets and change tracking. Users hold typed
-//! [`Key`]s; the session owns the objects. Nothing here does IO except through the backend's
-//! `Runner`, in `load.rs` (reads) and `Session::commit` (the flush).
+//! [`Key`]s; the session owns the objects. Nothing here does IO: reads (`load.rs`), commits and
+//! the start and end of transaction blocks are machines (`io::Machine`) that the session hands
+//! to its database's connection to run.
 
 mod links;
 mod load;
@@ -12,14 +13,13 @@ use std::sync::Arc;
 
 pub use store::ObjectState;
 
-use crate::backend::{Database, PooledConn, Runner, StatementLog};
 use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
+use crate::io::{Connection, Control, Database, StatementLog};
 use crate::model::{Key, Model};
 use crate::query::Query;
 use crate::relation::{AssocDef, Relation};
-use crate::sql;
 use crate::transaction::TxOptions;
 pub(crate) use links::{LinkOp, LinkSet, NewEnds};
 pub(crate) use store::{AnyStore, State, Store};
@@ -66,7 +66,7 @@ pub struct Session {
     log: StatementLog,
     sql_cache: SqlCache,
     /// The connection of the current `transaction` block, if any.
-    pinned: Option<PooledConn>,
+    pinned: Option<Box<dyn Connection>>,
     /// The current block's options (a `commit()` inside it opens the next transaction with
     /// them).
     block: TxOptions,
@@ -550,52 +550,30 @@ impl Session {
             );
             return Ok(());
         }
-        let mut borrowed = None;
-        let mut run = runner(&mut self.pinned, &mut borrowed, &self.db, &mut self.log)?;
+        let dialect = self.db.dialect();
+        let tx = if in_block {
+            // The block's transaction is open: write into it, end it, and open the next.
+            flush::Tx::Block {
+                reopen: reopen.then(|| dialect.begin_with(self.block)),
+            }
+        } else {
+            flush::Tx::Own(dialect.begin().into())
+        };
         let view = flush::View {
             stores: &self.stores,
             store_order: &self.store_order,
             links: &self.links,
             link_order: &self.link_order,
         };
-        let dialect = self.db.dialect();
-        let bulk = if dialect.analyze_after_bulk_load() {
-            flush::bulk_loaded(&plan, view)
-        } else {
-            Vec::new()
-        };
-        // After the commit (statistics are an optimisation: a failure, such as not owning the
-        // table, changes nothing).
-        let analyze = |run: &mut Runner<'_>| {
-            if !bulk.is_empty() {
-                let _ = run.batch(
-                    &"statistics after a bulk load",
-                    &sql::analyze(dialect, &bulk),
-                );
-            }
-        };
-        let ids = if in_block {
-            // The block's transaction is open: write into it, then end it.
-            let done = flush::execute(&plan, view, &mut run, flush::Verify::Outcomes)
-                .and_then(|ids| run.commit().map(|()| ids));
-            if done.is_err() {
-                let _ = run.batch(&"rollback", "ROLLBACK");
-            } else {
-                analyze(&mut run);
-            }
-            let begin = self.db.dialect().begin_with(self.block);
-            if reopen && run.batch(&"begin", &begin).is_err() {
-                // The block goes on without a transaction of its own: each statement then
-                // runs in its own, as outside a block.
-                self.pinned = None;
-            }
-            done?
-        } else {
-            let ids =
-                run.transaction(|run| flush::execute(&plan, view, run, flush::Verify::Outcomes))?;
-            analyze(&mut run);
-            ids
-        };
+        let mut commit = flush::Commit::new(&plan, view, dialect, flush::Verify::Outcomes, tx);
+        self.db
+            .drive(self.pinned.as_mut(), &mut commit, &mut self.log)?;
+        if in_block && reopen && !commit.reopened() {
+            // The block goes on without a transaction of its own: each statement then runs in
+            // its own, as outside a block.
+            self.pinned = None;
+        }
+        let ids = commit.finish()?;
         flush::apply(&plan, &ids, &mut self.stores, &mut self.links);
         Ok(())
     }
@@ -669,9 +647,10 @@ impl Session {
         if self.pinned.is_some() {
             return body(self);
         }
-        let mut conn = self.db.acquire()?;
-        let begin = self.db.dialect().begin_with(options);
-        Runner::new(conn.conn(), &mut self.log, self.db.echo()).batch(&"begin", &begin)?;
+        let mut conn = self.db.engine.checkout()?;
+        let mut begin = Control::new("begin", vec![self.db.dialect().begin_with(options)]);
+        self.db.drive(Some(&mut conn), &mut begin, &mut self.log)?;
+        begin.finish()?;
         self.pinned = Some(conn);
         self.block = options;
         // Ends the block however `body` leaves it, a panic included: a transaction still open
@@ -694,8 +673,10 @@ impl Session {
 
     /// Ends a read-only block's transaction; pending changes stay pending.
     fn end_read_only_block(&mut self) -> Result<()> {
-        let conn = self.pinned.as_mut().expect("inside a block");
-        Runner::new(conn.conn(), &mut self.log, self.db.echo()).commit()
+        let mut commit = Control::new("commit", vec!["COMMIT".into()]);
+        self.db
+            .drive(self.pinned.as_mut(), &mut commit, &mut self.log)?;
+        commit.finish()
     }
 
     /// Discards every pending change: new objects become detached, modified objects get their
@@ -731,11 +712,11 @@ impl Drop for Block<'_> {
         let s = &mut *self.0;
         s.block = TxOptions::new();
         if let Some(mut conn) = s.pinned.take() {
-            if conn.conn().in_transaction() {
+            if conn.in_transaction() {
                 // The error that matters is the block's own; a connection that cannot roll back
                 // reports itself broken and the pool drops it.
-                let _ = Runner::new(conn.conn(), &mut s.log, s.db.echo())
-                    .batch(&"rollback", "ROLLBACK");
+                let mut rollback = Control::new("rollback", vec!["ROLLBACK".into()]);
+                let _ = s.db.drive(Some(&mut conn), &mut rollback, &mut s.log);
             }
         }
     }
@@ -818,21 +799,6 @@ impl<M: Model> IndexMut<Key<M>> for Session {
     fn index_mut(&mut self, key: Key<M>) -> &mut M {
         self.get_mut(key)
     }
-}
-
-/// The runner for a session's statements: on the pinned connection inside a transaction block,
-/// else on one borrowed from the pool into `borrowed` for the caller's duration.
-pub(crate) fn runner<'a>(
-    pinned: &'a mut Option<PooledConn>,
-    borrowed: &'a mut Option<PooledConn>,
-    db: &Database,
-    log: &'a mut StatementLog,
-) -> Result<Runner<'a>> {
-    let conn = match pinned {
-        Some(p) => p.conn(),
-        None => borrowed.insert(db.acquire()?).conn(),
-    };
-    Ok(Runner::new(conn, log, db.echo()))
 }
 
 /// `Student.courses`: a relation's name for messages.

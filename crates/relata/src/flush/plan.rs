@@ -1,0 +1,269 @@
+//! Planning a commit: session state in, a [`Plan`] (data) out, with no IO.
+
+use crate::error::{Error, Result};
+use crate::session::{AnyStore, LinkOp, LinkSet, State};
+use crate::toposort::toposort;
+
+/// Read access to the session's state for planning and executing.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub stores: &'a [Option<Box<dyn AnyStore>>],
+    pub store_order: &'a [usize],
+    pub links: &'a [Option<LinkSet>],
+    pub link_order: &'a [usize],
+}
+
+impl<'a> View<'a> {
+    pub fn store(&self, slot: usize) -> &'a dyn AnyStore {
+        self.stores[slot].as_deref().expect("planned store exists")
+    }
+    pub fn links(&self, slot: usize) -> &'a LinkSet {
+        self.links[slot].as_ref().expect("planned link set exists")
+    }
+}
+
+/// One end of an association row: a known id, or the key an earlier insert of this plan generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Id(i64),
+    New { store: usize, slot: u32 },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Insert new objects (with the ids their users set, if `with_id`).
+    Insert {
+        store: usize,
+        slots: Vec<u32>,
+        with_id: bool,
+    },
+    /// Update the changed columns of one object.
+    Update {
+        store: usize,
+        slot: u32,
+        id: i64,
+        columns: Vec<usize>,
+    },
+    /// Delete association rows. With `checked`, the session saw every pair in the database (a
+    /// loaded collection held it), so each must still be there: a pair another session unlinked
+    /// meanwhile is an `Error::Stale`, as SQLAlchemy's `StaleDataError`. Pairs the session never
+    /// saw are deleted if present.
+    Unlink {
+        links: usize,
+        pairs: Vec<(i64, i64)>,
+        checked: bool,
+    },
+    /// Insert association rows. A pair the session knows is not in the database (a new object
+    /// at either end, whose key this very commit generates, or a loaded collection without it)
+    /// is a plain insert: should another session have linked it meanwhile, the primary key
+    /// rejects it and the commit fails instead of reporting a link it did not make. A pair whose
+    /// collections were never loaded skips a row already present (`skip_present`: linking is
+    /// idempotent when the session cannot know), which costs PostgreSQL a speculative insertion
+    /// per row (measured: 1M rows in 2.4 s plain, 5.4 s with `ON CONFLICT DO NOTHING`).
+    Link {
+        links: usize,
+        pairs: Vec<(End, End)>,
+        skip_present: bool,
+    },
+    /// Delete objects (their association rows go by cascade).
+    Delete { store: usize, ids: Vec<i64> },
+}
+
+/// What a commit will do, in order: made by `Session::plan`, without IO.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub(crate) steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether the commit has nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// How many steps (each a batch of one kind of statement on one table).
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+}
+
+/// The rows one commit must insert into a table before a dialect that asks for it
+/// ([`Dialect::analyze_after_bulk_load`]) refreshes the table's statistics after the commit.
+pub(crate) const BULK_LOAD_ROWS: usize = 1_000;
+
+/// The tables `plan` inserts at least [`BULK_LOAD_ROWS`] rows into.
+pub(crate) fn bulk_loaded(plan: &Plan, view: View<'_>) -> Vec<&'static str> {
+    let mut rows: Vec<(&'static str, usize)> = Vec::new();
+    for step in &plan.steps {
+        let (table, n) = match step {
+            Step::Insert { store, slots, .. } => (view.store(*store).table().name, slots.len()),
+            Step::Link { links, pairs, .. } => (view.links(*links).def.table, pairs.len()),
+            _ => continue,
+        };
+        match rows.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, total)) => *total += n,
+            None => rows.push((table, n)),
+        }
+    }
+    rows.into_iter()
+        .filter(|&(_, n)| n >= BULK_LOAD_ROWS)
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// Orders the session's tables parents first: models before the associations that reference them
+/// (ties in first-use order).
+fn table_order(view: View<'_>) -> Vec<usize> {
+    let slots = view.store_order;
+    // Models have no foreign keys between them yet (one-to-many will add them).
+    let order = toposort(slots.len(), |_| Vec::new()).expect("no edges, no cycle");
+    order.into_iter().map(|i| slots[i]).collect()
+}
+
+/// Plans a commit.
+pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
+    let mut steps = Vec::new();
+    let order = table_order(view);
+    for &st in &order {
+        let store = view.store(st);
+        let (mut plain, mut with_id) = (Vec::new(), Vec::new());
+        for &slot in store.new_slots() {
+            if store.state(slot) == State::New {
+                if store.requested_id(slot).is_some() {
+                    &mut with_id
+                } else {
+                    &mut plain
+                }
+                .push(slot);
+            }
+        }
+        // Explicit ids first: generated keys then start past them (SQLite and MySQL take the
+        // largest key, PostgreSQL's sequence is advanced), so the two never collide.
+        if !with_id.is_empty() {
+            steps.push(Step::Insert {
+                store: st,
+                slots: with_id,
+                with_id: true,
+            });
+        }
+        if !plain.is_empty() {
+            steps.push(Step::Insert {
+                store: st,
+                slots: plain,
+                with_id: false,
+            });
+        }
+    }
+    for &st in &order {
+        let store = view.store(st);
+        for &slot in store.dirty_slots() {
+            if store.state(slot) != State::Persistent {
+                continue;
+            }
+            store.check_key(slot)?;
+            let columns = store.changed_columns(slot);
+            if !columns.is_empty() {
+                let id = store.id(slot).expect("persistent objects have ids");
+                steps.push(Step::Update {
+                    store: st,
+                    slot,
+                    id,
+                    columns,
+                });
+            }
+        }
+    }
+    for &ls in view.link_order {
+        let links = view.links(ls);
+        let (left, right) = (
+            view.store((links.def.left.table.slot)()),
+            view.store((links.def.right.table.slot)()),
+        );
+        let (left_slot, right_slot) = (
+            (links.def.left.table.slot)(),
+            (links.def.right.table.slot)(),
+        );
+        let (mut unlink, mut unlink_seen) = (Vec::new(), Vec::new());
+        let (mut link, mut link_absent) = (Vec::new(), Vec::new());
+        for p in links.live() {
+            let (ls_, rs_) = (left.state(p.left), right.state(p.right));
+            // A pair of an object being deleted goes with it (ON DELETE CASCADE).
+            if ls_ == State::Deleted || rs_ == State::Deleted {
+                continue;
+            }
+            match p.op {
+                LinkOp::Remove => {
+                    if let (Some(l), Some(r)) = (left.id(p.left), right.id(p.right)) {
+                        if ls_ == State::Persistent && rs_ == State::Persistent {
+                            if p.stored == Some(true) {
+                                &mut unlink_seen
+                            } else {
+                                &mut unlink
+                            }
+                            .push((l, r));
+                        }
+                    }
+                }
+                LinkOp::Add => {
+                    let end = |store: &dyn AnyStore, st: usize, slot: u32, state: State| {
+                        match state {
+                        State::New => Ok(End::New { store: st, slot }),
+                        State::Persistent => Ok(End::Id(store.id(slot).expect("persistent"))),
+                        _ => Err(Error::InvalidKey {
+                            message: format!(
+                                "cannot link {} ({}): it was deleted or rolled back; add it again first",
+                                store.describe(slot),
+                                links.def.table
+                            ),
+                        }),
+                    }
+                    };
+                    let pair = (
+                        end(left, left_slot, p.left, ls_)?,
+                        end(right, right_slot, p.right, rs_)?,
+                    );
+                    let fresh =
+                        matches!(pair.0, End::New { .. }) || matches!(pair.1, End::New { .. });
+                    if fresh || p.stored == Some(false) {
+                        &mut link_absent
+                    } else {
+                        &mut link
+                    }
+                    .push(pair);
+                }
+            }
+        }
+        for (pairs, checked) in [(unlink, false), (unlink_seen, true)] {
+            if !pairs.is_empty() {
+                steps.push(Step::Unlink {
+                    links: ls,
+                    pairs,
+                    checked,
+                });
+            }
+        }
+        for (pairs, skip_present) in [(link, true), (link_absent, false)] {
+            if !pairs.is_empty() {
+                steps.push(Step::Link {
+                    links: ls,
+                    pairs,
+                    skip_present,
+                });
+            }
+        }
+    }
+    for &st in order.iter().rev() {
+        let store = view.store(st);
+        let ids: Vec<i64> = store
+            .deleted_slots()
+            .iter()
+            .filter(|&&s| store.state(s) == State::Deleted)
+            .filter_map(|&s| store.id(s))
+            .collect();
+        if !ids.is_empty() {
+            steps.push(Step::Delete { store: st, ids });
+        }
+    }
+    Ok(Plan { steps })
+}
