@@ -131,7 +131,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     };
     let (left, right) = (side_def(l, r), side_def(r, l));
-    let method = |s: &Side, other: &Side, from_left: bool| {
+    let method = |s: &Side, other: &Side, from: proc_macro2::TokenStream| {
         let (model, other_model) = (&s.model, &other.model);
         let f = format_ident!("{}", s.relation.value(), span = s.relation.span());
         let doc = format!(
@@ -145,12 +145,15 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             impl #model {
                 #[doc = #doc]
                 pub const fn #f() -> ::relata::Relation<#model, #other_model> {
-                    ::relata::Relation::new(<#ident as ::relata::Association>::ASSOC, #from_left)
+                    ::relata::Relation::new(<#ident as ::relata::Association>::ASSOC, #from)
                 }
             }
         }
     };
-    let (lm, rm) = (method(l, r, true), method(r, l, false));
+    let (lm, rm) = (
+        method(l, r, quote!(::relata::Side::Left)),
+        method(r, l, quote!(::relata::Side::Right)),
+    );
     let (lmodel, rmodel) = (&l.model, &r.model);
     let (lf, rf) = (l.field, r.field);
     Ok(quote! {

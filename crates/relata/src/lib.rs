@@ -106,12 +106,12 @@ pub use error::{mask_url, ConstraintKind, Error, OptionalExtension, Result};
 pub use flush::Plan;
 pub use io::Database;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
-pub use query::{escape_like, Filter, Order, Query, TextLike};
+pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Model};
-pub use relation::{AssocDef, AssocSide, Association, Relation};
+pub use relation::{AssocDef, AssocSide, Association, Relation, Side};
 pub use schema::{Entity, EntityDef, Schema};
-pub use session::{ObjectState, Related, Session};
-pub use sql::{Dialect, MySql, Postgres, SchemaLock, Sqlite};
+pub use session::{ObjectState, Query, Related, Session};
+pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
 

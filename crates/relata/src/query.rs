@@ -3,10 +3,8 @@
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};
 
-use crate::error::{Error, Result};
-use crate::model::{Column, Key, Model};
-use crate::relation::{AssocDef, Relation};
-use crate::session::Session;
+use crate::model::Column;
+use crate::relation::{AssocDef, Side};
 use crate::value::{Bind, Value};
 
 /// A comparison operator.
@@ -46,14 +44,14 @@ pub(crate) enum Expr {
     /// `EXISTS` a related row (through an association) that matches `inner`.
     Related {
         def: &'static AssocDef,
-        from_left: bool,
+        side: Side,
         inner: Option<Box<Expr>>,
     },
 }
 
 /// A condition on rows of model `M`: build it from column constants (`Student::NAME.eq("Alice")`),
 /// combine with `&`, `|`, `!` (or [`Filter::and`], [`Filter::or`], [`Filter::not`]), and cross
-/// relationships with [`Relation::any`].
+/// relationships with [`Relation::any`](crate::Relation::any).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter<M> {
     pub(crate) expr: Expr,
@@ -61,7 +59,7 @@ pub struct Filter<M> {
 }
 
 impl<M> Filter<M> {
-    fn new(expr: Expr) -> Self {
+    pub(crate) fn new(expr: Expr) -> Self {
         Filter {
             expr,
             _p: PhantomData,
@@ -70,12 +68,12 @@ impl<M> Filter<M> {
 
     pub(crate) fn related(
         def: &'static AssocDef,
-        from_left: bool,
+        side: Side,
         inner: Option<Filter<impl Sized>>,
     ) -> Self {
         Filter::new(Expr::Related {
             def,
-            from_left,
+            side,
             inner: inner.map(|f| Box::new(f.expr)),
         })
     }
@@ -262,121 +260,8 @@ pub(crate) struct QuerySpec {
     pub unordered: bool,
 }
 
-/// An eager load requested on a query: the association and the direction.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EagerSpec {
-    pub def: &'static AssocDef,
-    pub from_left: bool,
-    /// Creates the target model's store in the session (the loader is not generic).
-    pub ensure_target: fn(&mut Session),
-}
-
-/// A query for objects of model `M`, made by `session.query::<M>()`. Results are merged into the
-/// session's identity map (one row is one key) and come back as keys; objects already in the
-/// session keep their pending changes.
-///
-/// Queries read what the database holds: commit pending changes first if a filter must see them.
-pub struct Query<'s, M: Model> {
-    session: &'s mut Session,
-    spec: QuerySpec,
-    eager: Vec<EagerSpec>,
-    _p: PhantomData<fn() -> M>,
-}
-
-impl<'s, M: Model> Query<'s, M> {
-    pub(crate) fn new(session: &'s mut Session) -> Self {
-        Query {
-            session,
-            spec: QuerySpec::default(),
-            eager: Vec::new(),
-            _p: PhantomData,
-        }
-    }
-
-    /// Keeps the rows that match `filter` (several calls combine with AND).
-    pub fn filter(mut self, filter: Filter<M>) -> Self {
-        self.spec.filter = Some(match self.spec.filter.take() {
-            None => filter.expr,
-            Some(prev) => Filter::<M>::new(prev).and(filter).expr,
-        });
-        self
-    }
-
-    /// Orders the results (several calls add tie-breakers); the primary key always breaks the last
-    /// tie, so results come in a stable order.
-    pub fn order_by(mut self, order: Order<M>) -> Self {
-        self.spec.order.push((order.column, order.descending));
-        self
-    }
-
-    /// At most `n` results.
-    pub fn limit(mut self, n: u64) -> Self {
-        self.spec.limit = Some(n);
-        self
-    }
-
-    /// Skips the first `n` results.
-    pub fn offset(mut self, n: u64) -> Self {
-        self.spec.offset = Some(n);
-        self
-    }
-
-    /// Also loads `relation`'s collection for every result, not one statement per object but two
-    /// for all of them: the pairs, then the targets they name (one `UNION ALL` on PostgreSQL; see
-    /// [`Dialect::eager_load_statements`](crate::Dialect::eager_load_statements)).
-    pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
-        self.eager.push(EagerSpec {
-            def: relation.def,
-            from_left: relation.from_left,
-            ensure_target: Session::ensure_store::<T>,
-        });
-        self
-    }
-
-    /// Every matching object.
-    pub fn all(self) -> Result<Vec<Key<M>>> {
-        self.session.run_query::<M>(&self.spec, &self.eager)
-    }
-
-    /// The first matching object, if any.
-    pub fn first(mut self) -> Result<Option<Key<M>>> {
-        self.spec.limit = Some(1);
-        Ok(self
-            .session
-            .run_query::<M>(&self.spec, &self.eager)?
-            .into_iter()
-            .next())
-    }
-
-    /// The only matching object: an error if none or several match.
-    pub fn one(mut self) -> Result<Key<M>> {
-        self.spec.limit = Some(2);
-        self.spec.unordered = self.spec.offset.is_none();
-        let found = self.session.run_query::<M>(&self.spec, &self.eager)?;
-        match found.len() {
-            1 => Ok(found[0]),
-            0 => Err(Error::NotFound {
-                table: M::TABLE.name,
-                what: describe_filter(&self.spec),
-            }),
-            _ => {
-                self.spec.limit = None;
-                let count = self.session.run_count::<M>(&self.spec)?;
-                Err(Error::MultipleRows {
-                    table: M::TABLE.name,
-                    count,
-                })
-            }
-        }
-    }
-
-    /// How many rows match (ignores ordering; honours limit and offset).
-    pub fn count(self) -> Result<u64> {
-        self.session.run_count::<M>(&self.spec)
-    }
-}
-
-fn describe_filter(spec: &QuerySpec) -> String {
+/// What a query looked for, for "no row matches ..." messages.
+pub(crate) fn describe_filter(spec: &QuerySpec) -> String {
     match &spec.filter {
         None => "the query".to_owned(),
         Some(e) => describe_expr(e),
@@ -408,12 +293,8 @@ fn describe_expr(e: &Expr) -> String {
         Expr::And(v) => format!("({})", join(v, " AND ")),
         Expr::Or(v) => format!("({})", join(v, " OR ")),
         Expr::Not(e) => format!("NOT {}", describe_expr(e)),
-        Expr::Related {
-            def,
-            from_left,
-            inner,
-        } => {
-            let rel = def.sides(*from_left).0.relation;
+        Expr::Related { def, side, inner } => {
+            let rel = def.sides(*side).0.relation;
             match inner {
                 Some(inner) => format!("{rel} has one with {}", describe_expr(inner)),
                 None => format!("{rel} is not empty"),

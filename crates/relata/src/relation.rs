@@ -8,6 +8,27 @@ use std::marker::PhantomData;
 use crate::model::{Model, TableDef};
 use crate::query::Filter;
 
+/// Which end of a two-sided relation a handle starts from: `Left` is the side an association
+/// declares first (`Student::courses()` starts from the left of `student_course`), `Right` the
+/// other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// The first declared side.
+    Left,
+    /// The second declared side.
+    Right,
+}
+
+impl Side {
+    /// The other end.
+    pub const fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+}
+
 /// One side of an association table: the key column and the model it references.
 #[derive(Debug, PartialEq)]
 pub struct AssocSide {
@@ -48,8 +69,8 @@ impl PartialEq for AssocDef {
 
 impl AssocDef {
     /// The side a relation starts from, and the side it reaches.
-    pub(crate) fn sides(&self, from_left: bool) -> (&AssocSide, &AssocSide) {
-        if from_left {
+    pub(crate) fn sides(&self, side: Side) -> (&AssocSide, &AssocSide) {
+        if side == Side::Left {
             (&self.left, &self.right)
         } else {
             (&self.right, &self.left)
@@ -77,17 +98,17 @@ pub trait Association: 'static {
 /// `Query::eager`.
 pub struct Relation<From, To> {
     pub(crate) def: &'static AssocDef,
-    pub(crate) from_left: bool,
+    pub(crate) side: Side,
     _p: PhantomData<fn() -> (From, To)>,
 }
 
 impl<From: Model, To: Model> Relation<From, To> {
     /// The relation on one side of an association (used by the derive).
     #[doc(hidden)]
-    pub const fn new(def: &'static AssocDef, from_left: bool) -> Self {
+    pub const fn new(def: &'static AssocDef, side: Side) -> Self {
         Relation {
             def,
-            from_left,
+            side,
             _p: PhantomData,
         }
     }
@@ -99,25 +120,25 @@ impl<From: Model, To: Model> Relation<From, To> {
 
     /// The relationship's name (`courses`).
     pub fn name(&self) -> &'static str {
-        self.def.sides(self.from_left).0.relation
+        self.def.sides(self.side).0.relation
     }
 
     /// The same set of pairs seen from the other side (`Student::courses().inverse()` is
     /// `Course::students()`).
     pub fn inverse(self) -> Relation<To, From> {
-        Relation::new(self.def, !self.from_left)
+        Relation::new(self.def, self.side.other())
     }
 
     /// A filter on `From` that holds when at least one related `To` matches `filter`: the students
     /// who take a course titled Math are
     /// `Student::courses().any(Course::TITLE.eq("Math"))`.
     pub fn any(self, filter: Filter<To>) -> Filter<From> {
-        Filter::related(self.def, self.from_left, Some(filter))
+        Filter::related(self.def, self.side, Some(filter))
     }
 
     /// A filter on `From` that holds when it has at least one related `To`.
     pub fn exists(self) -> Filter<From> {
-        Filter::related(self.def, self.from_left, None::<Filter<To>>)
+        Filter::related(self.def, self.side, None::<Filter<To>>)
     }
 }
 

@@ -44,8 +44,16 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
+/// Held by each test for its whole run. tracing caches whether anyone listens at a callsite
+/// when the callsite is first hit; a callsite first hit on another thread while this test's
+/// scoped subscriber (`with_default`) was being put in place was cached as unheard, and its
+/// events (here `BEGIN`, `COMMIT` and the query) never reached the subscriber. So the tests
+/// take turns, setup included.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn statements_are_traced_with_parameters_and_reasons() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
         let db = Database::open("sqlite::memory:").unwrap();
@@ -88,6 +96,7 @@ fn statements_are_traced_with_parameters_and_reasons() {
     ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
 )]
 fn postgres_analyzes_after_a_bulk_load() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(t) = common::open_with("postgres", &common::school()) else {
         return;
     };

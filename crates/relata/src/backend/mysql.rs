@@ -282,7 +282,7 @@ impl Conn for MyConn {
         ids: &mut Vec<i64>,
     ) -> Result<()> {
         let before = ids.len();
-        if self.dialect.returning() {
+        if self.dialect.capabilities().returning {
             // MariaDB returns the rows of `INSERT ... RETURNING` in VALUES order.
             self.query(sql, values, &mut |row| {
                 ids.push(

@@ -112,158 +112,223 @@ pub(crate) fn bulk_loaded(plan: &Plan, view: View<'_>) -> Vec<&'static str> {
         .collect()
 }
 
-/// Orders the session's tables parents first: models before the associations that reference them
-/// (ties in first-use order).
-fn table_order(view: View<'_>) -> Vec<usize> {
-    let slots = view.store_order;
-    // Models have no foreign keys between them yet (one-to-many will add them).
-    let order = toposort(slots.len(), |_| Vec::new()).expect("no edges, no cycle");
-    order.into_iter().map(|i| slots[i]).collect()
+/// A unit of a commit's work. The commit orders its actions as a dependency graph
+/// ([`toposort`]): an action runs after every action it depends on, ties in the order the
+/// session first used the tables. Each relation kind adds its actions and edges: an association
+/// adds `Pairs` after the `Save` of both its ends; a foreign key between two models will add
+/// `Save(parent)` before `Save(child)` and `Delete(child)` before `Delete(parent)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Insert a model's new objects (store slot).
+    Save(usize),
+    /// Update its changed objects.
+    Update(usize),
+    /// Delete and insert an association's pairs (link set slot).
+    Pairs(usize),
+    /// Delete a model's deleted objects.
+    Delete(usize),
+}
+
+/// The session's actions, in the order that breaks ties: saves and updates in first-use order,
+/// then pairs, then deletes in reverse first-use order (dependents before what they depend on).
+fn actions(view: View<'_>) -> Vec<Action> {
+    let stores = view.store_order;
+    stores
+        .iter()
+        .map(|&s| Action::Save(s))
+        .chain(stores.iter().map(|&s| Action::Update(s)))
+        .chain(view.link_order.iter().map(|&l| Action::Pairs(l)))
+        .chain(stores.iter().rev().map(|&s| Action::Delete(s)))
+        .collect()
+}
+
+/// What `action` must wait for, as indexes into `actions`.
+fn depends_on(view: View<'_>, actions: &[Action], action: Action) -> Vec<usize> {
+    let index = |wanted: Action| actions.iter().position(|&a| a == wanted);
+    match action {
+        Action::Save(_) | Action::Delete(_) => Vec::new(),
+        Action::Update(s) => index(Action::Save(s)).into_iter().collect(),
+        Action::Pairs(l) => {
+            // Pairs take their ends' keys from the inserts of this commit.
+            let def = view.links(l).def;
+            [(def.left.table.slot)(), (def.right.table.slot)()]
+                .into_iter()
+                .filter_map(|s| index(Action::Save(s)))
+                .collect()
+        }
+    }
 }
 
 /// Plans a commit.
 pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
     let mut steps = Vec::new();
-    let order = table_order(view);
-    for &st in &order {
-        let store = view.store(st);
-        let (mut plain, mut with_id) = (Vec::new(), Vec::new());
-        for &slot in store.new_slots() {
-            if store.state(slot) == State::New {
-                if store.requested_id(slot).is_some() {
-                    &mut with_id
-                } else {
-                    &mut plain
-                }
-                .push(slot);
+    let actions = actions(view);
+    let order =
+        toposort(actions.len(), |i| depends_on(view, &actions, actions[i])).map_err(|cycle| {
+            Error::Schema {
+                message: format!(
+                    "the commit's actions depend on each other in a cycle: {:?}",
+                    cycle.iter().map(|&i| actions[i]).collect::<Vec<_>>()
+                ),
             }
-        }
-        // Explicit ids first: generated keys then start past them (SQLite and MySQL take the
-        // largest key, PostgreSQL's sequence is advanced), so the two never collide.
-        if !with_id.is_empty() {
-            steps.push(Step::Insert {
-                store: st,
-                slots: with_id,
-                with_id: true,
-            });
-        }
-        if !plain.is_empty() {
-            steps.push(Step::Insert {
-                store: st,
-                slots: plain,
-                with_id: false,
-            });
-        }
-    }
-    for &st in &order {
-        let store = view.store(st);
-        for &slot in store.dirty_slots() {
-            if store.state(slot) != State::Persistent {
-                continue;
-            }
-            store.check_key(slot)?;
-            let columns = store.changed_columns(slot);
-            if !columns.is_empty() {
-                let id = store.id(slot).expect("persistent objects have ids");
-                steps.push(Step::Update {
-                    store: st,
-                    slot,
-                    id,
-                    columns,
-                });
-            }
-        }
-    }
-    for &ls in view.link_order {
-        let links = view.links(ls);
-        let (left, right) = (
-            view.store((links.def.left.table.slot)()),
-            view.store((links.def.right.table.slot)()),
-        );
-        let (left_slot, right_slot) = (
-            (links.def.left.table.slot)(),
-            (links.def.right.table.slot)(),
-        );
-        let (mut unlink, mut unlink_seen) = (Vec::new(), Vec::new());
-        let (mut link, mut link_absent) = (Vec::new(), Vec::new());
-        for p in links.live() {
-            let (ls_, rs_) = (left.state(p.left), right.state(p.right));
-            // A pair of an object being deleted goes with it (ON DELETE CASCADE).
-            if ls_ == State::Deleted || rs_ == State::Deleted {
-                continue;
-            }
-            match p.op {
-                LinkOp::Remove => {
-                    if let (Some(l), Some(r)) = (left.id(p.left), right.id(p.right)) {
-                        if ls_ == State::Persistent && rs_ == State::Persistent {
-                            if p.stored == Some(true) {
-                                &mut unlink_seen
-                            } else {
-                                &mut unlink
-                            }
-                            .push((l, r));
-                        }
-                    }
-                }
-                LinkOp::Add => {
-                    let end = |store: &dyn AnyStore, st: usize, slot: u32, state: State| {
-                        match state {
-                        State::New => Ok(End::New { store: st, slot }),
-                        State::Persistent => Ok(End::Id(store.id(slot).expect("persistent"))),
-                        _ => Err(Error::InvalidKey {
-                            message: format!(
-                                "cannot link {} ({}): it was deleted or rolled back; add it again first",
-                                store.describe(slot),
-                                links.def.table
-                            ),
-                        }),
-                    }
-                    };
-                    let pair = (
-                        end(left, left_slot, p.left, ls_)?,
-                        end(right, right_slot, p.right, rs_)?,
-                    );
-                    let fresh =
-                        matches!(pair.0, End::New { .. }) || matches!(pair.1, End::New { .. });
-                    if fresh || p.stored == Some(false) {
-                        &mut link_absent
-                    } else {
-                        &mut link
-                    }
-                    .push(pair);
-                }
-            }
-        }
-        for (pairs, checked) in [(unlink, false), (unlink_seen, true)] {
-            if !pairs.is_empty() {
-                steps.push(Step::Unlink {
-                    links: ls,
-                    pairs,
-                    checked,
-                });
-            }
-        }
-        for (pairs, skip_present) in [(link, true), (link_absent, false)] {
-            if !pairs.is_empty() {
-                steps.push(Step::Link {
-                    links: ls,
-                    pairs,
-                    skip_present,
-                });
-            }
-        }
-    }
-    for &st in order.iter().rev() {
-        let store = view.store(st);
-        let ids: Vec<i64> = store
-            .deleted_slots()
-            .iter()
-            .filter(|&&s| store.state(s) == State::Deleted)
-            .filter_map(|&s| store.id(s))
-            .collect();
-        if !ids.is_empty() {
-            steps.push(Step::Delete { store: st, ids });
+        })?;
+    for action in order.into_iter().map(|i| actions[i]) {
+        match action {
+            Action::Save(st) => save(view, st, &mut steps),
+            Action::Update(st) => update(view, st, &mut steps)?,
+            Action::Pairs(ls) => pairs(view, ls, &mut steps)?,
+            Action::Delete(st) => delete(view, st, &mut steps),
         }
     }
     Ok(Plan { steps })
+}
+
+/// Inserts of a model's new objects.
+fn save(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
+    let store = view.store(st);
+    let (mut plain, mut with_id) = (Vec::new(), Vec::new());
+    for &slot in store.new_slots() {
+        if store.state(slot) == State::New {
+            if store.requested_id(slot).is_some() {
+                &mut with_id
+            } else {
+                &mut plain
+            }
+            .push(slot);
+        }
+    }
+    // Explicit ids first: generated keys then start past them (SQLite and MySQL take the
+    // largest key, PostgreSQL's sequence is advanced), so the two never collide.
+    if !with_id.is_empty() {
+        steps.push(Step::Insert {
+            store: st,
+            slots: with_id,
+            with_id: true,
+        });
+    }
+    if !plain.is_empty() {
+        steps.push(Step::Insert {
+            store: st,
+            slots: plain,
+            with_id: false,
+        });
+    }
+}
+
+/// Updates of a model's changed objects.
+fn update(view: View<'_>, st: usize, steps: &mut Vec<Step>) -> Result<()> {
+    let store = view.store(st);
+    for &slot in store.dirty_slots() {
+        if store.state(slot) != State::Persistent {
+            continue;
+        }
+        store.check_key(slot)?;
+        let columns = store.changed_columns(slot);
+        if !columns.is_empty() {
+            let id = store.id(slot).expect("persistent objects have ids");
+            steps.push(Step::Update {
+                store: st,
+                slot,
+                id,
+                columns,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An association's pair changes: the many-to-many kind's save steps (deletes of unlinked
+/// pairs, then inserts of linked ones).
+fn pairs(view: View<'_>, ls: usize, steps: &mut Vec<Step>) -> Result<()> {
+    let links = view.links(ls);
+    let (left, right) = (
+        view.store((links.def.left.table.slot)()),
+        view.store((links.def.right.table.slot)()),
+    );
+    let (left_slot, right_slot) = (
+        (links.def.left.table.slot)(),
+        (links.def.right.table.slot)(),
+    );
+    let (mut unlink, mut unlink_seen) = (Vec::new(), Vec::new());
+    let (mut link, mut link_absent) = (Vec::new(), Vec::new());
+    for p in links.live() {
+        let (ls_, rs_) = (left.state(p.left), right.state(p.right));
+        // A pair of an object being deleted goes with it (ON DELETE CASCADE).
+        if ls_ == State::Deleted || rs_ == State::Deleted {
+            continue;
+        }
+        match p.op {
+            LinkOp::Remove => {
+                if let (Some(l), Some(r)) = (left.id(p.left), right.id(p.right)) {
+                    if ls_ == State::Persistent && rs_ == State::Persistent {
+                        if p.stored == Some(true) {
+                            &mut unlink_seen
+                        } else {
+                            &mut unlink
+                        }
+                        .push((l, r));
+                    }
+                }
+            }
+            LinkOp::Add => {
+                let end = |store: &dyn AnyStore, st: usize, slot: u32, state: State| {
+                    match state {
+                    State::New => Ok(End::New { store: st, slot }),
+                    State::Persistent => Ok(End::Id(store.id(slot).expect("persistent"))),
+                    _ => Err(Error::InvalidKey {
+                        message: format!(
+                            "cannot link {} ({}): it was deleted or rolled back; add it again first",
+                            store.describe(slot),
+                            links.def.table
+                        ),
+                    }),
+                }
+                };
+                let pair = (
+                    end(left, left_slot, p.left, ls_)?,
+                    end(right, right_slot, p.right, rs_)?,
+                );
+                let fresh = matches!(pair.0, End::New { .. }) || matches!(pair.1, End::New { .. });
+                if fresh || p.stored == Some(false) {
+                    &mut link_absent
+                } else {
+                    &mut link
+                }
+                .push(pair);
+            }
+        }
+    }
+    for (pairs, checked) in [(unlink, false), (unlink_seen, true)] {
+        if !pairs.is_empty() {
+            steps.push(Step::Unlink {
+                links: ls,
+                pairs,
+                checked,
+            });
+        }
+    }
+    for (pairs, skip_present) in [(link, true), (link_absent, false)] {
+        if !pairs.is_empty() {
+            steps.push(Step::Link {
+                links: ls,
+                pairs,
+                skip_present,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Deletes of a model's deleted objects (their association rows go by cascade).
+fn delete(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
+    let store = view.store(st);
+    let ids: Vec<i64> = store
+        .deleted_slots()
+        .iter()
+        .filter(|&&s| store.state(s) == State::Deleted)
+        .filter_map(|&s| store.id(s))
+        .collect();
+    if !ids.is_empty() {
+        steps.push(Step::Delete { store: st, ids });
+    }
 }

@@ -1,6 +1,8 @@
 //! The planner without a database: the exact statements a flush emits, in order.
 
-use crate::{schema, Association, Database, Dialect, Model, Session, SqlType, Sqlite};
+use crate::{
+    schema, Association, Capabilities, Database, Dialect, Model, Session, SqlType, Sqlite,
+};
 
 #[derive(Model)]
 #[relata(table = "students")]
@@ -54,8 +56,12 @@ impl Dialect for Batching {
     fn name(&self) -> &'static str {
         "batching"
     }
-    fn max_params(&self) -> usize {
-        300
+    fn capabilities(&self) -> &Capabilities {
+        const CAPABILITIES: Capabilities = Capabilities {
+            max_params: 300,
+            ..Capabilities::DEFAULT
+        };
+        &CAPABILITIES
     }
     fn column_type(&self, ty: SqlType) -> &'static str {
         Sqlite.column_type(ty)

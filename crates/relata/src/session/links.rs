@@ -7,7 +7,7 @@
 //! deterministic flush order) indexed by pair.
 
 use crate::hash::FxHashMap;
-use crate::relation::AssocDef;
+use crate::relation::{AssocDef, Side};
 
 /// A pending change to one pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub(crate) struct Pending {
 ///
 /// Invariant: a side that is not `loaded` holds exactly the pending links of its object.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Side {
+pub(crate) struct Collection {
     /// Every database pair of this object is in `items` (minus pending removes).
     pub loaded: bool,
     /// `items` is in the collection's order.
@@ -44,7 +44,7 @@ pub(crate) struct Side {
     pub items: Vec<u32>,
 }
 
-impl Side {
+impl Collection {
     fn remove(&mut self, slot: u32) -> bool {
         match self.items.iter().position(|&s| s == slot) {
             Some(i) => {
@@ -77,8 +77,8 @@ pub(crate) struct LinkSet {
     pub def: &'static AssocDef,
     pub pending: FxHashMap<(u32, u32), u32>,
     pub log: Vec<Pending>,
-    pub left: Vec<Side>,
-    pub right: Vec<Side>,
+    pub left: Vec<Collection>,
+    pub right: Vec<Collection>,
 }
 
 /// Whether each end of a pair is a new object (whose collections are empty in the database, so
@@ -100,19 +100,23 @@ impl LinkSet {
         }
     }
 
-    /// The collection of `slot` on the left side (`from_left`) or the right side.
-    pub fn side(&self, from_left: bool, slot: u32) -> Option<&Side> {
-        if from_left { &self.left } else { &self.right }.get(slot as usize)
+    /// The collection of `slot` on `side`.
+    pub fn collection(&self, side: Side, slot: u32) -> Option<&Collection> {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+        .get(slot as usize)
     }
 
-    pub fn side_mut(&mut self, from_left: bool, slot: u32) -> &mut Side {
-        let sides = if from_left {
+    pub fn collection_mut(&mut self, side: Side, slot: u32) -> &mut Collection {
+        let sides = if side == Side::Left {
             &mut self.left
         } else {
             &mut self.right
         };
         if sides.len() <= slot as usize {
-            sides.resize_with(slot as usize + 1, Side::default);
+            sides.resize_with(slot as usize + 1, Collection::default);
         }
         &mut sides[slot as usize]
     }
@@ -122,10 +126,10 @@ impl LinkSet {
         if new.left || new.right {
             return Some(false);
         }
-        if let Some(side) = self.side(true, l).filter(|s| s.loaded) {
+        if let Some(side) = self.collection(Side::Left, l).filter(|s| s.loaded) {
             return Some(side.items.contains(&r));
         }
-        if let Some(side) = self.side(false, r).filter(|s| s.loaded) {
+        if let Some(side) = self.collection(Side::Right, r).filter(|s| s.loaded) {
             return Some(side.items.contains(&l));
         }
         None
@@ -134,32 +138,32 @@ impl LinkSet {
     /// A new object's collections are complete as they stand: the database has no pairs for it.
     fn mark_new(&mut self, l: u32, r: u32, new: NewEnds) {
         if new.left {
-            self.side_mut(true, l).loaded = true;
+            self.collection_mut(Side::Left, l).loaded = true;
         }
         if new.right {
-            self.side_mut(false, r).loaded = true;
+            self.collection_mut(Side::Right, r).loaded = true;
         }
     }
 
     fn view_add(&mut self, l: u32, r: u32) {
-        self.side_mut(true, l).push(r);
-        self.side_mut(false, r).push(l);
+        self.collection_mut(Side::Left, l).push(r);
+        self.collection_mut(Side::Right, r).push(l);
     }
 
     /// Puts a stored pair back in view: only loaded collections show stored pairs (an unloaded one
     /// holds pending links only, and will read the pair from the database when loaded).
     fn view_add_stored(&mut self, l: u32, r: u32) {
-        if self.side(true, l).is_some_and(|s| s.loaded) {
-            self.side_mut(true, l).push(r);
+        if self.collection(Side::Left, l).is_some_and(|s| s.loaded) {
+            self.collection_mut(Side::Left, l).push(r);
         }
-        if self.side(false, r).is_some_and(|s| s.loaded) {
-            self.side_mut(false, r).push(l);
+        if self.collection(Side::Right, r).is_some_and(|s| s.loaded) {
+            self.collection_mut(Side::Right, r).push(l);
         }
     }
 
     fn view_remove(&mut self, l: u32, r: u32) {
-        self.side_mut(true, l).remove(r);
-        self.side_mut(false, r).remove(l);
+        self.collection_mut(Side::Left, l).remove(r);
+        self.collection_mut(Side::Right, r).remove(l);
     }
 
     fn cancel(&mut self, l: u32, r: u32) -> Option<Pending> {
@@ -236,14 +240,14 @@ impl LinkSet {
 
     /// Forgets every pending link of an object that is dropped before it was ever stored (a new
     /// object deleted before commit): its links go with it, as the database's cascade would.
-    pub fn drop_new_object(&mut self, on_left: bool, slot: u32) {
+    pub fn drop_new_object(&mut self, on: Side, slot: u32) {
         // A new object's collection holds exactly its links, all pending: walk it, not the log.
         let others = self
-            .side(on_left, slot)
-            .map(|side| side.items.clone())
+            .collection(on, slot)
+            .map(|coll| coll.items.clone())
             .unwrap_or_default();
         for other in others {
-            let (l, r) = if on_left {
+            let (l, r) = if on == Side::Left {
                 (slot, other)
             } else {
                 (other, slot)
@@ -261,22 +265,22 @@ impl LinkSet {
         self.pending.get(&(l, r)).map(|&i| self.log[i as usize].op)
     }
 
-    /// A pair read from the database while loading a collection on the `from_left` side: tells
+    /// A pair read from the database while loading a collection on the `side` side: tells
     /// whether to add it to that collection (yes unless unlinked in this session, or already in
     /// view through a pending link, which is then dropped since the database has the pair).
-    pub fn loaded_pair(&mut self, l: u32, r: u32, from_left: bool) -> bool {
+    pub fn loaded_pair(&mut self, l: u32, r: u32, side: Side) -> bool {
         match self.pending_op(l, r) {
             None => true,
             Some(LinkOp::Add) => {
                 self.cancel(l, r);
                 // No longer pending: the other side keeps it only if loaded.
-                let (other_left, slot, item) = if from_left {
-                    (false, r, l)
-                } else {
-                    (true, l, r)
+                let (slot, item) = match side {
+                    Side::Left => (r, l),
+                    Side::Right => (l, r),
                 };
-                if !self.side(other_left, slot).is_some_and(|s| s.loaded) {
-                    self.side_mut(other_left, slot).remove(item);
+                let other = side.other();
+                if !self.collection(other, slot).is_some_and(|s| s.loaded) {
+                    self.collection_mut(other, slot).remove(item);
                 }
                 false
             }
@@ -302,9 +306,9 @@ impl LinkSet {
         }
         self.pending.clear();
         self.log.clear();
-        for side in self.left.iter_mut().chain(self.right.iter_mut()) {
-            if !side.loaded {
-                side.items.clear();
+        for coll in self.left.iter_mut().chain(self.right.iter_mut()) {
+            if !coll.loaded {
+                coll.items.clear();
             }
         }
     }
@@ -372,20 +376,20 @@ mod tests {
         assert!(s.link(1, 2, OLD));
         assert!(!s.link(1, 2, OLD));
         assert_eq!(ops(&s), vec![(1, 2, LinkOp::Add)]);
-        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
-        assert_eq!(s.side(false, 2).unwrap().items, vec![1]);
+        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
+        assert_eq!(s.collection(Side::Right, 2).unwrap().items, vec![1]);
     }
 
     #[test]
     fn unlink_then_relink_of_a_known_pair_writes_nothing() {
         let mut s = set();
-        s.side_mut(true, 1).loaded = true;
-        s.side_mut(true, 1).items.push(2);
+        s.collection_mut(Side::Left, 1).loaded = true;
+        s.collection_mut(Side::Left, 1).items.push(2);
         assert!(s.unlink(1, 2, OLD));
         assert_eq!(ops(&s), vec![(1, 2, LinkOp::Remove)]);
         assert!(s.link(1, 2, OLD));
         assert!(ops(&s).is_empty());
-        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
+        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
     }
 
     #[test]
@@ -417,13 +421,13 @@ mod tests {
         );
         s.unlink(1, 2, OLD);
         assert!(ops(&s).is_empty());
-        assert!(s.side(true, 1).unwrap().items.is_empty());
+        assert!(s.collection(Side::Left, 1).unwrap().items.is_empty());
     }
 
     #[test]
     fn unlinking_an_absent_pair_of_a_loaded_side_is_a_no_op() {
         let mut s = set();
-        s.side_mut(false, 2).loaded = true;
+        s.collection_mut(Side::Right, 2).loaded = true;
         assert!(!s.unlink(1, 2, OLD));
         assert!(ops(&s).is_empty());
     }
@@ -431,12 +435,12 @@ mod tests {
     #[test]
     fn rollback_restores_views() {
         let mut s = set();
-        s.side_mut(true, 1).loaded = true;
-        s.side_mut(true, 1).items.push(2);
+        s.collection_mut(Side::Left, 1).loaded = true;
+        s.collection_mut(Side::Left, 1).items.push(2);
         s.unlink(1, 2, OLD);
         s.link(1, 3, OLD);
         s.rolled_back();
-        let mut items = s.side(true, 1).unwrap().items.clone();
+        let mut items = s.collection(Side::Left, 1).unwrap().items.clone();
         items.sort();
         assert_eq!(items, vec![2]);
         assert!(ops(&s).is_empty());
@@ -446,8 +450,8 @@ mod tests {
     fn loading_a_pair_linked_in_the_session_drops_the_pending_insert() {
         let mut s = set();
         s.link(1, 2, OLD);
-        assert!(!s.loaded_pair(1, 2, true));
+        assert!(!s.loaded_pair(1, 2, Side::Left));
         assert!(ops(&s).is_empty());
-        assert_eq!(s.side(true, 1).unwrap().items, vec![2]);
+        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
     }
 }

@@ -4,13 +4,14 @@
 
 use std::cmp::Ordering;
 
+use super::EagerSpec;
 use super::{relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::error::{Error, Result};
 use crate::hash::IdSet;
 use crate::io::{Params, Reader, Reads};
 use crate::model::{Key, Model, TableDef};
-use crate::query::{EagerSpec, QuerySpec};
-use crate::relation::AssocDef;
+use crate::query::QuerySpec;
+use crate::relation::{AssocDef, Side};
 use crate::sql;
 use crate::value::{RowSource, Value, ValueRef};
 
@@ -27,7 +28,7 @@ impl Session {
         let slots = self.run_select::<M>(&sql, &params)?;
         for e in eager {
             (e.ensure_target)(self);
-            self.load_eager(e.def, e.from_left, M::TABLE, spec, &slots)?;
+            self.load_eager(e.def, e.side, M::TABLE, spec, &slots)?;
         }
         Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
     }
@@ -80,51 +81,45 @@ impl Session {
     pub(crate) fn ensure_loaded(
         &mut self,
         def: &'static AssocDef,
-        from_left: bool,
+        side: Side,
         slot: u32,
         new: bool,
     ) -> Result<()> {
         let links = self.links_mut(def);
-        if new || links.side(from_left, slot).is_some_and(|s| s.loaded) {
+        if new || links.collection(side, slot).is_some_and(|s| s.loaded) {
             return Ok(());
         }
-        let (from, _) = def.sides(from_left);
+        let (from, _) = def.sides(side);
         let store = self
             .any_store((from.table.slot)())
             .expect("a key implies a store");
         let Some(id) = store.id(slot) else {
             // Detached without ever being stored: nothing in the database.
-            self.links_mut(def).side_mut(from_left, slot).loaded = true;
+            self.links_mut(def).collection_mut(side, slot).loaded = true;
             return Ok(());
         };
         if self.strict {
             return Err(Error::LazyLoad {
-                relation: relation_name(def, from_left),
+                relation: relation_name(def, side),
                 object: store.describe(slot),
             });
         }
-        self.load_one(def, from_left, slot, id)
+        self.load_one(def, side, slot, id)
     }
 
     /// A lazy load: one parent's collection, by one statement joining the association to the
     /// targets (`sql::select_related`), merged into the identity map.
-    fn load_one(
-        &mut self,
-        def: &'static AssocDef,
-        from_left: bool,
-        slot: u32,
-        id: i64,
-    ) -> Result<()> {
-        let (from, to) = def.sides(from_left);
+    fn load_one(&mut self, def: &'static AssocDef, side: Side, slot: u32, id: i64) -> Result<()> {
+        let (from, to) = def.sides(side);
         let d = self.db.dialect();
-        let sql = self.sql_cache.get(
-            CachedSql::LazyLoad(usize::from(from_left)),
-            (def.slot)(),
-            || sql::select_related(d, def, from_left),
-        );
+        let sql = self
+            .sql_cache
+            .get(CachedSql::LazyLoad(side), (def.slot)(), || {
+                sql::select_related(d, def, side)
+            });
         let why = LoadWhy {
             def,
-            from_left,
+            side,
             lazy_for: Some(id),
         };
         let to_slot = (to.table.slot)();
@@ -133,7 +128,7 @@ impl Session {
             links: self.links[(def.slot)()].as_mut().expect("ensured"),
             target: &mut **self.stores[to_slot].as_mut().expect("target store ensured"),
             slot,
-            from_left,
+            side,
             items: Vec::new(),
         };
         let id = [Value::Integer(id)];
@@ -141,9 +136,9 @@ impl Session {
         self.db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
         let lazy = reads.finish()?;
-        let side = lazy.links.side_mut(from_left, slot);
-        side.append_loaded(lazy.items, from.order_by.is_none());
-        side.loaded = true;
+        let coll = lazy.links.collection_mut(side, slot);
+        coll.append_loaded(lazy.items, from.order_by.is_none());
+        coll.loaded = true;
         Ok(())
     }
 
@@ -154,17 +149,17 @@ impl Session {
     fn load_eager(
         &mut self,
         def: &'static AssocDef,
-        from_left: bool,
+        side: Side,
         parent: &TableDef,
         spec: &QuerySpec,
         parents: &[u32],
     ) -> Result<()> {
-        let (from, to) = def.sides(from_left);
+        let (from, to) = def.sides(side);
         let d = self.db.dialect();
-        let statements = sql::select_eager(d, def, from_left, parent, spec);
+        let statements = sql::select_eager(d, def, side, parent, spec);
         let why = LoadWhy {
             def,
-            from_left,
+            side,
             lazy_for: None,
         };
         let (from_slot, to_slot) = ((from.table.slot)(), (to.table.slot)());
@@ -183,7 +178,7 @@ impl Session {
         }
         let eager = Eager {
             def,
-            from_left,
+            side,
             target: &mut *target,
             parents: (from_slot != to_slot).then(|| {
                 self.stores[from_slot]
@@ -208,21 +203,21 @@ impl Session {
             let links = eager.links;
             eager
                 .pairs
-                .place(eager.target, links, from_left, from.order_by.is_none())
+                .place(eager.target, links, side, from.order_by.is_none())
         });
         self.stores[to_slot] = Some(target);
         let incomplete = result?;
         let links = self.links[(def.slot)()].as_mut().expect("ensured");
         for &p in parents {
-            let side = links.side_mut(from_left, p);
+            let coll = links.collection_mut(side, p);
             if incomplete.contains(&p) {
                 // Keep only the pending links, as for any unloaded collection.
-                side.items.clear();
-                side.sorted = false;
-            } else if !side.loaded {
-                side.loaded = true;
-                if side.items.is_empty() {
-                    side.sorted = true;
+                coll.items.clear();
+                coll.sorted = false;
+            } else if !coll.loaded {
+                coll.loaded = true;
+                if coll.items.is_empty() {
+                    coll.sorted = true;
                 }
             }
         }
@@ -230,24 +225,22 @@ impl Session {
     }
 
     /// Sorts a collection into the relation's order (once: the flag stays until it changes).
-    pub(crate) fn sort_collection(&mut self, def: &'static AssocDef, from_left: bool, slot: u32) {
-        let (from, to) = def.sides(from_left);
+    pub(crate) fn sort_collection(&mut self, def: &'static AssocDef, side: Side, slot: u32) {
+        let (from, to) = def.sides(side);
         let target = self.stores[(to.table.slot)()]
             .as_deref()
             .expect("target store ensured");
         let Some(links) = self.links.get_mut((def.slot)()).and_then(Option::as_mut) else {
             return;
         };
-        let Some(side) = Some(links.side_mut(from_left, slot)) else {
-            return;
-        };
-        if side.sorted {
+        let coll = links.collection_mut(side, slot);
+        if coll.sorted {
             return;
         }
         let order_col = from
             .order_by
             .and_then(|name| target.table().columns.iter().position(|c| c.name == name));
-        side.items.sort_by(|&a, &b| {
+        coll.items.sort_by(|&a, &b| {
             let by_col = match order_col {
                 Some(c) => compare_values(target.value(a, c), target.value(b, c)),
                 None => Ordering::Equal,
@@ -260,17 +253,17 @@ impl Session {
                 })
                 .then(a.cmp(&b))
         });
-        side.sorted = true;
+        coll.sorted = true;
     }
 
     /// The slots in a collection as it stands (sorted only if `sort_collection` ran), deleted
     /// and detached targets included: readers filter with `State::is_live`.
-    pub(crate) fn collection_slots(&self, def: &AssocDef, from_left: bool, slot: u32) -> &[u32] {
+    pub(crate) fn collection_slots(&self, def: &AssocDef, side: Side, slot: u32) -> &[u32] {
         self.links
             .get((def.slot)())
             .and_then(Option::as_ref)
-            .and_then(|links| links.side(from_left, slot))
-            .map_or(&[], |side| &side.items)
+            .and_then(|links| links.collection(side, slot))
+            .map_or(&[], |coll| &coll.items)
     }
 }
 
@@ -321,19 +314,19 @@ struct Lazy<'s> {
     links: &'s mut LinkSet,
     target: &'s mut dyn AnyStore,
     slot: u32,
-    from_left: bool,
+    side: Side,
     items: Vec<u32>,
 }
 
 impl Reader for Lazy<'_> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
         let tslot = self.target.merge_row(row, 1)?;
-        let (l, r) = if self.from_left {
+        let (l, r) = if self.side == Side::Left {
             (self.slot, tslot)
         } else {
             (tslot, self.slot)
         };
-        if self.links.loaded_pair(l, r, self.from_left) {
+        if self.links.loaded_pair(l, r, self.side) {
             self.items.push(tslot);
         }
         Ok(())
@@ -343,7 +336,7 @@ impl Reader for Lazy<'_> {
 /// An eager load's rows: pairs (a target key in the last column) and targets (NULL there).
 struct Eager<'s> {
     def: &'static AssocDef,
-    from_left: bool,
+    side: Side,
     target: &'s mut dyn AnyStore,
     /// The parents' store, unless it is the target's (a self-referential relation).
     parents: Option<&'s dyn AnyStore>,
@@ -357,7 +350,7 @@ struct Eager<'s> {
 
 impl Reader for Eager<'_> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let (from, to) = self.def.sides(self.from_left);
+        let (from, to) = self.def.sides(self.side);
         match row
             .get_i64(self.to_column)
             .map_err(|e| decode(self.def, to.column, e.0))?
@@ -372,7 +365,7 @@ impl Reader for Eager<'_> {
                     tid,
                     parents,
                     self.links,
-                    self.from_left,
+                    self.side,
                 );
             }
             None => {
@@ -429,14 +422,7 @@ struct Pairs {
 }
 
 impl Pairs {
-    fn add(
-        &mut self,
-        pid: i64,
-        tid: i64,
-        parents: &dyn AnyStore,
-        links: &mut LinkSet,
-        from_left: bool,
-    ) {
+    fn add(&mut self, pid: i64, tid: i64, parents: &dyn AnyStore, links: &mut LinkSet, side: Side) {
         self.count += 1;
         let slot = match self.current {
             Some((id, slot)) if id == pid => slot,
@@ -444,7 +430,7 @@ impl Pairs {
                 // A parent not in the session, or whose collection is loaded already, is skipped.
                 let slot = parents.slot_of(pid).filter(|&s| {
                     self.results.get(s as usize) == Some(&true)
-                        && !links.side(from_left, s).is_some_and(|side| side.loaded)
+                        && !links.collection(side, s).is_some_and(|coll| coll.loaded)
                 });
                 if let Some(s) = slot {
                     self.groups.push((s, self.targets.len()));
@@ -465,7 +451,7 @@ impl Pairs {
         &self,
         target: &dyn AnyStore,
         links: &mut LinkSet,
-        from_left: bool,
+        side: Side,
         by_key: bool,
     ) -> Vec<u32> {
         let mut incomplete = Vec::new();
@@ -480,17 +466,17 @@ impl Pairs {
                     incomplete.push(pslot);
                     continue;
                 };
-                let (l, r) = if from_left {
+                let (l, r) = if side == Side::Left {
                     (pslot, tslot)
                 } else {
                     (tslot, pslot)
                 };
-                if links.loaded_pair(l, r, from_left) {
+                if links.loaded_pair(l, r, side) {
                     items.push(tslot);
                 }
             }
             links
-                .side_mut(from_left, pslot)
+                .collection_mut(side, pslot)
                 .append_loaded(items, by_key);
         }
         incomplete
@@ -500,15 +486,15 @@ impl Pairs {
 /// Why a collection load ran, formatted only if someone looks (a query budget, tracing, echo).
 struct LoadWhy {
     def: &'static AssocDef,
-    from_left: bool,
+    side: Side,
     /// For a lazy load: the parent's id.
     lazy_for: Option<i64>,
 }
 
 impl std::fmt::Display for LoadWhy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rel = relation_name(self.def, self.from_left);
-        let (from, _) = self.def.sides(self.from_left);
+        let rel = relation_name(self.def, self.side);
+        let (from, _) = self.def.sides(self.side);
         match self.lazy_for {
             Some(id) => write!(f, "lazy load of {rel} for {} #{id}", from.table.name),
             None => write!(f, "eager load of {rel}"),

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{Dialect, SchemaLock};
+use super::{Capabilities, Dialect, SchemaLock};
 use crate::transaction::TxOptions;
 use crate::value::SqlType;
 
@@ -27,9 +27,8 @@ use crate::value::SqlType;
 /// first 768 characters, which serves lookups just the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MySql {
-    returning: bool,
-    /// Rows with generated keys one `INSERT` can carry without `RETURNING`.
-    generated_key_rows: usize,
+    /// `RETURNING` or not, and the rows with generated keys one `INSERT` can carry.
+    capabilities: Capabilities,
     /// The tables' and connections' collation.
     collation: &'static str,
 }
@@ -50,8 +49,15 @@ impl MySql {
 
     const fn new(returning: bool, generated_key_rows: usize, collation: &'static str) -> MySql {
         MySql {
-            returning,
-            generated_key_rows,
+            capabilities: Capabilities {
+                max_params: 65535,
+                // A statement must fit `max_allowed_packet` (16 MiB by default on MariaDB): 256
+                // rows keep rows of up to 64 KiB inside it.
+                max_batch_rows: 256,
+                max_generated_key_rows: generated_key_rows,
+                returning,
+                ..Capabilities::DEFAULT
+            },
             collation,
         }
     }
@@ -63,8 +69,8 @@ impl MySql {
         VARIANTS
             .iter()
             .find(|d| {
-                d.returning == returning
-                    && d.generated_key_rows == generated_key_rows.clamp(1, 256)
+                d.capabilities.returning == returning
+                    && d.capabilities.max_generated_key_rows == generated_key_rows.clamp(1, 256)
                     && d.collation == collation
             })
             .unwrap_or(if returning {
@@ -100,8 +106,12 @@ static VARIANTS: [MySql; 12] = {
 };
 
 impl Dialect for MySql {
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
     fn name(&self) -> &'static str {
-        if self.returning {
+        if self.capabilities.returning {
             "mariadb"
         } else {
             "mysql"
@@ -117,10 +127,6 @@ impl Dialect for MySql {
             out.push(c);
         }
         out.push('`');
-    }
-
-    fn max_params(&self) -> usize {
-        65535
     }
 
     fn column_type(&self, ty: SqlType) -> &'static str {
@@ -214,20 +220,6 @@ impl Dialect for MySql {
         self.quote(out, first_column);
         out.push_str(" = ");
         self.quote(out, first_column);
-    }
-
-    fn returning(&self) -> bool {
-        self.returning
-    }
-
-    fn max_batch_rows(&self) -> usize {
-        // A statement must fit `max_allowed_packet` (16 MiB by default on MariaDB): 256 rows keep
-        // rows of up to 64 KiB inside it.
-        256
-    }
-
-    fn max_generated_key_rows(&self) -> usize {
-        self.generated_key_rows
     }
 
     fn default_values(&self) -> &'static str {

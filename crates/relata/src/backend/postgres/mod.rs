@@ -3,24 +3,27 @@
 //! every wait for the server has a deadline.
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
 use futures_util::Stream;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::NoTlsStream;
-use tokio_postgres::types::{IsNull, Kind, ToSql, Type};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Socket, Statement};
+
+mod errors;
+mod types;
+
+use errors::{describe, map_error};
+use types::{binds, refs, Bind, Column, Row};
 
 use super::url::{seconds, UrlOptions};
 use super::{transaction_state, Conn};
-use crate::error::{ConstraintKind, Error, Result};
+use crate::error::{Error, Result};
 use crate::sql::{Dialect, Postgres};
-use crate::value::{DecodeError, RowSource, ValueRef};
+use crate::value::{RowSource, ValueRef};
 
 /// What relata needs to open connections to one PostgreSQL database.
 pub(super) struct Target {
@@ -224,110 +227,6 @@ impl From<Silent> for Failure {
     fn from(s: Silent) -> Self {
         Failure::Silent(s.0)
     }
-}
-
-/// Binds relata's values to whatever type the server inferred for each parameter, checking
-/// ranges instead of wrapping (an i64 into an `INTEGER` column that cannot hold it is an error).
-#[derive(Debug)]
-struct Bind<'a>(ValueRef<'a>);
-
-type BoxError = Box<dyn StdError + Sync + Send>;
-
-impl ToSql for Bind<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        match self.0 {
-            ValueRef::Null => Ok(IsNull::Yes),
-            ValueRef::Integer(v) => match *ty {
-                Type::INT8 => v.to_sql(ty, out),
-                Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
-                Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
-                Type::FLOAT8 => (v as f64).to_sql(ty, out),
-                _ => Err(mismatch("an integer", ty)),
-            },
-            ValueRef::Real(v) => match *ty {
-                Type::FLOAT8 => v.to_sql(ty, out),
-                Type::FLOAT4 => (v as f32).to_sql(ty, out),
-                _ => Err(mismatch("a float", ty)),
-            },
-            ValueRef::Bool(v) => match *ty {
-                Type::BOOL => v.to_sql(ty, out),
-                _ => Err(mismatch("a boolean", ty)),
-            },
-            ValueRef::Text(v) => v.to_sql(ty, out),
-            ValueRef::Blob(v) => v.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    tokio_postgres::types::to_sql_checked!();
-}
-
-/// One column of a multi-row insert bound as one array parameter (`$1::BIGINT[]`): every
-/// `width`th value of the row-major `params`, from `column` on, each encoded as [`Bind`] encodes
-/// it for the array's element type (so an `INTEGER` column still refuses an i64 it cannot hold).
-#[derive(Debug)]
-struct Column<'a> {
-    params: &'a [ValueRef<'a>],
-    column: usize,
-    width: usize,
-}
-
-impl ToSql for Column<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        let Kind::Array(element) = ty.kind() else {
-            return Err(mismatch("an array of values", ty));
-        };
-        let values = self.params.iter().skip(self.column).step_by(self.width);
-        let len = i32::try_from(values.len())?;
-        // The binary array format: dimensions, a has-NULL flag, the element type, each
-        // dimension's length and lower bound, then each element as its length and bytes (-1 for
-        // NULL).
-        out.put_i32(1);
-        let has_null_at = out.len();
-        out.put_i32(0);
-        out.put_u32(element.oid());
-        out.put_i32(len);
-        out.put_i32(1);
-        let mut has_null = false;
-        for &v in values {
-            let at = out.len();
-            out.put_i32(0);
-            let size = match Bind(v).to_sql(element, out)? {
-                IsNull::Yes => {
-                    has_null = true;
-                    -1
-                }
-                IsNull::No => i32::try_from(out.len() - at - 4)?,
-            };
-            out[at..at + 4].copy_from_slice(&size.to_be_bytes());
-        }
-        if has_null {
-            out[has_null_at..has_null_at + 4].copy_from_slice(&1i32.to_be_bytes());
-        }
-        Ok(IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        matches!(ty.kind(), Kind::Array(_))
-    }
-
-    tokio_postgres::types::to_sql_checked!();
-}
-
-fn mismatch(what: &str, ty: &Type) -> BoxError {
-    format!("cannot store {what} in a column of type {ty}").into()
-}
-
-/// How a value sits in a statement's parameter list.
-fn binds<'a>(params: &'a [ValueRef<'a>]) -> Vec<Bind<'a>> {
-    params.iter().map(|&v| Bind(v)).collect()
-}
-
-fn refs<'a>(binds: &'a [Bind<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
-    binds.iter().map(|b| b as &(dyn ToSql + Sync)).collect()
 }
 
 impl PgConn {
@@ -543,236 +442,5 @@ impl Conn for PgConn {
 
     fn is_broken(&self) -> bool {
         self.broken || self.driver.closed.is_some() || self.client.is_closed()
-    }
-}
-
-struct Row<'a>(&'a tokio_postgres::Row);
-
-impl Row<'_> {
-    fn ty(&self, idx: usize) -> &Type {
-        self.0.columns()[idx].type_()
-    }
-
-    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
-        &'r self,
-        idx: usize,
-    ) -> std::result::Result<Option<T>, DecodeError> {
-        self.0
-            .try_get::<_, Option<T>>(idx)
-            .map_err(|e| DecodeError(e.to_string()))
-    }
-}
-
-impl RowSource for Row<'_> {
-    fn get_i64(&self, idx: usize) -> std::result::Result<Option<i64>, DecodeError> {
-        match *self.ty(idx) {
-            Type::INT8 => self.get::<i64>(idx),
-            Type::INT4 => Ok(self.get::<i32>(idx)?.map(i64::from)),
-            Type::INT2 => Ok(self.get::<i16>(idx)?.map(i64::from)),
-            ref other => Err(DecodeError(format!("expected an integer, found {other}"))),
-        }
-    }
-    fn get_f64(&self, idx: usize) -> std::result::Result<Option<f64>, DecodeError> {
-        match *self.ty(idx) {
-            Type::FLOAT8 => self.get::<f64>(idx),
-            Type::FLOAT4 => Ok(self.get::<f32>(idx)?.map(f64::from)),
-            ref other => Err(DecodeError(format!("expected a float, found {other}"))),
-        }
-    }
-    fn get_bool(&self, idx: usize) -> std::result::Result<Option<bool>, DecodeError> {
-        self.get::<bool>(idx)
-    }
-    fn get_text(&self, idx: usize) -> std::result::Result<Option<String>, DecodeError> {
-        self.get::<String>(idx)
-    }
-    fn get_blob(&self, idx: usize) -> std::result::Result<Option<Vec<u8>>, DecodeError> {
-        self.get::<Vec<u8>>(idx)
-    }
-}
-
-/// A driver error as one line: the server's message and detail, or the client's reason.
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => match db.detail() {
-            Some(detail) => format!("{} ({detail})", db.message()),
-            None => db.message().to_owned(),
-        },
-        None => match e.source() {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        },
-    }
-}
-
-/// `Key (a, b)=(1, 2) already exists.` → the column names and the values text.
-fn detail_key(detail: &str) -> Option<(Vec<&str>, &str)> {
-    let rest = detail.strip_prefix("Key (")?;
-    let (columns, rest) = rest.split_once(")=(")?;
-    let values = rest.rsplit_once(')')?.0;
-    Some((columns.split(", ").collect(), values))
-}
-
-/// The rejected row as far as PostgreSQL's detail shows it, in relata's `table(column = value)`
-/// form: the key of a UNIQUE or FOREIGN KEY violation, or the whole row of a NOT NULL or CHECK
-/// one (`Failing row contains (2, null).`, values in column order). PostgreSQL aborts the
-/// transaction at the first error, so relata cannot retry rows one by one to find out more.
-fn rejected_row(table: &str, detail: &str) -> Option<String> {
-    let shown = |v: &str| {
-        if v == "null" || v.parse::<f64>().is_ok() {
-            v.to_owned()
-        } else {
-            format!("{v:?}")
-        }
-    };
-    if let Some((columns, values)) = detail_key(detail) {
-        let values: Vec<&str> = if columns.len() == 1 {
-            vec![values]
-        } else {
-            values.split(", ").collect()
-        };
-        let pairs: Vec<String> = columns
-            .iter()
-            .zip(values)
-            .map(|(c, v)| format!("{c} = {}", shown(v)))
-            .collect();
-        return Some(format!("{table}({})", pairs.join(", ")));
-    }
-    let values = detail
-        .strip_prefix("Failing row contains (")?
-        .strip_suffix(").")?;
-    Some(format!("{table}({values})"))
-}
-
-/// Maps PostgreSQL's errors onto relata's, by SQLSTATE: constraint violations name the table and
-/// the column(s) (`students.name`, or `student_course.course_id = 7` for a missing parent);
-/// serialization failures and deadlocks are `Conflict` (retry the transaction); a statement
-/// stopped by the statement timeout is `Timeout`; a lost connection is `ConnectionLost`.
-fn map_error(e: tokio_postgres::Error, sql: &str, url: &str) -> Error {
-    let message = describe(&e);
-    let Some(db) = e.as_db_error() else {
-        if e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()) {
-            // An open connection broke mid-command (opening one maps its own errors).
-            return Error::ConnectionLost {
-                url: url.to_owned(),
-                message,
-                in_commit: false,
-            };
-        }
-        return Error::Database {
-            message,
-            sql: Some(sql.to_owned()),
-        };
-    };
-    let table = db.table().unwrap_or_default().to_owned();
-    let qualified = |columns: &[&str]| {
-        columns
-            .iter()
-            .map(|c| format!("{table}.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let key = db.detail().and_then(detail_key);
-    let constraint = |kind| Error::Constraint {
-        kind,
-        table: table.clone(),
-        constraint: match kind {
-            ConstraintKind::NotNull => qualified(&[db.column().unwrap_or_default()]),
-            ConstraintKind::Unique | ConstraintKind::PrimaryKey => match &key {
-                Some((columns, _)) => qualified(columns),
-                None => db.constraint().unwrap_or_default().to_owned(),
-            },
-            ConstraintKind::ForeignKey => match &key {
-                Some((columns, values)) if columns.len() == 1 => {
-                    format!("{} = {values}", qualified(columns))
-                }
-                _ => db.constraint().unwrap_or_default().to_owned(),
-            },
-            _ => db.constraint().unwrap_or_default().to_owned(),
-        },
-        row: rejected_row(&table, db.detail().unwrap_or_default()),
-        message: message.clone(),
-    };
-    let code = db.code();
-    if *code == SqlState::UNIQUE_VIOLATION {
-        let primary = db.constraint().is_some_and(|c| c.ends_with("_pkey"));
-        constraint(if primary {
-            ConstraintKind::PrimaryKey
-        } else {
-            ConstraintKind::Unique
-        })
-    } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
-        constraint(ConstraintKind::ForeignKey)
-    } else if *code == SqlState::NOT_NULL_VIOLATION {
-        constraint(ConstraintKind::NotNull)
-    } else if *code == SqlState::CHECK_VIOLATION {
-        constraint(ConstraintKind::Check)
-    } else if *code == SqlState::STRING_DATA_RIGHT_TRUNCATION {
-        constraint(ConstraintKind::Length)
-    } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
-        || *code == SqlState::T_R_DEADLOCK_DETECTED
-    {
-        Error::Conflict { message }
-    } else if *code == SqlState::LOCK_NOT_AVAILABLE {
-        Error::Busy { message }
-    } else if *code == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
-        Error::Timeout { message }
-    } else if code.code().starts_with("08")
-        || *code == SqlState::ADMIN_SHUTDOWN
-        || *code == SqlState::CRASH_SHUTDOWN
-        || *code == SqlState::CANNOT_CONNECT_NOW
-    {
-        Error::ConnectionLost {
-            url: url.to_owned(),
-            message,
-            in_commit: false,
-        }
-    } else {
-        Error::Database {
-            message,
-            sql: Some(sql.to_owned()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_key_of_a_detail() {
-        assert_eq!(
-            detail_key("Key (label)=(x) already exists."),
-            Some((vec!["label"], "x"))
-        );
-        assert_eq!(
-            detail_key("Key (student_id, course_id)=(1, 2) already exists."),
-            Some((vec!["student_id", "course_id"], "1, 2"))
-        );
-        assert_eq!(
-            detail_key("Key (course_id)=(7) is not present in table \"courses\"."),
-            Some((vec!["course_id"], "7"))
-        );
-        assert_eq!(detail_key("Failing row contains (1, null)."), None);
-    }
-
-    #[test]
-    fn names_the_rejected_row_from_a_detail() {
-        assert_eq!(
-            rejected_row("tags", "Key (label)=(rust) already exists.").as_deref(),
-            Some("tags(label = \"rust\")")
-        );
-        assert_eq!(
-            rejected_row(
-                "student_course",
-                "Key (student_id, course_id)=(1, 2) already exists."
-            )
-            .as_deref(),
-            Some("student_course(student_id = 1, course_id = 2)")
-        );
-        assert_eq!(
-            rejected_row("notes", "Failing row contains (2, null).").as_deref(),
-            Some("notes(2, null)")
-        );
-        assert_eq!(rejected_row("notes", ""), None);
     }
 }

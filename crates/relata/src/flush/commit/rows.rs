@@ -1,0 +1,427 @@
+//! The commit machine's plan steps: the shape of each step's batches, their SQL and
+//! parameters (rendered together from the same step, so their column order cannot drift), and
+//! what each batch's outcome means (generated keys, the verdict on checked unlinks).
+
+use super::*;
+
+impl<'v> Commit<'v> {
+    pub(super) fn shape(&self, step: &Step) -> Shape {
+        let d = self.d;
+        let deletes = d.capabilities().max_batch_rows.min(DELETE_BATCH_ROWS);
+        match step {
+            Step::Insert {
+                store,
+                slots,
+                with_id,
+            } => {
+                let table = self.view.store(*store).table();
+                let width = table.columns.len() + usize::from(*with_id);
+                let per = if width == 0 {
+                    1
+                } else if *with_id {
+                    sql::insert_rows_per_statement(d, width, d.capabilities().max_batch_rows)
+                } else {
+                    sql::insert_rows_per_statement(
+                        d,
+                        width,
+                        d.capabilities().max_generated_key_rows,
+                    )
+                };
+                Shape {
+                    count: slots.len(),
+                    width,
+                    per,
+                    table: table.name,
+                    kind: Kind::Insert { keys: !with_id },
+                }
+            }
+            Step::Update { store, .. } => Shape {
+                count: 1,
+                width: 0,
+                per: 1,
+                table: self.view.store(*store).table().name,
+                kind: Kind::Update,
+            },
+            Step::Unlink {
+                links,
+                pairs,
+                checked,
+            } => Shape {
+                count: pairs.len(),
+                width: 2,
+                per: sql::rows_per_statement(d, 2, deletes),
+                table: self.view.links(*links).def.table,
+                kind: if *checked && self.verify == Verify::Outcomes {
+                    Kind::UnlinkChecked
+                } else {
+                    Kind::Delete
+                },
+            },
+            Step::Link { links, pairs, .. } => Shape {
+                count: pairs.len(),
+                width: 2,
+                per: sql::insert_rows_per_statement(d, 2, d.capabilities().max_batch_rows),
+                table: self.view.links(*links).def.table,
+                kind: Kind::Link,
+            },
+            Step::Delete { store, ids } => Shape {
+                count: ids.len(),
+                width: 1,
+                per: sql::rows_per_statement(d, 1, deletes),
+                table: self.view.store(*store).table().name,
+                kind: Kind::Delete,
+            },
+        }
+    }
+
+    /// The statement of `step` for `n` rows.
+    pub(super) fn render(&self, step: &Step, n: usize) -> String {
+        let d = self.d;
+        match step {
+            Step::Insert { store, with_id, .. } => {
+                sql::insert(d, self.view.store(*store).table(), *with_id, n)
+            }
+            Step::Update { store, columns, .. } => {
+                sql::update(d, self.view.store(*store).table(), columns)
+            }
+            Step::Unlink { links, .. } => {
+                // A checked unlink of several pairs a statement reads back which it deleted.
+                let returning = self
+                    .shape
+                    .is_some_and(|s| s.kind == Kind::UnlinkChecked && s.per > 1)
+                    && d.capabilities().returning;
+                sql::delete_pairs(d, self.view.links(*links).def, n, returning)
+            }
+            Step::Link {
+                links,
+                skip_present,
+                ..
+            } => sql::insert_pairs(d, self.view.links(*links).def, n, *skip_present),
+            Step::Delete { store, .. } => {
+                sql::delete_objects(d, self.view.store(*store).table(), n)
+            }
+        }
+    }
+
+    /// The key an end of a pair has: its id, or the one this commit generated.
+    pub(super) fn resolve(&self, end: End) -> Result<i64> {
+        match end {
+            End::Id(id) => Ok(id),
+            End::New { store, slot } => self.gen.get(store, slot).ok_or_else(|| {
+                Error::InvalidKey {
+                    message: format!(
+                        "{} has no key to link with: it was not inserted before its links (a bug in relata's plan; please report it)",
+                        self.view.store(store).describe(slot)
+                    ),
+                }
+            }),
+        }
+    }
+
+    /// Appends the parameters of row `i` of `step`.
+    pub(super) fn fill(&self, step: &Step, i: usize, params: &mut Vec<ValueRef<'v>>) -> Result<()> {
+        match step {
+            Step::Insert {
+                store,
+                slots,
+                with_id,
+            } => {
+                let store = self.view.store(*store);
+                let slot = slots[i];
+                if *with_id {
+                    params.push(ValueRef::Integer(
+                        store.requested_id(slot).expect("planned with id"),
+                    ));
+                }
+                params.extend((0..store.table().columns.len()).map(|c| store.value(slot, c)));
+            }
+            Step::Update {
+                store,
+                slot,
+                id,
+                columns,
+            } => {
+                let store = self.view.store(*store);
+                params.extend(columns.iter().map(|&c| store.value(*slot, c)));
+                params.push(ValueRef::Integer(*id));
+            }
+            Step::Unlink { pairs, .. } => {
+                params.extend([ValueRef::Integer(pairs[i].0), ValueRef::Integer(pairs[i].1)]);
+            }
+            Step::Link { pairs, .. } => {
+                let (l, r) = pairs[i];
+                params.extend([
+                    ValueRef::Integer(self.resolve(l)?),
+                    ValueRef::Integer(self.resolve(r)?),
+                ]);
+            }
+            Step::Delete { ids, .. } => params.push(ValueRef::Integer(ids[i])),
+        }
+        Ok(())
+    }
+
+    /// Row `i` of `step` for a message.
+    pub(super) fn describe(&self, step: &Step, i: usize, row: &[ValueRef<'_>]) -> String {
+        match step {
+            Step::Insert { store, slots, .. } => self.view.store(*store).describe(slots[i]),
+            Step::Update { store, slot, .. } => self.view.store(*store).describe(*slot),
+            Step::Unlink { links, .. } | Step::Link { links, .. } => {
+                pair_row(self.view.links(*links).def, row)
+            }
+            Step::Delete { store, ids } => {
+                let table = self.view.store(*store).table();
+                format!("{}({} = {})", table.name, table.primary_key, ids[i])
+            }
+        }
+    }
+
+    pub(super) fn why_of(&self, step: &Step, table: &'static str) -> Why {
+        match step {
+            Step::Insert { .. } => Why::Insert(table),
+            Step::Update { .. } => Why::Update(table),
+            Step::Unlink { .. } => Why::Unlink(table),
+            Step::Link { .. } => Why::Link(table),
+            Step::Delete { .. } => Why::Delete(table),
+        }
+    }
+
+    pub(super) fn def(&self) -> &'v AssocDef {
+        match &self.plan.steps[self.step] {
+            Step::Unlink { links, .. } | Step::Link { links, .. } => self.view.links(*links).def,
+            _ => unreachable!("only pair steps have an association"),
+        }
+    }
+
+    /// Readies the next statement of the plan's steps; `false` when every step is done (or the
+    /// commit failed).
+    pub(super) fn step_work(&mut self) -> bool {
+        if self.diagnosis.is_some() {
+            return self.diagnosis_work();
+        }
+        if self.parents.is_some() {
+            return self.parent_work();
+        }
+        let plan = self.plan;
+        loop {
+            if self.error.is_some() {
+                return false;
+            }
+            let Some(step) = plan.steps.get(self.step) else {
+                return false;
+            };
+            let shape = match self.shape {
+                Some(shape) => shape,
+                None => {
+                    let shape = self.shape(step);
+                    self.shape = Some(shape);
+                    self.pos = 0;
+                    self.keys.clear();
+                    self.gone.clear();
+                    self.unsure.clear();
+                    self.matched = 0;
+                    self.awaiting = Awaiting::Nothing;
+                    self.why = self.why_of(step, shape.table);
+                    self.full = self.render(step, shape.per);
+                    shape
+                }
+            };
+            if self.pos < shape.count {
+                return self.rows_work(step, shape);
+            }
+            if self.end_of_step(step, shape) {
+                return true;
+            }
+        }
+    }
+
+    /// Readies the statement for the next rows of `step`.
+    pub(super) fn rows_work(&mut self, step: &'v Step, shape: Shape) -> bool {
+        let start = self.pos;
+        let each = shape.per == 1 && shape.kind != Kind::Update;
+        let n = if each {
+            EACH_BATCH.min(shape.count - start)
+        } else {
+            shape.per.min(shape.count - start)
+        };
+        let mut params = std::mem::take(&mut self.params);
+        params.clear();
+        let filled = (start..start + n).try_for_each(|i| self.fill(step, i, &mut params));
+        self.params = params;
+        if let Err(e) = filled {
+            self.fail(e);
+            return false;
+        }
+        self.why = self.why_of(step, shape.table);
+        self.awaiting = Awaiting::Rows { start, n };
+        self.text = if each || n == shape.per {
+            Text::Full
+        } else {
+            self.sql = self.render(step, n);
+            Text::Own
+        };
+        self.pending = if shape.kind == Kind::Update {
+            Pending::Execute(0, self.params.len())
+        } else if each {
+            Pending::Each(
+                shape.width,
+                match shape.kind {
+                    Kind::Insert { keys: true } => EachOut::Keys,
+                    Kind::UnlinkChecked => {
+                        self.changed.clear();
+                        EachOut::Changed
+                    }
+                    _ => EachOut::Nothing,
+                },
+            )
+        } else {
+            match shape.kind {
+                Kind::Insert { keys } if self.d.capabilities().insert_arrays && n > 1 => {
+                    Pending::InsertArrays(shape.width, keys)
+                }
+                Kind::Link if self.d.capabilities().insert_arrays && n > 1 => {
+                    Pending::InsertArrays(shape.width, false)
+                }
+                Kind::Insert { keys: true } => Pending::Insert(n),
+                Kind::UnlinkChecked if self.d.capabilities().returning => {
+                    self.read = Read::Pairs(IdPairs::default());
+                    Pending::Query { owned: false }
+                }
+                _ => Pending::Execute(0, self.params.len()),
+            }
+        };
+        true
+    }
+
+    /// What follows the last rows of a step: advancing the key generator past explicit ids,
+    /// recording generated keys, the verdict on checked unlinks. `true`: a statement is ready;
+    /// `false`: on to the next step (or the commit failed).
+    pub(super) fn end_of_step(&mut self, step: &Step, shape: Shape) -> bool {
+        match (step, shape.kind) {
+            (Step::Insert { store, slots, .. }, Kind::Insert { keys }) => {
+                let store_slot = *store;
+                let store = self.view.store(store_slot);
+                if !keys && self.awaiting != Awaiting::Advance {
+                    self.keys.clear();
+                    self.keys.extend(
+                        slots
+                            .iter()
+                            .map(|&s| store.requested_id(s).expect("planned with id")),
+                    );
+                    if let (Some(sql), Some(&max)) =
+                        (self.d.advance_key_generator(), self.keys.iter().max())
+                    {
+                        let table = store.table();
+                        let mut quoted = String::new();
+                        self.d.quote(&mut quoted, table.name);
+                        self.values = vec![
+                            Value::Text(quoted),
+                            Value::Text(table.primary_key.to_owned()),
+                            Value::Integer(max),
+                        ];
+                        self.why = Why::Advance(table.name);
+                        self.awaiting = Awaiting::Advance;
+                        self.read = Read::Nothing;
+                        self.pending = Pending::Query { owned: true };
+                        self.text = Text::Fixed(sql);
+                        return true;
+                    }
+                }
+                if self.keys.len() != slots.len() {
+                    self.fail(Error::Database {
+                        message: format!(
+                            "expected {} generated keys from the inserts into {} but got {}",
+                            slots.len(),
+                            shape.table,
+                            self.keys.len()
+                        ),
+                        sql: Some(self.full.clone()),
+                    });
+                    return false;
+                }
+                for (&slot, &id) in slots.iter().zip(&self.keys) {
+                    self.gen.set(store_slot, store.len(), slot, id);
+                }
+            }
+            (Step::Unlink { pairs, .. }, Kind::UnlinkChecked)
+                if !(self.gone.is_empty() && self.unsure.is_empty()) =>
+            {
+                let def = self.def();
+                let key = if self.unsure.is_empty() {
+                    describe_pairs(def, &self.gone)
+                } else {
+                    format!(
+                        "one or more of {} (the database does not say which)",
+                        describe_pairs(def, &self.unsure)
+                    )
+                };
+                self.fail(Error::Stale {
+                    statement: "DELETE",
+                    table: def.table.to_owned(),
+                    key,
+                    expected: pairs.len() as u64,
+                    matched: self.matched,
+                });
+                return false;
+            }
+            _ => {}
+        }
+        self.step += 1;
+        self.shape = None;
+        self.awaiting = Awaiting::Nothing;
+        false
+    }
+
+    /// Takes the outcome of rows `start..start + n` of the current step.
+    pub(super) fn rows_done(&mut self, start: usize, n: usize, outcome: Outcome) {
+        let step = &self.plan.steps[self.step];
+        let shape = self.shape.expect("a step is under way");
+        match outcome {
+            Ok(changed) => {
+                self.pos = start + n;
+                if shape.kind == Kind::UnlinkChecked {
+                    let Step::Unlink { pairs, .. } = step else {
+                        unreachable!("checked unlinks are unlink steps")
+                    };
+                    let chunk = &pairs[start..start + n];
+                    if shape.per == 1 {
+                        for (&pair, &c) in chunk.iter().zip(&self.changed) {
+                            self.matched += c;
+                            if c == 0 {
+                                self.gone.push(pair);
+                            }
+                        }
+                    } else if let Read::Pairs(deleted) = &self.read {
+                        self.matched += deleted.len() as u64;
+                        self.gone
+                            .extend(chunk.iter().filter(|p| !deleted.contains(p)));
+                    } else {
+                        self.matched += changed;
+                        if (changed as usize) < chunk.len() {
+                            self.unsure.extend_from_slice(chunk);
+                        }
+                    }
+                }
+            }
+            Err(Failure { error, row }) => {
+                if shape.kind == Kind::UnlinkChecked {
+                    return self.fail(error);
+                }
+                if shape.per == 1 || shape.kind == Kind::Update {
+                    // One statement a row: the driver says which row failed.
+                    let i = row.unwrap_or(0);
+                    let w = shape.width;
+                    let error = if shape.kind == Kind::Update {
+                        with_row(error, shape.table, || self.describe(step, 0, &[]))
+                    } else {
+                        let values = &self.params[i * w..(i + 1) * w];
+                        with_row(error, shape.table, || {
+                            self.describe(step, start + i, values)
+                        })
+                    };
+                    return self.rejected(error, Some(start + i));
+                }
+                self.diagnose(error, start, n);
+            }
+        }
+    }
+}

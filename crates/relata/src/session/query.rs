@@ -1,0 +1,124 @@
+//! The [`Query`] builder: a filter, an order, a window and eager loads on a model, run by the
+//! session (`load.rs`) and merged into its identity map.
+
+use std::marker::PhantomData;
+
+use super::Session;
+use crate::error::{Error, Result};
+use crate::model::{Key, Model};
+use crate::query::{describe_filter, Filter, Order, QuerySpec};
+use crate::relation::{AssocDef, Relation, Side};
+
+/// An eager load requested on a query: the association and the direction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EagerSpec {
+    pub def: &'static AssocDef,
+    pub side: Side,
+    /// Creates the target model's store in the session (the loader is not generic).
+    pub ensure_target: fn(&mut Session),
+}
+
+/// A query for objects of model `M`, made by `session.query::<M>()`. Results are merged into the
+/// session's identity map (one row is one key) and come back as keys; objects already in the
+/// session keep their pending changes.
+///
+/// Queries read what the database holds: commit pending changes first if a filter must see them.
+pub struct Query<'s, M: Model> {
+    session: &'s mut Session,
+    spec: QuerySpec,
+    eager: Vec<EagerSpec>,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<'s, M: Model> Query<'s, M> {
+    pub(crate) fn new(session: &'s mut Session) -> Self {
+        Query {
+            session,
+            spec: QuerySpec::default(),
+            eager: Vec::new(),
+            _p: PhantomData,
+        }
+    }
+
+    /// Keeps the rows that match `filter` (several calls combine with AND).
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.spec.filter = Some(match self.spec.filter.take() {
+            None => filter.expr,
+            Some(prev) => Filter::<M>::new(prev).and(filter).expr,
+        });
+        self
+    }
+
+    /// Orders the results (several calls add tie-breakers); the primary key always breaks the last
+    /// tie, so results come in a stable order.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.spec.order.push((order.column, order.descending));
+        self
+    }
+
+    /// At most `n` results.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.spec.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` results.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.spec.offset = Some(n);
+        self
+    }
+
+    /// Also loads `relation`'s collection for every result, not one statement per object but two
+    /// for all of them: the pairs, then the targets they name (one `UNION ALL` on PostgreSQL; see
+    /// [`Dialect::eager_load_statements`](crate::Dialect::eager_load_statements)).
+    pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
+        self.eager.push(EagerSpec {
+            def: relation.def,
+            side: relation.side,
+            ensure_target: Session::ensure_store::<T>,
+        });
+        self
+    }
+
+    /// Every matching object.
+    pub fn all(self) -> Result<Vec<Key<M>>> {
+        self.session.run_query::<M>(&self.spec, &self.eager)
+    }
+
+    /// The first matching object, if any.
+    pub fn first(mut self) -> Result<Option<Key<M>>> {
+        self.spec.limit = Some(1);
+        Ok(self
+            .session
+            .run_query::<M>(&self.spec, &self.eager)?
+            .into_iter()
+            .next())
+    }
+
+    /// The only matching object: an error if none or several match.
+    pub fn one(mut self) -> Result<Key<M>> {
+        self.spec.limit = Some(2);
+        self.spec.unordered = self.spec.offset.is_none();
+        let found = self.session.run_query::<M>(&self.spec, &self.eager)?;
+        match found.len() {
+            1 => Ok(found[0]),
+            0 => Err(Error::NotFound {
+                table: M::TABLE.name,
+                what: describe_filter(&self.spec),
+            }),
+            _ => {
+                self.spec.limit = None;
+                let count = self.session.run_count::<M>(&self.spec)?;
+                Err(Error::MultipleRows {
+                    table: M::TABLE.name,
+                    count,
+                })
+            }
+        }
+    }
+
+    /// How many rows match (ignores ordering; honours limit and offset).
+    pub fn count(self) -> Result<u64> {
+        self.session.run_count::<M>(&self.spec)
+    }
+}

@@ -1,0 +1,254 @@
+//! The session's relationships: linking and unlinking (both directions see it at once), and
+//! reading a collection, loaded on first use.
+
+use super::*;
+
+impl Session {
+    /// Which ends of a relation's pair are new objects, and the pair in association order.
+    fn pair<F: Model, T: Model>(
+        &self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> ((u32, u32), NewEnds) {
+        let from_new = self.entry_state(from) == State::New;
+        let to_new = self.entry_state(to) == State::New;
+        if rel.side == Side::Left {
+            (
+                (from.slot, to.slot),
+                NewEnds {
+                    left: from_new,
+                    right: to_new,
+                },
+            )
+        } else {
+            (
+                (to.slot, from.slot),
+                NewEnds {
+                    left: to_new,
+                    right: from_new,
+                },
+            )
+        }
+    }
+
+    /// Links two objects through a relationship; both directions see it at once. Returns whether
+    /// anything changed (linking a linked pair is a no-op; re-linking a pair unlinked in this
+    /// session cancels the unlink).
+    pub fn link<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> bool {
+        self.change_link(rel, from, to, LinkOp::Add)
+    }
+
+    /// Unlinks two objects; returns whether anything changed.
+    pub fn unlink<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> bool {
+        self.change_link(rel, from, to, LinkOp::Remove)
+    }
+
+    fn change_link<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+        op: LinkOp,
+    ) -> bool {
+        let ((l, r), new) = self.pair(rel, from, to);
+        let links = self.links_mut(rel.def);
+        match op {
+            LinkOp::Add => links.link(l, r, new),
+            LinkOp::Remove => links.unlink(l, r, new),
+        }
+    }
+
+    /// Links `from` to each of `to`; returns how many links were new.
+    pub fn extend<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: impl IntoIterator<Item = Key<T>>,
+    ) -> usize {
+        to.into_iter().filter(|&t| self.link(rel, from, t)).count()
+    }
+
+    /// Whether `from` is linked to `to` (loading `from`'s collection if needed).
+    pub fn contains<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: Key<T>,
+    ) -> Result<bool> {
+        self.check(to);
+        Ok(self.related_objects(rel, from)?.keys().any(|k| k == to))
+    }
+
+    /// The objects linked to `from`, in the relation's order (the target's primary key unless the
+    /// relation declares an order; new objects last, in the order they were added). Loads the
+    /// collection on first access, unless the session is strict (then it is an error).
+    ///
+    /// To read the objects rather than their keys, [`Session::related_objects`] borrows them
+    /// without building a `Vec`.
+    pub fn related<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+    ) -> Result<Vec<Key<T>>> {
+        Ok(self.related_objects(rel, from)?.keys().collect())
+    }
+
+    /// The objects linked to `from`, borrowed from the session: the same objects in the same
+    /// order as [`Session::related`], read in place (no `Vec` of keys, no lookup per key), for
+    /// loops that only read. Loads the collection on first access, as `related` does.
+    ///
+    /// ```
+    /// # use relata::{Database, Model, Association, schema};
+    /// # #[derive(Model)] #[relata(table = "students")]
+    /// # struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")]
+    /// # struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// let db = Database::open("sqlite::memory:")?;
+    /// db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// let mut s = db.session();
+    /// let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// for title in ["Math", "Физика", "化学"] {
+    ///     let course = s.add(Course { id: None, title: title.into() });
+    ///     s.link(Student::courses(), alice, course);
+    /// }
+    /// s.commit()?;
+    /// let titles: Vec<&str> = s
+    ///     .related_objects(Student::courses(), alice)?
+    ///     .map(|c| c.title.as_str())
+    ///     .collect();
+    /// assert_eq!(titles, ["Math", "Физика", "化学"]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn related_objects<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+    ) -> Result<Related<'_, T>> {
+        self.ensure_store::<T>();
+        let new = self.entry_state(from) == State::New;
+        self.ensure_loaded(rel.def, rel.side, from.slot, new)?;
+        self.sort_collection(rel.def, rel.side, from.slot);
+        let store = self.store::<T>().expect("ensured");
+        Ok(Related {
+            slots: self.collection_slots(rel.def, rel.side, from.slot).iter(),
+            entries: &store.entries,
+            all_live: store.all_live(),
+            session: self.id,
+        })
+    }
+
+    /// Unlinks everything from `from`; returns how many links were removed.
+    pub fn clear<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+    ) -> Result<usize> {
+        let current = self.related(rel, from)?;
+        Ok(current
+            .into_iter()
+            .filter(|&t| self.unlink(rel, from, t))
+            .count())
+    }
+
+    /// Makes `from`'s collection exactly `to`: unlinks what is not in it, links what is missing.
+    /// Pairs in both are untouched (nothing is written for them).
+    pub fn replace<F: Model, T: Model>(
+        &mut self,
+        rel: Relation<F, T>,
+        from: Key<F>,
+        to: impl IntoIterator<Item = Key<T>>,
+    ) -> Result<()> {
+        let wanted: Vec<Key<T>> = to.into_iter().collect();
+        for t in self.related(rel, from)? {
+            if !wanted.contains(&t) {
+                self.unlink(rel, from, t);
+            }
+        }
+        for t in wanted {
+            self.link(rel, from, t);
+        }
+        Ok(())
+    }
+}
+
+/// The objects linked to one object, borrowed from its session: an iterator over `&T` in the
+/// relation's order, from [`Session::related_objects`]. It allocates nothing; the session cannot
+/// change while it lives.
+pub struct Related<'s, T: Model> {
+    slots: std::slice::Iter<'s, u32>,
+    entries: &'s [store::Entry<T>],
+    /// No target is deleted or detached, so no slot needs its state checked.
+    all_live: bool,
+    session: u32,
+}
+
+impl<'s, T: Model> Related<'s, T> {
+    /// The next slot whose object is still in the collection (not deleted or detached).
+    fn next_slot(&mut self) -> Option<u32> {
+        if self.all_live {
+            return self.slots.next().copied();
+        }
+        self.slots
+            .by_ref()
+            .copied()
+            .find(|&s| self.entries[s as usize].state.is_live())
+    }
+
+    /// The remaining objects with their keys, for when the loop also links, unlinks or looks an
+    /// object up again later.
+    pub fn with_keys(mut self) -> impl Iterator<Item = (Key<T>, &'s T)> {
+        std::iter::from_fn(move || {
+            let slot = self.next_slot()?;
+            Some((
+                Key::new(self.session, slot),
+                &self.entries[slot as usize].obj,
+            ))
+        })
+    }
+
+    /// The remaining objects' keys only.
+    pub fn keys(self) -> impl Iterator<Item = Key<T>> + 's {
+        self.with_keys().map(|(k, _)| k)
+    }
+}
+
+impl<'s, T: Model> Iterator for Related<'s, T> {
+    type Item = &'s T;
+
+    fn next(&mut self) -> Option<&'s T> {
+        let slot = self.next_slot()?;
+        Some(&self.entries[slot as usize].obj)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.slots.len();
+        (if self.all_live { left } else { 0 }, Some(left))
+    }
+}
+
+impl<T: Model> std::iter::FusedIterator for Related<'_, T> {}
+
+impl<T: Model> std::fmt::Debug for Related<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Related")
+            .field("table", &T::TABLE.name)
+            .field("remaining", &self.slots.len())
+            .finish()
+    }
+}

@@ -1,0 +1,356 @@
+//! Reads: a model's select and count with their filter, the lazy load of one collection, the
+//! eager load of every result's collection, and filter trees as SQL (`EXISTS` for relations).
+
+use super::{Dialect, Sql};
+use crate::model::TableDef;
+use crate::query::{CmpOp, Expr, QuerySpec};
+use crate::relation::{AssocDef, Side};
+use crate::value::{SqlType, Value};
+
+/// The select list of a model: primary key, then every column.
+fn select_list(s: &mut Sql<'_>, alias: &str, table: &TableDef) {
+    s.col(alias, table.primary_key);
+    for c in table.columns {
+        s.push(", ").col(alias, c.name);
+    }
+}
+
+/// `FROM t AS t0 WHERE ... ORDER BY ... LIMIT ... OFFSET ...` shared by selects and counts.
+fn from_where_order(
+    s: &mut Sql<'_>,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+    order: bool,
+) {
+    s.push(" FROM ").ident(table.name).push(" AS ").ident("t0");
+    if let Some(f) = &spec.filter {
+        s.push(" WHERE ");
+        let mut depth = 0;
+        expr(s, f, "t0", table, &mut depth, params);
+    }
+    if order {
+        s.push(" ORDER BY ");
+        for (column, desc) in &spec.order {
+            s.col("t0", column)
+                .push(if *desc { " DESC, " } else { ", " });
+        }
+        s.col("t0", table.primary_key);
+    }
+    limit_offset(s, spec, params);
+}
+
+fn limit_offset(s: &mut Sql<'_>, spec: &QuerySpec, params: &mut Vec<Value>) {
+    match (spec.limit, spec.offset) {
+        (None, None) => {}
+        (limit, offset) => {
+            // An offset needs a limit in SQLite and MySQL; -1 / a huge value means "no limit".
+            s.push(" LIMIT ").param();
+            params.push(Value::Integer(
+                limit.map_or(i64::MAX, |l| l.min(i64::MAX as u64) as i64),
+            ));
+            if let Some(o) = offset {
+                s.push(" OFFSET ").param();
+                params.push(Value::Integer(o.min(i64::MAX as u64) as i64));
+            }
+        }
+    }
+}
+
+/// `SELECT <model columns> FROM t AS t0 WHERE ... ORDER BY ..., pk`.
+pub(crate) fn select(
+    d: &dyn Dialect,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) -> String {
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    s.push("SELECT ");
+    select_list(&mut s, "t0", table);
+    from_where_order(&mut s, table, spec, params, !spec.unordered);
+    s.finish()
+}
+
+/// `SELECT COUNT(*) FROM (SELECT pk FROM t AS t0 WHERE ... LIMIT ...)`.
+pub(crate) fn count(
+    d: &dyn Dialect,
+    table: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) -> String {
+    let mut s = Sql::new(d);
+    s.params = params.len();
+    if spec.limit.is_none() && spec.offset.is_none() {
+        s.push("SELECT COUNT(*)");
+        from_where_order(&mut s, table, spec, params, false);
+    } else {
+        s.push("SELECT COUNT(*) FROM (SELECT ")
+            .col("t0", table.primary_key);
+        from_where_order(&mut s, table, spec, params, true);
+        s.push(") AS ").ident("c");
+    }
+    s.finish()
+}
+
+/// A lazy load: one parent's related objects, by a join through the association:
+/// `SELECT a.from, t.pk, t.cols FROM assoc a JOIN target t ON t.pk = a.to WHERE a.from = ?
+/// ORDER BY a.to` (the collection comes in the target's key order, off the association's index).
+pub(crate) fn select_related(d: &dyn Dialect, assoc: &AssocDef, side: Side) -> String {
+    let (from, to) = assoc.sides(side);
+    let target = to.table;
+    let mut s = Sql::new(d);
+    s.push("SELECT ").col("a", from.column).push(", ");
+    select_list(&mut s, "t", target);
+    s.push(" FROM ")
+        .ident(assoc.table)
+        .push(" AS ")
+        .ident("a")
+        .push(" JOIN ")
+        .ident(target.name)
+        .push(" AS ")
+        .ident("t")
+        .push(" ON ")
+        .col("t", target.primary_key)
+        .push(" = ")
+        .col("a", to.column)
+        .push(" WHERE ")
+        .col("a", from.column)
+        .push(" = ")
+        .param()
+        .push(" ORDER BY ")
+        .col("a", from.column)
+        .push(", ")
+        .col("a", to.column);
+    s.finish()
+}
+
+/// ` WHERE a.from IN (SELECT pk FROM parent ...)` when the parents are not every row. With a
+/// limit, the parents' keys come from a derived table: MySQL and MariaDB reject `LIMIT` directly
+/// inside `IN (...)`.
+fn parents_filter(
+    s: &mut Sql<'_>,
+    from: &str,
+    parent: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) {
+    let limited = spec.limit.is_some() || spec.offset.is_some();
+    if spec.filter.is_some() || limited {
+        s.push(" WHERE ").col("a", from).push(" IN (SELECT ");
+        if limited {
+            s.col("l", parent.primary_key).push(" FROM (SELECT ");
+        }
+        s.col("t0", parent.primary_key);
+        from_where_order(s, parent, spec, params, limited);
+        if limited {
+            s.push(") AS ").ident("l");
+        }
+        s.push(")");
+    }
+}
+
+/// An eager load that reads each target row once: the pairs (from the association's index,
+/// grouped by parent in the target's key order), then the targets, as two statements in that
+/// order or, where [`Dialect::eager_load_statements`] says 1, as one `UNION ALL`. Each comes
+/// with its parameters.
+///
+/// Every row is `key, target columns..., to`: a pair is `a.from, NULL..., a.to` (its last column
+/// is never NULL), a target is `t.pk, t.cols..., NULL` (so `Model::from_row` reads it from
+/// column 0). With a parent filter, the targets arm keeps the targets of those parents; without
+/// one it reads every target and the reader keeps those a pair named: a scan instead of an index
+/// probe per target, and the database returns the pairs arm first in practice (the reader stays
+/// correct otherwise). A join would look the target up once per pair: measured 2-4x slower for
+/// a million pairs on SQLite, 5-7x on MariaDB.
+pub(crate) fn select_eager(
+    d: &dyn Dialect,
+    assoc: &AssocDef,
+    side: Side,
+    parent: &TableDef,
+    spec: &QuerySpec,
+) -> Vec<(String, Vec<Value>)> {
+    let mut s = Sql::new(d);
+    let mut params = Vec::new();
+    if d.capabilities().eager_load_statements != 1 {
+        eager_pairs(&mut s, assoc, side, parent, spec, false, &mut params);
+        let pairs = (s.finish(), params);
+        let (mut s, mut params) = (Sql::new(d), Vec::new());
+        eager_targets(&mut s, assoc, side, parent, spec, &mut params);
+        return vec![pairs, (s.finish(), params)];
+    }
+    // The pairs' ORDER BY sits in a derived table: a `UNION ALL` arm cannot have one of its own.
+    s.push("SELECT * FROM (");
+    eager_pairs(&mut s, assoc, side, parent, spec, true, &mut params);
+    s.push(") AS ").ident("p").push(" UNION ALL ");
+    eager_targets(&mut s, assoc, side, parent, spec, &mut params);
+    vec![(s.finish(), params)]
+}
+
+/// The pairs of an eager load: `SELECT a.from, NULL..., a.to FROM assoc AS a [WHERE a.from IN
+/// (parents)] ORDER BY a.from, a.to`, the NULLs `typed` to match the targets' columns in a
+/// `UNION ALL`.
+fn eager_pairs(
+    s: &mut Sql<'_>,
+    assoc: &AssocDef,
+    side: Side,
+    parent: &TableDef,
+    spec: &QuerySpec,
+    typed: bool,
+    params: &mut Vec<Value>,
+) {
+    let (from, to) = assoc.sides(side);
+    s.push("SELECT ").col("a", from.column);
+    for c in to.table.columns {
+        s.push(", ");
+        if typed {
+            s.d.typed_null(&mut s.text, c.sql_type);
+        } else {
+            s.push("NULL");
+        }
+    }
+    s.push(", ")
+        .col("a", to.column)
+        .push(" FROM ")
+        .ident(assoc.table)
+        .push(" AS ")
+        .ident("a");
+    parents_filter(s, from.column, parent, spec, params);
+    s.push(" ORDER BY ")
+        .col("a", from.column)
+        .push(", ")
+        .col("a", to.column);
+}
+
+/// The targets of an eager load: `SELECT t.pk, t.cols..., NULL FROM target AS t`, with a parent
+/// filter only those linked to the parents.
+fn eager_targets(
+    s: &mut Sql<'_>,
+    assoc: &AssocDef,
+    side: Side,
+    parent: &TableDef,
+    spec: &QuerySpec,
+    params: &mut Vec<Value>,
+) {
+    let (from, to) = assoc.sides(side);
+    let target = to.table;
+    s.push("SELECT ");
+    select_list(s, "t", target);
+    // Typed: alone (not under a pairs arm), PostgreSQL would report an untyped NULL as text.
+    s.push(", ");
+    s.d.typed_null(&mut s.text, SqlType::BigInt);
+    s.push(" FROM ").ident(target.name).push(" AS ").ident("t");
+    if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
+        s.push(" WHERE ")
+            .col("t", target.primary_key)
+            .push(" IN (SELECT ")
+            .col("a", to.column)
+            .push(" FROM ")
+            .ident(assoc.table)
+            .push(" AS ")
+            .ident("a");
+        parents_filter(s, from.column, parent, spec, params);
+        s.push(")");
+    }
+}
+
+/// Renders a filter on the table aliased `alias`.
+fn expr(
+    s: &mut Sql<'_>,
+    e: &Expr,
+    alias: &str,
+    table: &TableDef,
+    depth: &mut usize,
+    params: &mut Vec<Value>,
+) {
+    match e {
+        Expr::Cmp { column, op, value } => {
+            s.col(alias, column);
+            match (op, value) {
+                (CmpOp::Eq, Value::Null) => {
+                    s.push(" IS NULL");
+                }
+                (CmpOp::Ne, Value::Null) => {
+                    s.push(" IS NOT NULL");
+                }
+                _ => {
+                    s.push(match op {
+                        CmpOp::Eq => " = ",
+                        CmpOp::Ne => " <> ",
+                        CmpOp::Lt => " < ",
+                        CmpOp::Le => " <= ",
+                        CmpOp::Gt => " > ",
+                        CmpOp::Ge => " >= ",
+                    })
+                    .param();
+                    params.push(value.clone());
+                }
+            }
+        }
+        Expr::Like { column, pattern } => {
+            let escape = s.d.like_escape();
+            s.col(alias, column).push(" LIKE ").param().push(escape);
+            params.push(Value::Text(pattern.clone()));
+        }
+        Expr::In { column, values } => {
+            if values.is_empty() {
+                s.push("1 = 0");
+            } else {
+                s.col(alias, column).push(" IN ").tuple(values.len());
+                params.extend(values.iter().cloned());
+            }
+        }
+        Expr::IsNull { column, negated } => {
+            s.col(alias, column)
+                .push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+        }
+        Expr::And(v) | Expr::Or(v) => {
+            let sep = if matches!(e, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            s.push("(");
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    s.push(sep);
+                }
+                expr(s, x, alias, table, depth, params);
+            }
+            s.push(")");
+        }
+        Expr::Not(x) => {
+            s.push("NOT (");
+            expr(s, x, alias, table, depth, params);
+            s.push(")");
+        }
+        Expr::Related { def, side, inner } => {
+            *depth += 1;
+            let (from, to) = def.sides(*side);
+            let a = format!("a{depth}");
+            let t = format!("t{depth}");
+            s.push("EXISTS (SELECT 1 FROM ")
+                .ident(def.table)
+                .push(" AS ")
+                .ident(&a);
+            if inner.is_some() {
+                s.push(" JOIN ")
+                    .ident(to.table.name)
+                    .push(" AS ")
+                    .ident(&t)
+                    .push(" ON ")
+                    .col(&t, to.table.primary_key)
+                    .push(" = ")
+                    .col(&a, to.column);
+            }
+            s.push(" WHERE ")
+                .col(&a, from.column)
+                .push(" = ")
+                .col(alias, table.primary_key);
+            if let Some(inner) = inner {
+                s.push(" AND ");
+                expr(s, inner, &t, to.table, depth, params);
+            }
+            s.push(")");
+        }
+    }
+}
