@@ -1,4 +1,11 @@
 //! The operations behind the commands, each one transaction through relata's public API.
+//!
+//! This module holds [`Registrar`] with its transactions and the values its commands return;
+//! naming rows (ids, names, the checks on a new name) is in `target`, and the CSV import's
+//! matching of names in `import`.
+
+mod import;
+mod target;
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,41 +14,9 @@ use relata::{ConstraintKind, Database, Key, Retry, Session, TxOptions};
 use crate::error::{Error, Result};
 use crate::model::{registrar_schema, Course, Party, Student};
 
-/// The longest name or title registrar accepts, in characters.
-pub const MAX_NAME_CHARS: usize = 1000;
-
-/// A student or course named on the command line: `#ID` or a name (a course's title).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `#3`: the row with this id.
-    Id(i64),
-    /// `#` and digits beyond the largest id there can be (`#99999999999999999999`), as given:
-    /// no row has it.
-    IdOutOfRange(String),
-    /// Anything else: the rows with exactly this name.
-    Name(String),
-}
-
-impl Target {
-    /// `#` followed by digits is an id; anything else (including `#` followed by other text) is a
-    /// name. (Names of the form `#` and digits are refused when stored, see [`check_name`], so
-    /// every name can be given as itself.)
-    pub fn parse(arg: &str) -> Target {
-        if !looks_like_an_id(arg) {
-            return Target::Name(arg.to_owned());
-        }
-        match arg[1..].parse() {
-            Ok(id) => Target::Id(id),
-            Err(_) => Target::IdOutOfRange(arg.to_owned()),
-        }
-    }
-}
-
-/// Whether `name` reads as an id (`#` and digits), which the command line would take as one.
-fn looks_like_an_id(name: &str) -> bool {
-    name.strip_prefix('#')
-        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-}
+pub use self::import::{ImportStage, ImportSummary, Pair};
+use self::target::resolve;
+pub use self::target::{check_name, Target, MAX_NAME_CHARS};
 
 /// A student's or course's id and name (title).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,17 +52,6 @@ pub struct Shown {
     pub related: Vec<Entry>,
 }
 
-/// One CSV line of an import: a student's name, a course's title and where it was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    /// The line number in the file (1 is the header).
-    pub line: u64,
-    /// The student's name.
-    pub student: String,
-    /// The course's title.
-    pub course: String,
-}
-
 /// A student or course that `add` stored, with the ids of the others that have the same name (a
 /// name may repeat, but then it no longer names one row: those rows must be given by id).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,41 +63,6 @@ pub struct Added {
     pub same_name: Vec<i64>,
 }
 
-/// How far an import has got, for a progress display: each stage may take a while on a large
-/// file or a distant server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportStage {
-    /// Reading every student and course, with their enrollments.
-    Loading,
-    /// Matching the file's names against them.
-    Matching {
-        /// How many pairs the file has.
-        pairs: usize,
-    },
-    /// Writing what is new, in one commit.
-    Writing {
-        /// New students.
-        students: usize,
-        /// New courses.
-        courses: usize,
-        /// New enrollments.
-        enrollments: usize,
-    },
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportSummary {
-    /// Students created because no student had their name.
-    pub students_added: usize,
-    /// Courses created because no course had their title.
-    pub courses_added: usize,
-    /// New enrollments.
-    pub enrollments_added: usize,
-    /// Pairs skipped: repeated in the file, or enrolled already.
-    pub skipped: usize,
-}
-
 /// One row of an export: a student and a course they are enrolled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolled {
@@ -141,39 +70,6 @@ pub struct Enrolled {
     pub student: Entry,
     /// The course.
     pub course: Entry,
-}
-
-/// Checks a name (or title) before it is stored: not empty or blank, at most
-/// [`MAX_NAME_CHARS`] characters, no NUL (which PostgreSQL cannot store), and not `#` followed
-/// by digits (that is how ids are written on the command line, so such a name could never be
-/// given by name). It is stored exactly as given otherwise.
-pub fn check_name<M: Party>(name: &str) -> Result<()> {
-    let (noun, field) = (M::NOUN, M::FIELD);
-    if looks_like_an_id(name) {
-        return Err(Error::Input(format!(
-            "a {noun} {field} cannot be {name:?}: `#` and digits is how ids are written ({name} means the {noun} with id {}); write it another way, for example \"No. {}\"",
-            &name[1..],
-            &name[1..]
-        )));
-    }
-    if name.trim().is_empty() {
-        return Err(Error::Input(format!(
-            "a {noun} {field} cannot be empty or only spaces; give at least one visible character"
-        )));
-    }
-    let chars = name.chars().count();
-    if chars > MAX_NAME_CHARS {
-        let start: String = name.chars().take(20).collect();
-        return Err(Error::Input(format!(
-            "the {noun} {field} starting {start:?}... has {chars} characters; the limit is {MAX_NAME_CHARS}"
-        )));
-    }
-    if name.contains('\0') {
-        return Err(Error::Input(format!(
-            "the {noun} {field} {name:?} contains a NUL character, which databases cannot store; remove it"
-        )));
-    }
-    Ok(())
 }
 
 /// An open registrar database: the schema exists, every method is one transaction.
@@ -401,51 +297,6 @@ impl Registrar {
         Ok(done)
     }
 
-    /// Imports pairs (see [`crate::read_pairs`]): students and courses are found by name, or
-    /// created when no row has the name; each pair is enrolled unless it is enrolled already or
-    /// repeated (then it is counted as skipped). A name shared by several rows is an error naming
-    /// the line. All or nothing; two imports at once create each new name once.
-    pub fn import(&self, pairs: &[Pair]) -> Result<ImportSummary> {
-        self.import_with_progress(pairs, |_| {})
-    }
-
-    /// [`Registrar::import`], telling `progress` each stage as it begins (a stage may come again
-    /// when the import runs again after colliding with another command).
-    pub fn import_with_progress(
-        &self,
-        pairs: &[Pair],
-        mut progress: impl FnMut(ImportStage),
-    ) -> Result<ImportSummary> {
-        for p in pairs {
-            let at = |e: Error| Error::Input(format!("line {}: {e}", p.line));
-            check_name::<Student>(&p.student).map_err(at)?;
-            check_name::<Course>(&p.course).map_err(at)?;
-        }
-        let (summary, _) = self.write(|s| {
-            progress(ImportStage::Loading);
-            let mut summary = ImportSummary::default();
-            let mut students = Names::<Student>::load(s, true)?;
-            let mut courses = Names::<Course>::load(s, false)?;
-            progress(ImportStage::Matching { pairs: pairs.len() });
-            for p in pairs {
-                let st = students.get_or_add(s, &p.student, p.line, &mut summary.students_added)?;
-                let c = courses.get_or_add(s, &p.course, p.line, &mut summary.courses_added)?;
-                if s.link(Student::courses(), st, c) {
-                    summary.enrollments_added += 1;
-                } else {
-                    summary.skipped += 1;
-                }
-            }
-            progress(ImportStage::Writing {
-                students: summary.students_added,
-                courses: summary.courses_added,
-                enrollments: summary.enrollments_added,
-            });
-            Ok(summary)
-        })?;
-        Ok(summary)
-    }
-
     /// Every enrollment, by student name (then id), then course title (then id).
     pub fn export(&self) -> Result<Vec<Enrolled>> {
         let mut out = Vec::new();
@@ -495,55 +346,6 @@ fn shown<M: Party>(s: &mut Session, key: Key<M>) -> Result<Shown> {
     })
 }
 
-/// The one row `target` names, or an error saying there is none or which ids share the name.
-fn resolve<M: Party>(s: &mut Session, target: &Target) -> Result<Key<M>> {
-    let noun = M::NOUN;
-    match target {
-        Target::Id(id) => s.find::<M>(*id)?.ok_or_else(|| {
-            Error::Input(format!(
-                "no {noun} has id #{id}; `registrar {noun} list` shows every {noun}"
-            ))
-        }),
-        Target::IdOutOfRange(given) => Err(Error::Input(format!(
-            "no {noun} has id {given}: ids are whole numbers up to {}; `registrar {noun} list` shows every {noun}",
-            i64::MAX
-        ))),
-        Target::Name(name) => {
-            let keys = s
-                .query::<M>()
-                .filter(M::NAME_COLUMN.eq(name.as_str()))
-                .order_by(M::ID_COLUMN.asc())
-                .all()?;
-            match keys[..] {
-                [key] => Ok(key),
-                [] => Err(Error::Input(format!(
-                    "no {noun} is named {name:?}; `registrar {noun} list` shows every {noun}"
-                ))),
-                _ => Err(Error::Input(format!(
-                    "{}; give one by id, for example #{}",
-                    ambiguous(s, name, &keys),
-                    s.id(keys[0]).unwrap_or_default()
-                ))),
-            }
-        }
-    }
-}
-
-/// Says that several rows share a name, listing their ids: `2 students are named "Alice" (#1,
-/// #4)`.
-fn ambiguous<M: Party>(s: &Session, name: &str, keys: &[Key<M>]) -> String {
-    let ids: Vec<String> = keys
-        .iter()
-        .map(|&k| format!("#{}", s.id(k).unwrap_or_default()))
-        .collect();
-    format!(
-        "{} {}s are named {name:?} ({})",
-        keys.len(),
-        M::NOUN,
-        ids.join(", ")
-    )
-}
-
 /// The stored object as an [`Entry`].
 fn entry<M: Party>(s: &Session, key: Key<M>) -> Entry {
     Entry {
@@ -555,118 +357,4 @@ fn entry<M: Party>(s: &Session, key: Key<M>) -> Entry {
 /// By name (code point order, as the databases sort), then id.
 fn sort_entries(entries: &mut [Entry]) {
     entries.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-}
-
-/// Every stored row of one side by name, for an import; names new in the file are added as they
-/// come.
-struct Names<M: Party> {
-    by_name: HashMap<String, Result<Key<M>, Vec<Key<M>>>>,
-}
-
-impl<M: Party> Names<M> {
-    /// Loads every row of `M`, with its enrollments if `with_enrollments` (one side's suffice
-    /// for `link` to know every stored pair).
-    fn load(s: &mut Session, with_enrollments: bool) -> relata::Result<Names<M>> {
-        let query = s.query::<M>();
-        let keys = if with_enrollments {
-            query.eager(M::enrollments()).all()?
-        } else {
-            query.all()?
-        };
-        let mut by_name: HashMap<String, Result<Key<M>, Vec<Key<M>>>> = HashMap::new();
-        for k in keys {
-            let name = s[k].name().to_owned();
-            match by_name.get_mut(&name) {
-                None => {
-                    by_name.insert(name, Ok(k));
-                }
-                Some(Ok(first)) => {
-                    let both = vec![*first, k];
-                    by_name.insert(name, Err(both));
-                }
-                Some(Err(all)) => all.push(k),
-            }
-        }
-        Ok(Names { by_name })
-    }
-
-    fn get_or_add(
-        &mut self,
-        s: &mut Session,
-        name: &str,
-        line: u64,
-        added: &mut usize,
-    ) -> Result<Key<M>> {
-        match self.by_name.get(name) {
-            Some(Ok(key)) => Ok(*key),
-            Some(Err(keys)) => {
-                let mut keys = keys.clone();
-                keys.sort_by_key(|&k| s.id(k));
-                Err(Error::Input(format!(
-                    "line {line}: {}; an import cannot tell which one is meant, so rename all but one of them first",
-                    ambiguous(s, name, &keys)
-                )))
-            }
-            None => {
-                let key = s.add(M::named(name.to_owned()));
-                *added += 1;
-                self.by_name.insert(name.to_owned(), Ok(key));
-                Ok(key)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pair(line: u64, student: &str, course: &str) -> Pair {
-        Pair {
-            line,
-            student: student.into(),
-            course: course.into(),
-        }
-    }
-
-    /// The import tells its progress display each stage, with the counts it is about to write.
-    #[test]
-    fn import_reports_its_stages() {
-        let r = Registrar::open("sqlite::memory:").unwrap();
-        r.add::<Student>(&["Alice".into()]).unwrap();
-        let pairs = [
-            pair(2, "Alice", "Math"),
-            pair(3, "Алиса", "Math"),
-            pair(4, "Alice", "Math"),
-        ];
-        let mut stages = Vec::new();
-        let summary = r.import_with_progress(&pairs, |s| stages.push(s)).unwrap();
-        assert_eq!(
-            stages,
-            [
-                ImportStage::Loading,
-                ImportStage::Matching { pairs: 3 },
-                ImportStage::Writing {
-                    students: 1,
-                    courses: 1,
-                    enrollments: 2
-                },
-            ]
-        );
-        assert_eq!(summary.skipped, 1);
-    }
-
-    #[test]
-    fn ids_parse_and_names_that_look_like_ids_are_refused() {
-        assert_eq!(Target::parse("#12"), Target::Id(12));
-        assert_eq!(
-            Target::parse("#99999999999999999999"),
-            Target::IdOutOfRange("#99999999999999999999".into())
-        );
-        for name in ["#", "#x", "# 1", "12", "Alice"] {
-            assert_eq!(Target::parse(name), Target::Name(name.into()));
-            assert!(check_name::<Student>(name).is_ok(), "{name}");
-        }
-        assert!(check_name::<Course>("#0").is_err());
-    }
 }

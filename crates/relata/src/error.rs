@@ -55,6 +55,8 @@ pub enum Error {
         row: Option<String>,
         /// The database's own message.
         message: String,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
     /// The connection broke, or the server stopped answering (it sent nothing for longer than
     /// the statement timeout, `relata_statement_timeout`, plus 5 s), in the middle of a command.
@@ -68,6 +70,8 @@ pub enum Error {
         message: String,
         /// Whether it happened during `COMMIT`, so the outcome of the commit is unknown.
         in_commit: bool,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
     /// The database stopped a statement that ran longer than the statement timeout
     /// (`relata_statement_timeout` in the URL, 30 s by default): a very slow statement, or one
@@ -76,6 +80,8 @@ pub enum Error {
     Timeout {
         /// The database's message.
         message: String,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
     /// The database URL could not be understood.
     InvalidUrl {
@@ -140,12 +146,16 @@ pub enum Error {
     Busy {
         /// The driver's message.
         message: String,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
     /// The database aborted the transaction to resolve a conflict with a concurrent one (a
     /// serialization failure or a deadlock); running the whole transaction again may succeed.
     Conflict {
         /// The driver's message.
         message: String,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
     /// A row the session expected in the database was gone when the commit wrote to it: another
     /// session deleted (or unlinked) it after this session read it. SQLAlchemy's
@@ -180,6 +190,8 @@ pub enum Error {
         message: String,
         /// The statement that failed, if any.
         sql: Option<String>,
+        /// The driver's own error (see [`Error::code`] and `source()`), when it came from one.
+        driver: Option<Box<DriverError>>,
     },
 }
 
@@ -200,7 +212,7 @@ impl fmt::Display for Error {
                 table,
                 constraint,
                 row,
-                message,
+                message, ..
             } => {
                 match kind {
                     ConstraintKind::NotNull => write!(f, "{constraint} is NOT NULL")?,
@@ -231,7 +243,7 @@ impl fmt::Display for Error {
             Self::ConnectionLost {
                 url,
                 message,
-                in_commit,
+                in_commit, ..
             } => {
                 write!(f, "lost the connection to database `{url}`: {message}; ")?;
                 if *in_commit {
@@ -240,7 +252,7 @@ impl fmt::Display for Error {
                     f.write_str("nothing of the unfinished transaction is kept")
                 }
             }
-            Self::Timeout { message } => write!(
+            Self::Timeout { message , .. } => write!(
                 f,
                 "the database stopped a statement that ran longer than the statement timeout ({message}); nothing was written (raise relata_statement_timeout in the URL if such statements are expected)"
             ),
@@ -266,11 +278,11 @@ impl fmt::Display for Error {
                 column,
                 reason,
             } => write!(f, "cannot read {table}.{column}: {reason}"),
-            Self::Busy { message } => write!(
+            Self::Busy { message , .. } => write!(
                 f,
                 "the database is busy or locked by another connection ({message}); try again"
             ),
-            Self::Conflict { message } => write!(
+            Self::Conflict { message , .. } => write!(
                 f,
                 "the transaction conflicted with a concurrent one and was rolled back ({message}); run it again"
             ),
@@ -289,7 +301,7 @@ impl fmt::Display for Error {
                 "cannot commit inside a read-only transaction block; the changes stay pending: commit them after the block, or make it read-write (TxOptions without read_only)",
             ),
             Self::InvalidKey { message } => f.write_str(message),
-            Self::Database { message, sql } => match sql {
+            Self::Database { message, sql , .. } => match sql {
                 Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),
                 None => write!(f, "database error: {message}"),
             },
@@ -297,7 +309,113 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl Error {
+    /// This error with the driver's own error behind it (kept by the variants that come from a
+    /// driver; others are returned as they are).
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code) // only the backends' drivers have errors of their own
+    )]
+    pub(crate) fn with_driver(mut self, error: Box<DriverError>) -> Error {
+        match &mut self {
+            Self::Constraint { driver, .. }
+            | Self::ConnectionLost { driver, .. }
+            | Self::Timeout { driver, .. }
+            | Self::Busy { driver, .. }
+            | Self::Conflict { driver, .. }
+            | Self::Database { driver, .. } => *driver = Some(error),
+            _ => {}
+        }
+        self
+    }
+
+    /// The driver's own error behind this one, if it came from the database driver.
+    pub fn driver(&self) -> Option<&DriverError> {
+        match self {
+            Self::Constraint { driver, .. }
+            | Self::ConnectionLost { driver, .. }
+            | Self::Timeout { driver, .. }
+            | Self::Busy { driver, .. }
+            | Self::Conflict { driver, .. }
+            | Self::Database { driver, .. } => driver.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The database's code for the error, when the driver gave one: PostgreSQL's SQLSTATE
+    /// (`23505`), MySQL's error number (`1062`), SQLite's extended result code (`2067`).
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")]
+    /// # struct Student { #[relata(primary_key)] id: Option<i64>, #[relata(unique)] name: String }
+    /// let db = Database::open("sqlite::memory:")?;
+    /// db.create_all(&schema![Student])?;
+    /// let mut s = db.session();
+    /// s.add(Student { id: None, name: "Alice".into() });
+    /// s.add(Student { id: None, name: "Alice".into() });
+    /// let e = s.commit().unwrap_err();
+    /// assert_eq!(e.code(), Some("2067")); // SQLITE_CONSTRAINT_UNIQUE
+    /// assert!(std::error::Error::source(&e).is_some()); // rusqlite's own error
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn code(&self) -> Option<&str> {
+        self.driver()?.code()
+    }
+}
+
+impl std::error::Error for Error {
+    /// The driver's own error, when there was one.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.driver()
+            .map(|d| &*d.error as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The database driver's own error behind a relata [`Error`], kept so nothing it said is lost:
+/// the database's code for it and the error itself (`Error::source()` returns it).
+#[derive(Debug)]
+pub struct DriverError {
+    code: Option<String>,
+    error: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl DriverError {
+    /// `error`, with the database's `code` for it.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code) // only the backends' drivers have errors of their own
+    )]
+    pub(crate) fn new(
+        code: Option<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Box<DriverError> {
+        Box::new(DriverError {
+            code,
+            error: Box::new(error),
+        })
+    }
+
+    /// The database's code: PostgreSQL's SQLSTATE, MySQL's error number, SQLite's extended
+    /// result code.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The driver's error.
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} (code {code})", self.error),
+            None => fmt::Display::fmt(&self.error, f),
+        }
+    }
+}
 
 /// `Result` with relata's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -490,6 +608,7 @@ mod tests {
     #[test]
     fn not_null_message_names_the_column() {
         let e = Error::Constraint {
+            driver: None,
             kind: ConstraintKind::NotNull,
             table: "students".into(),
             constraint: "students.name".into(),

@@ -47,7 +47,7 @@ pub(crate) enum Run<'a> {
         /// Where the generated keys go.
         keys: &'a mut Vec<i64>,
     },
-    /// An `INSERT` that binds one array per column (where [`Dialect::insert_arrays`] says so):
+    /// An `INSERT` that binds one array per column (where [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays) says so):
     /// parameter `c` is the array of every row's `c`th value. With `keys`, the statement
     /// returns the generated keys, appended in row order.
     InsertArrays {
@@ -129,15 +129,16 @@ pub(crate) struct Failure {
     pub row: Option<usize>,
 }
 
-impl From<Error> for Failure {
+impl From<Error> for Box<Failure> {
     fn from(error: Error) -> Self {
-        Failure { error, row: None }
+        Box::new(Failure { error, row: None })
     }
 }
 
 /// What running a [`Work`] gave: the rows it changed (for [`Run::Execute`]; 0 otherwise; keys
-/// and rows went where the work said), or the failure.
-pub(crate) type Outcome = std::result::Result<u64, Failure>;
+/// and rows went where the work said), or the failure (boxed: failures are rare, and an
+/// `Outcome` is moved once a statement).
+pub(crate) type Outcome = std::result::Result<u64, Box<Failure>>;
 
 /// Work with the database as a state machine: no IO of its own. A driver loop asks for the
 /// next statement, runs it, and hands back its outcome, until `next` says there is no more;
@@ -388,15 +389,11 @@ impl<R: Reader> Machine for Reads<'_, R> {
 }
 
 /// A connection lost during `COMMIT` leaves the outcome unknown: the error says so.
-pub(crate) fn in_commit(e: Error) -> Error {
-    match e {
-        Error::ConnectionLost { url, message, .. } => Error::ConnectionLost {
-            url,
-            message,
-            in_commit: true,
-        },
-        e => e,
+pub(crate) fn in_commit(mut e: Error) -> Error {
+    if let Error::ConnectionLost { in_commit, .. } = &mut e {
+        *in_commit = true;
     }
+    e
 }
 
 /// Renders every statement `machine` hands out, with its parameters, answering each as a fresh

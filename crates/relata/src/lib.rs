@@ -102,7 +102,7 @@ mod toposort;
 mod transaction;
 mod value;
 
-pub use error::{mask_url, ConstraintKind, Error, OptionalExtension, Result};
+pub use error::{mask_url, ConstraintKind, DriverError, Error, OptionalExtension, Result};
 pub use flush::Plan;
 pub use io::Database;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};

@@ -1,4 +1,5 @@
-//! Typed filters and orderings built from column constants, and the [`Query`] builder.
+//! Typed filters and orderings built from column constants: data a query carries (the builder
+//! that runs them is `session/query.rs`).
 
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};

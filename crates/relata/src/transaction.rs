@@ -289,6 +289,7 @@ mod tests {
             }
         }
         let conflict = || Error::Conflict {
+            driver: None,
             message: "could not serialize access".into(),
         };
         assert!(is_retryable_error(&conflict()));

@@ -65,7 +65,7 @@ pub(crate) trait Conn: Send {
         Ok(())
     }
     /// Runs `sql`, an `INSERT` that takes one array parameter per column (rendered where
-    /// [`Dialect::insert_arrays`] says so), for the rows of `params` (`width` values a row):
+    /// [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays) says so), for the rows of `params` (`width` values a row):
     /// parameter `c` is the array of every row's `c`th value. With `ids`, `sql` returns the
     /// generated keys, appended in row order. Only PostgreSQL's dialect renders such SQL; the
     /// other backends keep this default, which names what went wrong should one ever get it.
@@ -78,6 +78,7 @@ pub(crate) trait Conn: Send {
     ) -> Result<()> {
         let _ = (width, params, ids);
         Err(Error::Database {
+            driver: None,
             message: format!(
                 "the {} backend cannot bind array parameters",
                 self.dialect().name()
@@ -146,6 +147,7 @@ pub(crate) fn check_inserted(
     }
     ids.truncate(before);
     Err(Error::Database {
+        driver: None,
         message: format!("expected to insert {rows} rows but {inserted} were inserted"),
         sql: Some(sql.to_owned()),
     })

@@ -5,7 +5,7 @@ use mysql::{Opts, OptsBuilder, Params, Value as MyValue};
 
 use super::url::UrlOptions;
 use super::{transaction_state, Conn};
-use crate::error::{ConstraintKind, Error, Result};
+use crate::error::{ConstraintKind, DriverError, Error, Result};
 use crate::sql::{Dialect, MySql};
 use crate::value::{DecodeError, RowSource, ValueRef};
 
@@ -236,6 +236,7 @@ impl MyConn {
     fn usable(&self) -> Result<()> {
         if self.broken {
             return Err(Error::ConnectionLost {
+                driver: None,
                 url: self.url.clone(),
                 message: "the connection was lost earlier".into(),
                 in_commit: false,
@@ -290,6 +291,7 @@ impl Conn for MyConn {
                         .ok()
                         .flatten()
                         .ok_or_else(|| Error::Database {
+                            driver: None,
                             message: "the database returned no generated key".into(),
                             sql: None,
                         })?,
@@ -470,24 +472,32 @@ fn timed_out(e: &mysql::Error) -> bool {
 /// Maps MySQL's and MariaDB's errors onto relata's, by error code. A socket that failed, or
 /// timed out waiting for the server (the read timeout), is a lost connection.
 fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
+    let code = match &e {
+        mysql::Error::MySqlError(err) => Some(err.code.to_string()),
+        _ => None,
+    };
+    relata_error(&e, sql, url).with_driver(DriverError::new(code, e))
+}
+
+fn relata_error(e: &mysql::Error, sql: &str, url: &str) -> Error {
     let err = match e {
         mysql::Error::MySqlError(err) => err,
-        _ if timed_out(&e) => {
-            return Error::ConnectionLost {
+        _ if timed_out(e) => {
+            return Error::ConnectionLost { driver: None,
                 url: url.to_owned(),
                 message: "the server sent nothing for longer than relata_statement_timeout (in the URL) plus 5 s, so relata gave the connection up".into(),
                 in_commit: false,
             }
         }
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => {
-            return Error::ConnectionLost {
+            return Error::ConnectionLost { driver: None,
                 url: url.to_owned(),
                 message: e.to_string(),
                 in_commit: false,
             }
         }
         other => {
-            return Error::Database {
+            return Error::Database { driver: None,
                 message: other.to_string(),
                 sql: Some(sql.to_owned()),
             }
@@ -495,6 +505,7 @@ fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
     };
     let message = err.message.clone();
     let constraint = |kind, table: &str, constraint: &str| Error::Constraint {
+        driver: None,
         kind,
         table: table.to_owned(),
         constraint: constraint.to_owned(),
@@ -538,18 +549,29 @@ fn map_error(e: mysql::Error, sql: &str, url: &str) -> Error {
             constraint(ConstraintKind::Check, "", name)
         }
         // Deadlock: InnoDB rolled the transaction back.
-        1213 => Error::Conflict { message },
+        1213 => Error::Conflict {
+            driver: None,
+            message,
+        },
         // Lock wait timeout.
-        1205 => Error::Busy { message },
+        1205 => Error::Busy {
+            driver: None,
+            message,
+        },
         // The statement ran longer than the statement timeout (MariaDB 1969, MySQL 3024).
-        1969 | 3024 => Error::Timeout { message },
+        1969 | 3024 => Error::Timeout {
+            driver: None,
+            message,
+        },
         // The server went away, or shuts down.
         2006 | 2013 | 1053 | 1927 => Error::ConnectionLost {
+            driver: None,
             url: url.to_owned(),
             message,
             in_commit: false,
         },
         _ => Error::Database {
+            driver: None,
             message: format!("{message} (MySQL error {})", err.code),
             sql: Some(sql.to_owned()),
         },

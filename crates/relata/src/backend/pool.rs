@@ -161,7 +161,7 @@ impl Engine for Pool {
                         url: self.url.clone(),
                         message: why.to_owned(),
                     }),
-                    None => Err(Error::Busy {
+                    None => Err(Error::Busy { driver: None,
                         message: format!(
                             "all {} connections to {} stayed in use for {} s (sessions in transaction blocks hold theirs until the block ends)",
                             self.max,

@@ -41,16 +41,18 @@ fn perform(conn: &mut dyn Conn, work: Work<'_>) -> Outcome {
             return conn
                 .execute_each(sql, width, params, out)
                 .map(|()| 0)
-                .map_err(|(row, error)| Failure {
-                    error,
-                    row: Some(row),
+                .map_err(|(row, error)| {
+                    Box::new(Failure {
+                        error,
+                        row: Some(row),
+                    })
                 })
         }
         Run::Query { params, rows } => conn
             .query(sql, &params.to_refs(), &mut |row| rows.row(row))
             .map(|()| 0),
     };
-    done.map_err(Failure::from)
+    done.map_err(Box::<Failure>::from)
 }
 
 /// Counts, records, traces and echoes a statement. A statement run once per row counts as one a

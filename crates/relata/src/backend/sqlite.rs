@@ -7,7 +7,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef as SqlValueRef};
 use rusqlite::{ffi, Connection, OpenFlags, ToSql};
 
 use super::{Conn, Each};
-use crate::error::{ConstraintKind, Error, Result};
+use crate::error::{ConstraintKind, DriverError, Error, Result};
 use crate::sql::{Dialect, Sqlite};
 use crate::value::{DecodeError, RowSource, ValueRef};
 
@@ -48,6 +48,7 @@ pub(super) fn connect(target: &Target, url: &str) -> Result<Box<dyn Conn>> {
         if is_busy(&e) {
             // Another process holds the file (creating it, say): retryable, not a bad URL.
             Error::Busy {
+                driver: None,
                 message: format!(
                     "cannot open `{url}`: {e} (another connection kept it locked for {} s)",
                     BUSY_TIMEOUT.as_secs()
@@ -202,6 +203,7 @@ impl Conn for SqliteConn {
         // explicit key the next key in VALUES order, so the keys are the `rows` ending at the last.
         if changed != rows {
             return Err(Error::Database {
+                driver: None,
                 message: format!("expected to insert {rows} rows but {changed} were inserted"),
                 sql: Some(sql.to_owned()),
             });
@@ -323,7 +325,15 @@ impl RowSource for Row<'_> {
 /// Maps SQLite's errors onto relata's: constraint failures by their extended code (naming the
 /// table and column from SQLite's message), busy/locked as retryable, the rest with the SQL.
 fn map_error(e: rusqlite::Error, sql: &str) -> Error {
-    if let rusqlite::Error::SqliteFailure(err, ref msg) = e {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(err, _) => Some(err.extended_code.to_string()),
+        _ => None,
+    };
+    relata_error(&e, sql).with_driver(DriverError::new(code, e))
+}
+
+fn relata_error(e: &rusqlite::Error, sql: &str) -> Error {
+    if let rusqlite::Error::SqliteFailure(err, msg) = e {
         let message = msg.clone().unwrap_or_else(|| err.to_string());
         let kind = match err.extended_code {
             ffi::SQLITE_CONSTRAINT_NOTNULL => Some(ConstraintKind::NotNull),
@@ -343,6 +353,7 @@ fn map_error(e: rusqlite::Error, sql: &str) -> Error {
                 .unwrap_or_default();
             let table = constraint.split('.').next().unwrap_or_default().to_owned();
             return Error::Constraint {
+                driver: None,
                 kind,
                 table,
                 constraint,
@@ -354,12 +365,15 @@ fn map_error(e: rusqlite::Error, sql: &str) -> Error {
             err.code,
             ffi::ErrorCode::DatabaseBusy | ffi::ErrorCode::DatabaseLocked
         ) {
-            return Error::Busy { message };
+            return Error::Busy {
+                driver: None,
+                message,
+            };
         }
         if err.code == ffi::ErrorCode::DiskFull {
             // SQLite undoes the statement and the transaction is rolled back: the file is as
             // it was, and the command can run again once there is room.
-            return Error::Database {
+            return Error::Database { driver: None,
                 message: format!(
                     "the disk that holds the database is full ({message}); nothing was written: free some space and run it again"
                 ),
@@ -367,11 +381,13 @@ fn map_error(e: rusqlite::Error, sql: &str) -> Error {
             };
         }
         return Error::Database {
+            driver: None,
             message,
             sql: Some(sql.to_owned()),
         };
     }
     Error::Database {
+        driver: None,
         message: e.to_string(),
         sql: Some(sql.to_owned()),
     }

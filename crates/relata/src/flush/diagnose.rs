@@ -33,114 +33,72 @@ pub(crate) fn pair_row(def: &AssocDef, row: &[ValueRef<'_>]) -> String {
 
 /// Fills in the row of a constraint error from a one-row statement.
 pub(crate) fn with_row(e: Error, table: &str, row: impl FnOnce() -> String) -> Error {
-    match with_table(e, table) {
-        Error::Constraint {
-            kind,
-            table,
-            constraint,
-            row: None,
-            message,
-        } => Error::Constraint {
-            kind,
-            table,
-            constraint,
-            row: Some(row()),
-            message,
-        },
-        e => e,
+    let mut e = with_table(e, table);
+    if let Error::Constraint { row: r @ None, .. } = &mut e {
+        *r = Some(row());
     }
+    e
 }
 
 /// Fills in the table of a constraint error, and qualifies a bare column or key name with it
 /// (MySQL names a column or key without its table).
-pub(crate) fn with_table(e: Error, table: &str) -> Error {
-    match e {
-        Error::Constraint {
-            kind,
-            table: t,
-            constraint,
-            row,
-            message,
-        } => {
-            let table = if t.is_empty() { table.to_owned() } else { t };
-            let constraint = if constraint.is_empty() || constraint.contains('.') {
-                constraint
-            } else {
-                format!("{table}.{constraint}")
-            };
-            Error::Constraint {
-                kind,
-                table,
-                constraint,
-                row,
-                message,
-            }
+pub(crate) fn with_table(mut e: Error, table: &str) -> Error {
+    if let Error::Constraint {
+        table: t,
+        constraint,
+        ..
+    } = &mut e
+    {
+        if t.is_empty() {
+            *t = table.to_owned();
         }
-        e => e,
+        if !constraint.is_empty() && !constraint.contains('.') {
+            *constraint = format!("{t}.{constraint}");
+        }
     }
+    e
 }
 
 /// Adds to a foreign key error on an association row what the named column references
-/// (PostgreSQL names the column and value, `student_course.course_id = 7`). `None` if the
-/// error is not a foreign key error whose constraint the database named.
-pub(crate) fn name_referenced(e: Error, def: &AssocDef) -> std::result::Result<Error, Error> {
-    match e {
-        Error::Constraint {
-            kind: ConstraintKind::ForeignKey,
-            table,
-            constraint,
-            row,
-            message,
-        } if !constraint.is_empty() => {
-            let referenced = [&def.left, &def.right]
-                .into_iter()
-                .find(|side| constraint.starts_with(&format!("{}.{} = ", def.table, side.column)));
-            let constraint = match referenced {
-                Some(side) => format!(
-                    "{constraint} references {}.{}, which has no such row",
-                    side.table.name, side.table.primary_key
-                ),
-                None => constraint,
-            };
-            Ok(Error::Constraint {
-                kind: ConstraintKind::ForeignKey,
-                table,
-                constraint,
-                row,
-                message,
-            })
-        }
-        e => Err(e),
+/// (PostgreSQL names the column and value, `student_course.course_id = 7`). `Err` gives the
+/// error back when it is not a foreign key error whose constraint the database named.
+pub(crate) fn name_referenced(mut e: Error, def: &AssocDef) -> std::result::Result<Error, Error> {
+    let Error::Constraint {
+        kind: ConstraintKind::ForeignKey,
+        constraint,
+        ..
+    } = &mut e
+    else {
+        return Err(e);
+    };
+    if constraint.is_empty() {
+        return Err(e);
     }
+    let referenced = [&def.left, &def.right]
+        .into_iter()
+        .find(|side| constraint.starts_with(&format!("{}.{} = ", def.table, side.column)));
+    if let Some(side) = referenced {
+        constraint.push_str(&format!(
+            " references {}.{}, which has no such row",
+            side.table.name, side.table.primary_key
+        ));
+    }
+    Ok(e)
 }
 
 /// The foreign key error of an association row, once relata has looked for its parents:
 /// `missing` names each end that has no parent row (empty: both were there, so both columns are
 /// named).
-pub(crate) fn missing_parents(e: Error, def: &AssocDef, missing: Vec<String>) -> Error {
-    let Error::Constraint {
-        kind,
-        table,
-        row,
-        message,
-        ..
-    } = e
-    else {
-        return e;
-    };
-    let constraint = if missing.is_empty() {
-        format!(
-            "{}.{} / {}.{}",
-            def.table, def.left.column, def.table, def.right.column
-        )
-    } else {
-        missing.join("; ")
-    };
-    Error::Constraint {
-        kind,
-        table,
-        constraint,
-        row,
-        message,
+pub(crate) fn missing_parents(mut e: Error, def: &AssocDef, missing: Vec<String>) -> Error {
+    if let Error::Constraint { constraint, .. } = &mut e {
+        *constraint = if missing.is_empty() {
+            format!(
+                "{}.{} / {}.{}",
+                def.table, def.left.column, def.table, def.right.column
+            )
+        } else {
+            missing.join("; ")
+        };
     }
+    e
 }

@@ -1,4 +1,4 @@
-//! The unit of work. [`plan`] turns session state into a [`Plan`] (data, no IO): inserts in
+//! The unit of work. [`plan()`] turns session state into a [`Plan`] (data, no IO): inserts in
 //! dependency order, updates of changed columns, association deletes and inserts, then deletes
 //! in reverse order. [`Commit`] runs a plan as a state machine with no IO (`io::Machine`),
 //! filling generated keys into the association rows that need them and naming the row a

@@ -89,7 +89,7 @@ impl Plan {
 }
 
 /// The rows one commit must insert into a table before a dialect that asks for it
-/// ([`Dialect::analyze_after_bulk_load`]) refreshes the table's statistics after the commit.
+/// ([`Capabilities::analyze_after_bulk_load`](crate::sql::Capabilities::analyze_after_bulk_load)) refreshes the table's statistics after the commit.
 pub(crate) const BULK_LOAD_ROWS: usize = 1_000;
 
 /// The tables `plan` inserts at least [`BULK_LOAD_ROWS`] rows into.

@@ -301,6 +301,7 @@ impl Reader for Count {
         self.0 = row
             .get_i64(0)
             .map_err(|e| Error::Database {
+                driver: None,
                 message: e.0,
                 sql: None,
             })?

@@ -70,7 +70,7 @@ impl<'s, M: Model> Query<'s, M> {
 
     /// Also loads `relation`'s collection for every result, not one statement per object but two
     /// for all of them: the pairs, then the targets they name (one `UNION ALL` on PostgreSQL; see
-    /// [`Dialect::eager_load_statements`](crate::Dialect::eager_load_statements)).
+    /// [`Capabilities::eager_load_statements`](crate::Capabilities::eager_load_statements)).
     pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
         self.eager.push(EagerSpec {
             def: relation.def,

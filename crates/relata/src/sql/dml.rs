@@ -9,7 +9,7 @@ use crate::value::SqlType;
 /// `INSERT INTO t (cols) VALUES (...), (...)` for `rows` rows; the primary key is included first
 /// when `with_id` (objects added with an explicit id). Where the dialect inserts from arrays,
 /// more than one row is `INSERT INTO t (cols) SELECT * FROM unnest($1::T[], ...)`, whatever
-/// their number (see [`Dialect::insert_arrays`]).
+/// their number (see [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays)).
 pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usize) -> String {
     let mut s = Sql::new(d);
     s.push("INSERT INTO ").ident(table.name).push(" (");

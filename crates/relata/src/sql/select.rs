@@ -152,7 +152,7 @@ fn parents_filter(
 
 /// An eager load that reads each target row once: the pairs (from the association's index,
 /// grouped by parent in the target's key order), then the targets, as two statements in that
-/// order or, where [`Dialect::eager_load_statements`] says 1, as one `UNION ALL`. Each comes
+/// order or, where [`Capabilities::eager_load_statements`](super::Capabilities::eager_load_statements) says 1, as one `UNION ALL`. Each comes
 /// with its parameters.
 ///
 /// Every row is `key, target columns..., to`: a pair is `a.from, NULL..., a.to` (its last column

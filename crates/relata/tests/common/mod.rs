@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 
 use relata::{schema, Association, Database, Key, Model, Schema, Session};
 
+pub mod members;
 mod places;
 pub mod proxy;
 pub mod rng;
+pub mod tags;
 pub use places::*;
 
 #[derive(Model, Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::error::Error as _;
 
 use tokio_postgres::error::SqlState;
 
-use crate::error::{ConstraintKind, Error};
+use crate::error::{ConstraintKind, DriverError, Error};
 
 /// A driver error as one line: the server's message and detail, or the client's reason.
 pub(super) fn describe(e: &tokio_postgres::Error) -> String {
@@ -65,17 +65,24 @@ fn rejected_row(table: &str, detail: &str) -> Option<String> {
 /// serialization failures and deadlocks are `Conflict` (retry the transaction); a statement
 /// stopped by the statement timeout is `Timeout`; a lost connection is `ConnectionLost`.
 pub(super) fn map_error(e: tokio_postgres::Error, sql: &str, url: &str) -> Error {
-    let message = describe(&e);
+    let code = e.code().map(|c| c.code().to_owned());
+    relata_error(&e, sql, url).with_driver(DriverError::new(code, e))
+}
+
+fn relata_error(e: &tokio_postgres::Error, sql: &str, url: &str) -> Error {
+    let message = describe(e);
     let Some(db) = e.as_db_error() else {
         if e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()) {
             // An open connection broke mid-command (opening one maps its own errors).
             return Error::ConnectionLost {
+                driver: None,
                 url: url.to_owned(),
                 message,
                 in_commit: false,
             };
         }
         return Error::Database {
+            driver: None,
             message,
             sql: Some(sql.to_owned()),
         };
@@ -90,6 +97,7 @@ pub(super) fn map_error(e: tokio_postgres::Error, sql: &str, url: &str) -> Error
     };
     let key = db.detail().and_then(detail_key);
     let constraint = |kind| Error::Constraint {
+        driver: None,
         kind,
         table: table.clone(),
         constraint: match kind {
@@ -128,23 +136,34 @@ pub(super) fn map_error(e: tokio_postgres::Error, sql: &str, url: &str) -> Error
     } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
         || *code == SqlState::T_R_DEADLOCK_DETECTED
     {
-        Error::Conflict { message }
+        Error::Conflict {
+            driver: None,
+            message,
+        }
     } else if *code == SqlState::LOCK_NOT_AVAILABLE {
-        Error::Busy { message }
+        Error::Busy {
+            driver: None,
+            message,
+        }
     } else if *code == SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
-        Error::Timeout { message }
+        Error::Timeout {
+            driver: None,
+            message,
+        }
     } else if code.code().starts_with("08")
         || *code == SqlState::ADMIN_SHUTDOWN
         || *code == SqlState::CRASH_SHUTDOWN
         || *code == SqlState::CANNOT_CONNECT_NOW
     {
         Error::ConnectionLost {
+            driver: None,
             url: url.to_owned(),
             message,
             in_commit: false,
         }
     } else {
         Error::Database {
+            driver: None,
             message,
             sql: Some(sql.to_owned()),
         }

@@ -235,6 +235,7 @@ impl PgConn {
     fn usable(&self) -> Result<()> {
         if self.is_broken() {
             return Err(Error::ConnectionLost {
+                driver: None,
                 url: self.url.clone(),
                 message: self
                     .driver
@@ -272,7 +273,7 @@ impl PgConn {
         let e = match result {
             Ok(v) => return Ok(v),
             Err(Failure::Caller(e)) => return Err(e),
-            Err(Failure::Silent(limit)) => Error::ConnectionLost {
+            Err(Failure::Silent(limit)) => Error::ConnectionLost { driver: None,
                 url: self.url.clone(),
                 message: format!(
                     "the server sent nothing for {} (relata_statement_timeout in the URL, plus 5 s), so relata gave the connection up",
@@ -282,14 +283,11 @@ impl PgConn {
             },
             Err(Failure::Driver(e)) => {
                 let closed = self.driver.closed.clone();
-                match map_error(e, sql, &self.url) {
-                    Error::ConnectionLost { url, message, in_commit } => Error::ConnectionLost {
-                        url,
-                        message: closed.unwrap_or(message),
-                        in_commit,
-                    },
-                    e => e,
+                let mut e = map_error(e, sql, &self.url);
+                if let (Error::ConnectionLost { message, .. }, Some(closed)) = (&mut e, closed) {
+                    *message = closed;
                 }
+                e
             }
         };
         if matches!(e, Error::ConnectionLost { .. }) || self.client.is_closed() {
@@ -367,10 +365,12 @@ impl Conn for PgConn {
             let id = row
                 .get_i64(0)
                 .map_err(|e| Error::Database {
+                    driver: None,
                     message: format!("a generated key: {}", e.0),
                     sql: None,
                 })?
                 .ok_or_else(|| Error::Database {
+                    driver: None,
                     message: "the database generated a NULL key".into(),
                     sql: None,
                 })?;
@@ -405,6 +405,7 @@ impl Conn for PgConn {
         let before = ids.len();
         self.query_with(sql, columns.iter(), &mut |row| {
             let id = row.try_get::<_, i64>(0).map_err(|e| Error::Database {
+                driver: None,
                 message: format!("a generated key: {e}"),
                 sql: None,
             })?;

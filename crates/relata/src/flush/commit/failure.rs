@@ -98,7 +98,8 @@ impl<'v> Commit<'v> {
                 let e = with_table(diag.error, shape.table);
                 self.rejected(e, None);
             }
-            (Awaiting::Retry(i), Err(Failure { error, .. })) => {
+            (Awaiting::Retry(i), Err(failure)) => {
+                let error = failure.error;
                 if matches!(error, Error::Constraint { .. }) {
                     let shape = self.shape.expect("a step is under way");
                     let step = &self.plan.steps[self.step];

@@ -328,6 +328,7 @@ impl<'v> Commit<'v> {
                 }
                 if self.keys.len() != slots.len() {
                     self.fail(Error::Database {
+                        driver: None,
                         message: format!(
                             "expected {} generated keys from the inserts into {} but got {}",
                             slots.len(),
@@ -402,7 +403,8 @@ impl<'v> Commit<'v> {
                     }
                 }
             }
-            Err(Failure { error, row }) => {
+            Err(failure) => {
+                let Failure { error, row } = *failure;
                 if shape.kind == Kind::UnlinkChecked {
                     return self.fail(error);
                 }

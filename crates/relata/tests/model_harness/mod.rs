@@ -1,0 +1,518 @@
+//! The model and the harness behind `model_proptest.rs`: the session operations (`Op`), a plain
+//! in-memory model of them (`World`), and `Harness`, which applies operations to a real session
+//! and checks the session and the database against the model after each step.
+//!
+//! The model keeps two worlds: `committed` (what the database must hold) and `pending` (what the
+//! session must show). Operations change `pending`; a commit copies it to `committed`, a rollback
+//! copies `committed` back. Deleting an object removes its pairs. Operations only ever pick live
+//! objects (those in `pending`). Dropping the session for a new one discards pending changes, like
+//! a rollback.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use relata::{Database, Key, ObjectState, Session};
+
+use crate::common::*;
+
+const MAX_STUDENTS: usize = 6;
+const MAX_COURSES: usize = 5;
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    AddStudent(String),
+    AddCourse(String),
+    /// Student, course, and whether to link from the course's side.
+    Link(usize, usize, bool),
+    Unlink(usize, usize, bool),
+    DeleteStudent(usize),
+    DeleteCourse(usize),
+    /// Check one student's collection in the session.
+    ViewStudent(usize),
+    /// Check one course's collection in the session.
+    ViewCourse(usize),
+    /// Commit, then check the database; with `true` also check every collection in the session.
+    Commit(bool),
+    Rollback(bool),
+    /// Drop the session (discarding pending changes) and continue in a new one that finds every
+    /// live object by id, so collections start unloaded.
+    Reopen,
+    /// Eager-load every student's courses (`false`) or every course's students (`true`) into
+    /// the session as it is, pending changes and all, then check every collection.
+    Eager(bool),
+}
+
+/// Objects by tag (a number unique to each added object, in add order), and pairs of tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct World {
+    students: BTreeMap<u32, String>,
+    courses: BTreeMap<u32, String>,
+    /// (student tag, course tag)
+    pairs: BTreeSet<(u32, u32)>,
+}
+
+/// The tag at the end of a stored name (`name#tag`).
+fn tag_of(name: &str) -> u32 {
+    let (_, t) = name.rsplit_once('#').expect("names end in #tag");
+    t.parse().expect("a numeric tag")
+}
+
+struct Harness {
+    db: Database,
+    s: Session,
+    committed: World,
+    pending: World,
+    next_tag: u32,
+    students: HashMap<u32, Key<Student>>,
+    courses: HashMap<u32, Key<Course>>,
+    student_tags: HashMap<Key<Student>, u32>,
+    course_tags: HashMap<Key<Course>, u32>,
+    /// What happened so far, for failure messages.
+    trace: Vec<String>,
+}
+
+impl Harness {
+    /// A harness on `db`, which holds the seed schema and nothing else.
+    fn new(db: &Database) -> Harness {
+        Harness {
+            s: db.session(),
+            db: db.clone(),
+            committed: World::default(),
+            pending: World::default(),
+            next_tag: 0,
+            students: HashMap::new(),
+            courses: HashMap::new(),
+            student_tags: HashMap::new(),
+            course_tags: HashMap::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    fn ctx(&self) -> String {
+        format!("after ops:\n  {}", self.trace.join("\n  "))
+    }
+
+    fn pick_student(&self, i: usize) -> Option<u32> {
+        let live: Vec<u32> = self.pending.students.keys().copied().collect();
+        (!live.is_empty()).then(|| live[i % live.len()])
+    }
+
+    fn pick_course(&self, i: usize) -> Option<u32> {
+        let live: Vec<u32> = self.pending.courses.keys().copied().collect();
+        (!live.is_empty()).then(|| live[i % live.len()])
+    }
+
+    fn fresh_name(&mut self, prefix: &str) -> (u32, String) {
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        (tag, format!("{prefix}#{tag}"))
+    }
+
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::AddStudent(prefix) => {
+                if self.pending.students.len() >= MAX_STUDENTS {
+                    return;
+                }
+                let (tag, name) = self.fresh_name(prefix);
+                self.trace.push(format!("add student {tag} {name:?}"));
+                let k = self.s.add(student(&name));
+                assert_eq!(self.s.state(k), ObjectState::New, "{}", self.ctx());
+                self.students.insert(tag, k);
+                self.student_tags.insert(k, tag);
+                self.pending.students.insert(tag, name);
+            }
+            Op::AddCourse(prefix) => {
+                if self.pending.courses.len() >= MAX_COURSES {
+                    return;
+                }
+                let (tag, name) = self.fresh_name(prefix);
+                self.trace.push(format!("add course {tag} {name:?}"));
+                let k = self.s.add(course(&name));
+                self.courses.insert(tag, k);
+                self.course_tags.insert(k, tag);
+                self.pending.courses.insert(tag, name);
+            }
+            Op::Link(i, j, from_course) | Op::Unlink(i, j, from_course) => {
+                let (Some(st), Some(c)) = (self.pick_student(*i), self.pick_course(*j)) else {
+                    return;
+                };
+                let link = matches!(op, Op::Link(..));
+                let (sk, ck) = (self.students[&st], self.courses[&c]);
+                let verb = if link { "link" } else { "unlink" };
+                let side = if *from_course {
+                    "course side"
+                } else {
+                    "student side"
+                };
+                self.trace
+                    .push(format!("{verb} student {st} / course {c} ({side})"));
+                let was = self.pending.pairs.contains(&(st, c));
+                let changed = match (link, from_course) {
+                    (true, false) => self.s.link(Student::courses(), sk, ck),
+                    (true, true) => self.s.link(Course::students(), ck, sk),
+                    (false, false) => self.s.unlink(Student::courses(), sk, ck),
+                    (false, true) => self.s.unlink(Course::students(), ck, sk),
+                };
+                if link {
+                    // Linking an unlinked pair always changes something.
+                    assert!(
+                        was || changed,
+                        "link returned false for a new pair; {}",
+                        self.ctx()
+                    );
+                    self.pending.pairs.insert((st, c));
+                } else {
+                    assert!(
+                        !was || changed,
+                        "unlink returned false for a linked pair; {}",
+                        self.ctx()
+                    );
+                    self.pending.pairs.remove(&(st, c));
+                }
+            }
+            Op::DeleteStudent(i) => {
+                let Some(st) = self.pick_student(*i) else {
+                    return;
+                };
+                self.trace.push(format!("delete student {st}"));
+                let k = self.students[&st];
+                self.s.delete(k);
+                let expect = if self.committed.students.contains_key(&st) {
+                    ObjectState::Deleted
+                } else {
+                    ObjectState::Detached
+                };
+                assert_eq!(self.s.state(k), expect, "{}", self.ctx());
+                self.pending.students.remove(&st);
+                self.pending.pairs.retain(|&(s, _)| s != st);
+            }
+            Op::DeleteCourse(i) => {
+                let Some(c) = self.pick_course(*i) else {
+                    return;
+                };
+                self.trace.push(format!("delete course {c}"));
+                let k = self.courses[&c];
+                self.s.delete(k);
+                let expect = if self.committed.courses.contains_key(&c) {
+                    ObjectState::Deleted
+                } else {
+                    ObjectState::Detached
+                };
+                assert_eq!(self.s.state(k), expect, "{}", self.ctx());
+                self.pending.courses.remove(&c);
+                self.pending.pairs.retain(|&(_, cc)| cc != c);
+            }
+            Op::ViewStudent(i) => {
+                if let Some(st) = self.pick_student(*i) {
+                    self.trace.push(format!("view student {st}"));
+                    self.check_student_view(st);
+                }
+            }
+            Op::ViewCourse(i) => {
+                if let Some(c) = self.pick_course(*i) {
+                    self.trace.push(format!("view course {c}"));
+                    self.check_course_view(c);
+                }
+            }
+            Op::Commit(view) => {
+                self.trace.push("commit".into());
+                if let Err(e) = self.s.commit() {
+                    panic!("commit failed: {e}; {}", self.ctx());
+                }
+                self.committed = self.pending.clone();
+                assert!(
+                    !self.s.has_changes(),
+                    "changes left after commit; {}",
+                    self.ctx()
+                );
+                self.check_states();
+                self.check_database();
+                if *view {
+                    self.check_session_view();
+                }
+            }
+            Op::Reopen => self.reopen(),
+            Op::Eager(from_courses) => {
+                self.trace.push(format!(
+                    "eager load from the {} side",
+                    if *from_courses { "course" } else { "student" }
+                ));
+                if *from_courses {
+                    self.s
+                        .query::<Course>()
+                        .eager(Course::students())
+                        .all()
+                        .unwrap();
+                } else {
+                    self.s
+                        .query::<Student>()
+                        .eager(Student::courses())
+                        .all()
+                        .unwrap();
+                }
+                self.check_session_view();
+            }
+            Op::Rollback(view) => {
+                self.trace.push("rollback".into());
+                self.s.rollback();
+                self.pending = self.committed.clone();
+                assert!(
+                    !self.s.has_changes(),
+                    "changes left after rollback; {}",
+                    self.ctx()
+                );
+                self.check_states();
+                self.check_database();
+                if *view {
+                    self.check_session_view();
+                }
+            }
+        }
+    }
+
+    fn reopen(&mut self) {
+        self.trace.push("reopen".into());
+        self.pending = self.committed.clone();
+        let mut s = self.db.session();
+        let (mut students, mut courses) = (HashMap::new(), HashMap::new());
+        for (&tag, name) in &self.committed.students {
+            let id = self
+                .s
+                .id(self.students[&tag])
+                .expect("a committed student has an id");
+            let k = s
+                .find::<Student>(id)
+                .unwrap()
+                .expect("a committed student is stored");
+            assert_eq!(&s[k].name, name, "{}", self.ctx());
+            students.insert(tag, k);
+        }
+        for (&tag, title) in &self.committed.courses {
+            let id = self
+                .s
+                .id(self.courses[&tag])
+                .expect("a committed course has an id");
+            let k = s
+                .find::<Course>(id)
+                .unwrap()
+                .expect("a committed course is stored");
+            assert_eq!(&s[k].title, title, "{}", self.ctx());
+            courses.insert(tag, k);
+        }
+        self.student_tags = students.iter().map(|(&t, &k)| (k, t)).collect();
+        self.course_tags = courses.iter().map(|(&t, &k)| (k, t)).collect();
+        self.students = students;
+        self.courses = courses;
+        self.s = s;
+        assert!(!self.s.has_changes());
+    }
+
+    /// Right after a commit or rollback: live objects are persistent with ids, others detached.
+    fn check_states(&self) {
+        for (&tag, &k) in &self.students {
+            let live = self.pending.students.contains_key(&tag);
+            let state = self.s.state(k);
+            if live {
+                assert_eq!(
+                    state,
+                    ObjectState::Persistent,
+                    "student {tag}; {}",
+                    self.ctx()
+                );
+                assert!(
+                    self.s.id(k).is_some(),
+                    "student {tag} has no id; {}",
+                    self.ctx()
+                );
+                assert_eq!(self.s[k].name, self.pending.students[&tag]);
+            } else {
+                assert_eq!(
+                    state,
+                    ObjectState::Detached,
+                    "student {tag}; {}",
+                    self.ctx()
+                );
+            }
+        }
+        for (&tag, &k) in &self.courses {
+            let live = self.pending.courses.contains_key(&tag);
+            let state = self.s.state(k);
+            if live {
+                assert_eq!(
+                    state,
+                    ObjectState::Persistent,
+                    "course {tag}; {}",
+                    self.ctx()
+                );
+                assert!(
+                    self.s.id(k).is_some(),
+                    "course {tag} has no id; {}",
+                    self.ctx()
+                );
+            } else {
+                assert_eq!(state, ObjectState::Detached, "course {tag}; {}", self.ctx());
+            }
+        }
+    }
+
+    /// The collection order: stored objects by id, then new objects in the order they were added.
+    fn assert_ordered(&self, what: &str, ids: &[(Option<i64>, u32)]) {
+        let mut sorted = ids.to_vec();
+        sorted.sort_by_key(|&(id, tag)| (id.unwrap_or(i64::MAX), tag));
+        assert_eq!(ids, sorted.as_slice(), "order of {what}; {}", self.ctx());
+    }
+
+    fn check_student_view(&mut self, st: u32) {
+        let k = self.students[&st];
+        let got = match self.s.related(Student::courses(), k) {
+            Ok(v) => v,
+            Err(e) => panic!("related(courses) of student {st}: {e}; {}", self.ctx()),
+        };
+        let tags: Vec<(Option<i64>, u32)> = got
+            .iter()
+            .map(|c| (self.s.id(*c), self.course_tags[c]))
+            .collect();
+        let set: BTreeSet<u32> = tags.iter().map(|&(_, t)| t).collect();
+        assert_eq!(
+            set.len(),
+            tags.len(),
+            "duplicates in student {st}'s courses {tags:?}; {}",
+            self.ctx()
+        );
+        let expect: BTreeSet<u32> = self
+            .pending
+            .pairs
+            .iter()
+            .filter(|&&(s, _)| s == st)
+            .map(|&(_, c)| c)
+            .collect();
+        assert_eq!(
+            set,
+            expect,
+            "student {st}'s courses in the session; {}",
+            self.ctx()
+        );
+        self.assert_ordered(&format!("student {st}'s courses"), &tags);
+    }
+
+    fn check_course_view(&mut self, c: u32) {
+        let k = self.courses[&c];
+        let got = match self.s.related(Course::students(), k) {
+            Ok(v) => v,
+            Err(e) => panic!("related(students) of course {c}: {e}; {}", self.ctx()),
+        };
+        let tags: Vec<(Option<i64>, u32)> = got
+            .iter()
+            .map(|s| (self.s.id(*s), self.student_tags[s]))
+            .collect();
+        let set: BTreeSet<u32> = tags.iter().map(|&(_, t)| t).collect();
+        assert_eq!(
+            set.len(),
+            tags.len(),
+            "duplicates in course {c}'s students {tags:?}; {}",
+            self.ctx()
+        );
+        let expect: BTreeSet<u32> = self
+            .pending
+            .pairs
+            .iter()
+            .filter(|&&(_, cc)| cc == c)
+            .map(|&(s, _)| s)
+            .collect();
+        assert_eq!(
+            set,
+            expect,
+            "course {c}'s students in the session; {}",
+            self.ctx()
+        );
+        self.assert_ordered(&format!("course {c}'s students"), &tags);
+    }
+
+    fn check_session_view(&mut self) {
+        let students: Vec<u32> = self.pending.students.keys().copied().collect();
+        let courses: Vec<u32> = self.pending.courses.keys().copied().collect();
+        for st in students {
+            self.check_student_view(st);
+        }
+        for c in courses {
+            self.check_course_view(c);
+        }
+    }
+
+    /// Reads the whole database through a new session and compares it with the committed world
+    /// (and the ids with the ones the main session holds).
+    fn check_database(&self) {
+        let mut s = self.db.session();
+        let mut db = World::default();
+        let studs = s
+            .query::<Student>()
+            .eager(Student::courses())
+            .all()
+            .unwrap();
+        for &st in &studs {
+            let tag = tag_of(&s[st].name);
+            assert_eq!(
+                s.id(st),
+                self.s.id(self.students[&tag]),
+                "student {tag}'s id; {}",
+                self.ctx()
+            );
+            db.students.insert(tag, s[st].name.clone());
+            for c in s.related(Student::courses(), st).unwrap() {
+                assert!(
+                    db.pairs.insert((tag, tag_of(&s[c].title))),
+                    "duplicate pair; {}",
+                    self.ctx()
+                );
+            }
+        }
+        let courses = s.query::<Course>().all().unwrap();
+        let mut back = BTreeSet::new();
+        for &c in &courses {
+            let tag = tag_of(&s[c].title);
+            assert_eq!(
+                s.id(c),
+                self.s.id(self.courses[&tag]),
+                "course {tag}'s id; {}",
+                self.ctx()
+            );
+            db.courses.insert(tag, s[c].title.clone());
+            // Lazily, from the other side.
+            for st in s.related(Course::students(), c).unwrap() {
+                back.insert((tag_of(&s[st].name), tag));
+            }
+        }
+        assert_eq!(
+            db.pairs,
+            back,
+            "the two sides disagree in the database; {}",
+            self.ctx()
+        );
+        assert_eq!(
+            db,
+            self.committed,
+            "database vs committed model; {}",
+            self.ctx()
+        );
+    }
+}
+
+/// Runs `ops` on `db` (the seed schema, empty) and checks the end state.
+pub fn run(db: &Database, ops: &[Op]) {
+    let mut h = Harness::new(db);
+    for op in ops {
+        h.apply(op);
+    }
+    h.trace.push("(end)".into());
+    h.check_session_view();
+    h.check_database();
+    // Committing what is left must bring the database to the pending world.
+    h.apply(&Op::Commit(true));
+}
+
+/// Runs `ops` on a brand-new database of `backend` (nothing when the backend is skipped).
+pub fn run_on_new(backend: &'static str, ops: &[Op]) {
+    if let Some(t) = open_with(backend, &school()) {
+        run(&t.db, ops);
+    }
+}
