@@ -376,3 +376,61 @@ fn postgres_inserts_many_rows_from_one_array_per_column() {
     let sql = |line: &str| line.split(" -- ").next().unwrap().to_owned();
     assert_eq!(sql(&got[0]), sql(&got[1]));
 }
+
+/// Every write binds exactly the parameters its layout lists, naming the columns in the same
+/// order: the SQL and the values of a row come from one `Write` value and cannot drift apart.
+#[test]
+fn every_write_binds_what_its_layout_lists_in_order() {
+    use crate::sql::{Param, Write};
+    let table = <Course as Model>::TABLE;
+    let assoc = <StudentCourse as crate::Association>::ASSOC;
+    let writes = [
+        Write::InsertObjects {
+            table,
+            with_id: true,
+        },
+        Write::InsertObjects {
+            table,
+            with_id: false,
+        },
+        Write::Update {
+            table,
+            columns: &[1, 0],
+        },
+        Write::DeleteObjects { table },
+        Write::InsertPairs {
+            assoc,
+            skip_present: true,
+        },
+        Write::DeletePairs {
+            assoc,
+            returning: false,
+        },
+    ];
+    let dialects: [&dyn Dialect; 3] = [&Sqlite, &crate::Postgres, &crate::MySql::MYSQL];
+    for d in dialects {
+        for write in writes {
+            let layout = write.layout();
+            let sql = write.sql(d, 1);
+            let placeholders = sql.matches('?').count() + sql.matches('$').count();
+            assert_eq!(placeholders, layout.len(), "{sql} binds {layout:?}");
+            // The columns the statement names, in the order they appear.
+            let named: Vec<&str> = layout
+                .iter()
+                .map(|p| match *p {
+                    Param::Key => table.primary_key,
+                    Param::Column(c) => table.columns[c].name,
+                    Param::End(crate::Side::Left) => assoc.left.column,
+                    Param::End(crate::Side::Right) => assoc.right.column,
+                })
+                .collect();
+            let mut at = 0;
+            for name in &named {
+                let found = sql[at..]
+                    .find(name)
+                    .unwrap_or_else(|| panic!("{name} missing or out of order in {sql}"));
+                at += found + name.len();
+            }
+        }
+    }
+}

@@ -1,35 +1,201 @@
-//! Writes: inserts of objects and pairs (several rows a statement, or arrays of them), updates
-//! of changed columns, deletes of objects and pairs, and the statements around them.
+//! Writes as data ([`Write`]): inserts of objects and pairs (several rows a statement, or arrays
+//! of them), updates of changed columns, deletes of objects and pairs; each renders its SQL and
+//! lays out its parameters from the same value. And the statements around them.
 
 use super::{Dialect, Sql};
 use crate::model::TableDef;
-use crate::relation::AssocDef;
+use crate::relation::{AssocDef, Side};
 use crate::value::SqlType;
 
-/// `INSERT INTO t (cols) VALUES (...), (...)` for `rows` rows; the primary key is included first
-/// when `with_id` (objects added with an explicit id). Where the dialect inserts from arrays,
-/// more than one row is `INSERT INTO t (cols) SELECT * FROM unnest($1::T[], ...)`, whatever
-/// their number (see [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays)).
-pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usize) -> String {
-    let mut s = Sql::new(d);
+/// One parameter of a written row, in the order a statement binds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Param {
+    /// The object's primary key.
+    Key,
+    /// The object's column `c` (an index into `TableDef::columns`).
+    Column(usize),
+    /// One end of an association pair.
+    End(Side),
+}
+
+/// A write as data: what it writes. Its SQL text (for any number of rows) and the layout of each
+/// row's parameters ([`Write::layout`]) both come from this one value, so the columns a statement
+/// names and the values bound to them cannot drift apart.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Write<'a> {
+    /// Insert objects: with `with_id`, the keys their users chose (first), else the database
+    /// generates them (read back by `RETURNING` where the dialect has it).
+    InsertObjects {
+        /// The model's table.
+        table: &'a TableDef,
+        /// Whether the rows carry their keys.
+        with_id: bool,
+    },
+    /// Update the changed `columns` of one object, by its key.
+    Update {
+        /// The model's table.
+        table: &'a TableDef,
+        /// The changed columns (indexes into `TableDef::columns`).
+        columns: &'a [usize],
+    },
+    /// Delete objects by key.
+    DeleteObjects {
+        /// The model's table.
+        table: &'a TableDef,
+    },
+    /// Insert association pairs; with `skip_present`, a pair already there is skipped
+    /// (`ON CONFLICT DO NOTHING`, or the dialect's spelling of it).
+    InsertPairs {
+        /// The association.
+        assoc: &'a AssocDef,
+        /// Whether a pair already present is skipped rather than an error.
+        skip_present: bool,
+    },
+    /// Delete association pairs; with `returning`, the statement returns the pairs it deleted.
+    DeletePairs {
+        /// The association.
+        assoc: &'a AssocDef,
+        /// Whether it returns what it deleted (`RETURNING l, r`).
+        returning: bool,
+    },
+}
+
+impl Write<'_> {
+    /// Each row's parameters, in the order the statement binds them.
+    pub fn layout(&self) -> Vec<Param> {
+        match *self {
+            Write::InsertObjects { table, with_id } => with_id
+                .then_some(Param::Key)
+                .into_iter()
+                .chain((0..table.columns.len()).map(Param::Column))
+                .collect(),
+            Write::Update { columns, .. } => columns
+                .iter()
+                .map(|&c| Param::Column(c))
+                .chain([Param::Key])
+                .collect(),
+            Write::DeleteObjects { .. } => vec![Param::Key],
+            Write::InsertPairs { .. } | Write::DeletePairs { .. } => {
+                vec![Param::End(Side::Left), Param::End(Side::Right)]
+            }
+        }
+    }
+
+    /// The statement for `rows` rows (an update is always one).
+    pub fn sql(&self, d: &dyn Dialect, rows: usize) -> String {
+        let mut s = Sql::new(d);
+        match *self {
+            Write::InsertObjects { table, with_id } => {
+                let layout = self.layout();
+                insert_objects(&mut s, table, &layout, rows);
+                if !with_id && d.capabilities().returning {
+                    s.push(" RETURNING ").ident(table.primary_key);
+                }
+            }
+            Write::Update { table, .. } => {
+                s.push("UPDATE ").ident(table.name).push(" SET ");
+                let mut first = true;
+                for p in self.layout() {
+                    if let Param::Column(c) = p {
+                        if !first {
+                            s.push(", ");
+                        }
+                        first = false;
+                        s.ident(table.columns[c].name).push(" = ").param();
+                    }
+                }
+                s.push(" WHERE ")
+                    .ident(table.primary_key)
+                    .push(" = ")
+                    .param();
+            }
+            Write::DeleteObjects { table } => {
+                s.push("DELETE FROM ")
+                    .ident(table.name)
+                    .push(" WHERE ")
+                    .ident(table.primary_key)
+                    .push(" IN ")
+                    .tuple(rows);
+            }
+            Write::InsertPairs {
+                assoc,
+                skip_present,
+            } => {
+                s.push("INSERT INTO ")
+                    .ident(assoc.table)
+                    .push(" (")
+                    .idents(pair_columns(assoc));
+                values(&mut s, 2, rows, [SqlType::BigInt; 2]);
+                if skip_present {
+                    d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
+                }
+            }
+            Write::DeletePairs { assoc, returning } => {
+                s.push("DELETE FROM ").ident(assoc.table).push(" WHERE ");
+                if rows == 1 {
+                    s.ident(assoc.left.column)
+                        .push(" = ")
+                        .param()
+                        .push(" AND ")
+                        .ident(assoc.right.column)
+                        .push(" = ")
+                        .param();
+                } else {
+                    // A row-value list, which SQLite, PostgreSQL and MySQL all take.
+                    s.push("(").idents(pair_columns(assoc)).push(") IN (");
+                    for r in 0..rows {
+                        if r > 0 {
+                            s.push(", ");
+                        }
+                        s.tuple(2);
+                    }
+                    s.push(")");
+                }
+                if returning {
+                    s.push(" RETURNING ").idents(pair_columns(assoc));
+                }
+            }
+        }
+        s.finish()
+    }
+}
+
+/// The key columns of an association, in [`Param::End`] order (left, then right).
+fn pair_columns(assoc: &AssocDef) -> [&'static str; 2] {
+    [assoc.left.column, assoc.right.column]
+}
+
+/// `INSERT INTO t (cols) VALUES (...), (...)` for `rows` rows of `layout`. Where the dialect
+/// inserts from arrays, more than one row is `INSERT INTO t (cols) SELECT * FROM
+/// unnest($1::T[], ...)`, whatever their number (see
+/// [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays)).
+fn insert_objects(s: &mut Sql<'_>, table: &TableDef, layout: &[Param], rows: usize) {
     s.push("INSERT INTO ").ident(table.name).push(" (");
-    let names = with_id
-        .then_some(table.primary_key)
-        .into_iter()
-        .chain(table.columns.iter().map(|c| c.name));
-    s.idents(names);
-    let width = table.columns.len() + usize::from(with_id);
-    if width == 0 {
-        // A model with only its key (one row a statement).
+    if layout.is_empty() {
+        // A model with only its generated key (one row a statement).
         s.text.truncate(s.text.len() - 2);
-        s.push(d.default_values());
-    } else if rows > 1 && d.capabilities().insert_arrays {
+        let default_values = s.d.default_values();
+        s.push(default_values);
+        return;
+    }
+    let names = layout.iter().map(|p| match *p {
+        Param::Column(c) => table.columns[c].name,
+        Param::Key | Param::End(_) => table.primary_key,
+    });
+    s.idents(names);
+    let types = layout.iter().map(|p| match *p {
+        Param::Column(c) => table.columns[c].sql_type,
+        Param::Key | Param::End(_) => SqlType::BigInt,
+    });
+    values(s, layout.len(), rows, types);
+}
+
+/// Closes an insert's column list with its rows: `) VALUES (?, ?), (?, ?)`, or `) SELECT * FROM
+/// unnest($1::T1[], $2::T2[])` for several rows where the dialect inserts from arrays.
+fn values(s: &mut Sql<'_>, width: usize, rows: usize, types: impl IntoIterator<Item = SqlType>) {
+    if rows > 1 && s.d.capabilities().insert_arrays {
         s.push(") ");
-        let types = with_id
-            .then_some(SqlType::BigInt)
-            .into_iter()
-            .chain(table.columns.iter().map(|c| c.sql_type));
-        unnest(&mut s, types);
+        unnest(s, types);
     } else {
         s.push(") VALUES ");
         for r in 0..rows {
@@ -39,41 +205,6 @@ pub(crate) fn insert(d: &dyn Dialect, table: &TableDef, with_id: bool, rows: usi
             s.tuple(width);
         }
     }
-    if !with_id && d.capabilities().returning {
-        s.push(" RETURNING ").ident(table.primary_key);
-    }
-    s.finish()
-}
-
-/// Inserts `rows` association pairs; with `skip_present`, a pair already in the table is skipped
-/// (`ON CONFLICT DO NOTHING`, or the dialect's spelling of it).
-pub(crate) fn insert_pairs(
-    d: &dyn Dialect,
-    assoc: &AssocDef,
-    rows: usize,
-    skip_present: bool,
-) -> String {
-    let mut s = Sql::new(d);
-    s.push("INSERT INTO ")
-        .ident(assoc.table)
-        .push(" (")
-        .idents([assoc.left.column, assoc.right.column]);
-    if rows > 1 && d.capabilities().insert_arrays {
-        s.push(") ");
-        unnest(&mut s, [SqlType::BigInt; 2]);
-    } else {
-        s.push(") VALUES ");
-        for r in 0..rows {
-            if r > 0 {
-                s.push(", ");
-            }
-            s.tuple(2);
-        }
-    }
-    if skip_present {
-        d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
-    }
-    s.finish()
 }
 
 /// `SELECT * FROM unnest($1::T1[], $2::T2[], ...)`: the rows of an insert from one array
@@ -88,73 +219,6 @@ fn unnest(s: &mut Sql<'_>, types: impl IntoIterator<Item = SqlType>) {
         s.param().push("::").push(ty).push("[]");
     }
     s.push(")");
-}
-
-/// Deletes `rows` association pairs: `WHERE l = ? AND r = ?` for one, `WHERE (l, r) IN ((?, ?),
-/// ...)` for more (a row-value list, which SQLite, PostgreSQL and MySQL all take); with
-/// `returning`, the statement returns the pairs it deleted (`RETURNING l, r`).
-pub(crate) fn delete_pairs(
-    d: &dyn Dialect,
-    assoc: &AssocDef,
-    rows: usize,
-    returning: bool,
-) -> String {
-    let mut s = Sql::new(d);
-    s.push("DELETE FROM ").ident(assoc.table).push(" WHERE ");
-    if rows == 1 {
-        s.ident(assoc.left.column)
-            .push(" = ")
-            .param()
-            .push(" AND ")
-            .ident(assoc.right.column)
-            .push(" = ")
-            .param();
-    } else {
-        s.push("(")
-            .idents([assoc.left.column, assoc.right.column])
-            .push(") IN (");
-        for r in 0..rows {
-            if r > 0 {
-                s.push(", ");
-            }
-            s.tuple(2);
-        }
-        s.push(")");
-    }
-    if returning {
-        s.push(" RETURNING ")
-            .idents([assoc.left.column, assoc.right.column]);
-    }
-    s.finish()
-}
-
-/// `UPDATE t SET a = ?, b = ? WHERE id = ?` for the changed columns only.
-pub(crate) fn update(d: &dyn Dialect, table: &TableDef, columns: &[usize]) -> String {
-    let mut s = Sql::new(d);
-    s.push("UPDATE ").ident(table.name).push(" SET ");
-    for (i, &c) in columns.iter().enumerate() {
-        if i > 0 {
-            s.push(", ");
-        }
-        s.ident(table.columns[c].name).push(" = ").param();
-    }
-    s.push(" WHERE ")
-        .ident(table.primary_key)
-        .push(" = ")
-        .param();
-    s.finish()
-}
-
-/// Deletes `rows` objects by primary key.
-pub(crate) fn delete_objects(d: &dyn Dialect, table: &TableDef, rows: usize) -> String {
-    let mut s = Sql::new(d);
-    s.push("DELETE FROM ")
-        .ident(table.name)
-        .push(" WHERE ")
-        .ident(table.primary_key)
-        .push(" IN ")
-        .tuple(rows);
-    s.finish()
 }
 
 /// `SELECT 1 FROM t WHERE id = ?`: does the row exist (used to name the missing side of a

@@ -18,9 +18,7 @@ mod sqlite;
 
 pub(crate) use ddl::{association_objects, create_association, create_table, table_objects};
 pub use dialect::{Capabilities, Dialect, SchemaLock};
-pub(crate) use dml::{
-    analyze, delete_objects, delete_pairs, exists_by_id, insert, insert_pairs, update,
-};
+pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;
 pub use postgres::Postgres;
 pub(crate) use select::{count, select, select_eager, select_related};

@@ -18,8 +18,8 @@ use super::plan::{End, Plan, Step, View};
 use super::{Generated, Verify};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::io::{self, Each, Failure, Outcome, Params, RowSink, Run, Work};
-use crate::relation::AssocDef;
-use crate::sql::{self, Dialect};
+use crate::relation::{AssocDef, Side};
+use crate::sql::{self, Dialect, Param, Write};
 use crate::value::{RowSource, Value, ValueRef};
 
 /// The most rows one batched `DELETE` names, whatever the dialect's batch size: each row is an
@@ -239,6 +239,8 @@ pub(crate) struct Commit<'v> {
     pending: Pending,
     text: Text,
     params: Vec<ValueRef<'v>>,
+    /// The current step's row layout: which value goes to each parameter of a row.
+    layout: Vec<Param>,
     values: Vec<Value>,
     /// Keys generated for the current step (or its explicit ids), and rows changed per row.
     keys: Vec<i64>,
@@ -292,6 +294,7 @@ impl<'v> Commit<'v> {
             pending: Pending::Batch,
             text: Text::Own,
             params: Vec::new(),
+            layout: Vec::new(),
             values: Vec::new(),
             keys: Vec::new(),
             changed: Vec::new(),

@@ -15,7 +15,7 @@ impl<'v> Commit<'v> {
                 with_id,
             } => {
                 let table = self.view.store(*store).table();
-                let width = table.columns.len() + usize::from(*with_id);
+                let width = self.write(step).layout().len();
                 let per = if width == 0 {
                     1
                 } else if *with_id {
@@ -74,33 +74,42 @@ impl<'v> Commit<'v> {
         }
     }
 
-    /// The statement of `step` for `n` rows.
-    pub(super) fn render(&self, step: &Step, n: usize) -> String {
-        let d = self.d;
+    /// The write `step` makes, as data: its SQL and its parameters' layout both come from it.
+    pub(super) fn write(&self, step: &'v Step) -> Write<'v> {
         match step {
-            Step::Insert { store, with_id, .. } => {
-                sql::insert(d, self.view.store(*store).table(), *with_id, n)
-            }
-            Step::Update { store, columns, .. } => {
-                sql::update(d, self.view.store(*store).table(), columns)
-            }
-            Step::Unlink { links, .. } => {
+            Step::Insert { store, with_id, .. } => Write::InsertObjects {
+                table: self.view.store(*store).table(),
+                with_id: *with_id,
+            },
+            Step::Update { store, columns, .. } => Write::Update {
+                table: self.view.store(*store).table(),
+                columns,
+            },
+            Step::Unlink { links, .. } => Write::DeletePairs {
+                assoc: self.view.links(*links).def,
                 // A checked unlink of several pairs a statement reads back which it deleted.
-                let returning = self
+                returning: self
                     .shape
                     .is_some_and(|s| s.kind == Kind::UnlinkChecked && s.per > 1)
-                    && d.capabilities().returning;
-                sql::delete_pairs(d, self.view.links(*links).def, n, returning)
-            }
+                    && self.d.capabilities().returning,
+            },
             Step::Link {
                 links,
                 skip_present,
                 ..
-            } => sql::insert_pairs(d, self.view.links(*links).def, n, *skip_present),
-            Step::Delete { store, .. } => {
-                sql::delete_objects(d, self.view.store(*store).table(), n)
-            }
+            } => Write::InsertPairs {
+                assoc: self.view.links(*links).def,
+                skip_present: *skip_present,
+            },
+            Step::Delete { store, .. } => Write::DeleteObjects {
+                table: self.view.store(*store).table(),
+            },
         }
+    }
+
+    /// The statement of `step` for `n` rows.
+    pub(super) fn render(&self, step: &'v Step, n: usize) -> String {
+        self.write(step).sql(self.d, n)
     }
 
     /// The key an end of a pair has: its id, or the one this commit generated.
@@ -118,44 +127,63 @@ impl<'v> Commit<'v> {
         }
     }
 
-    /// Appends the parameters of row `i` of `step`.
+    /// Appends the parameters of row `i` of `step`, in the order of the step's write's layout
+    /// (`self.layout`).
     pub(super) fn fill(&self, step: &Step, i: usize, params: &mut Vec<ValueRef<'v>>) -> Result<()> {
+        let unplanned = |p: Param| -> ! { unreachable!("a {step:?} lays out no {p:?}") };
         match step {
-            Step::Insert {
-                store,
-                slots,
-                with_id,
-            } => {
-                let store = self.view.store(*store);
-                let slot = slots[i];
-                if *with_id {
-                    params.push(ValueRef::Integer(
-                        store.requested_id(slot).expect("planned with id"),
-                    ));
+            Step::Insert { store, slots, .. } => {
+                let (store, slot) = (self.view.store(*store), slots[i]);
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::Key => {
+                            ValueRef::Integer(store.requested_id(slot).expect("planned with id"))
+                        }
+                        Param::Column(c) => store.value(slot, c),
+                        Param::End(_) => unplanned(p),
+                    });
                 }
-                params.extend((0..store.table().columns.len()).map(|c| store.value(slot, c)));
             }
             Step::Update {
-                store,
-                slot,
-                id,
-                columns,
+                store, slot, id, ..
             } => {
                 let store = self.view.store(*store);
-                params.extend(columns.iter().map(|&c| store.value(*slot, c)));
-                params.push(ValueRef::Integer(*id));
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::Key => ValueRef::Integer(*id),
+                        Param::Column(c) => store.value(*slot, c),
+                        Param::End(_) => unplanned(p),
+                    });
+                }
             }
             Step::Unlink { pairs, .. } => {
-                params.extend([ValueRef::Integer(pairs[i].0), ValueRef::Integer(pairs[i].1)]);
+                let (l, r) = pairs[i];
+                for &p in &self.layout {
+                    params.push(ValueRef::Integer(match p {
+                        Param::End(Side::Left) => l,
+                        Param::End(Side::Right) => r,
+                        _ => unplanned(p),
+                    }));
+                }
             }
             Step::Link { pairs, .. } => {
                 let (l, r) = pairs[i];
-                params.extend([
-                    ValueRef::Integer(self.resolve(l)?),
-                    ValueRef::Integer(self.resolve(r)?),
-                ]);
+                for &p in &self.layout {
+                    params.push(ValueRef::Integer(match p {
+                        Param::End(Side::Left) => self.resolve(l)?,
+                        Param::End(Side::Right) => self.resolve(r)?,
+                        _ => unplanned(p),
+                    }));
+                }
             }
-            Step::Delete { ids, .. } => params.push(ValueRef::Integer(ids[i])),
+            Step::Delete { ids, .. } => {
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::Key => ValueRef::Integer(ids[i]),
+                        _ => unplanned(p),
+                    });
+                }
+            }
         }
         Ok(())
     }
@@ -221,6 +249,7 @@ impl<'v> Commit<'v> {
                     self.matched = 0;
                     self.awaiting = Awaiting::Nothing;
                     self.why = self.why_of(step, shape.table);
+                    self.layout = self.write(step).layout();
                     self.full = self.render(step, shape.per);
                     shape
                 }
