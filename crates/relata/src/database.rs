@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use crate::backend;
 use crate::error::{Error, Result};
-use crate::io::{Connection, Control, Database, Machine, Params, Reader, Reads, StatementLog};
+use crate::io::{
+    Connection, Control, Database, Machine, Params, Reader, Reads, StatementLog, Statements,
+};
 use crate::schema::Schema;
 use crate::session::Session;
 use crate::sql::Dialect;
@@ -144,7 +146,7 @@ impl Database {
         sql: &str,
         reader: R,
     ) -> Result<R> {
-        let mut reads = Reads::new(&why, vec![(sql, Params::Values(&[]))], reader);
+        let mut reads = Reads::new(&why, Statements::One(sql, Params::Values(&[])), reader);
         self.run(conn, &mut reads);
         reads.finish()
     }

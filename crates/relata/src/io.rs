@@ -181,6 +181,13 @@ pub(crate) trait Engine: Send + Sync {
     /// A connection of its own, until dropped (then it goes back to the pool, rolled back first
     /// if a transaction is still open).
     fn checkout(&self) -> Result<Box<dyn Connection>>;
+    /// Runs `machine` to its end on a connection borrowed for the call (what `checkout` and
+    /// `Connection::drive` do, without boxing the connection: most statements outside a
+    /// transaction block run this way).
+    fn drive(&self, machine: &mut dyn Machine, log: &mut StatementLog, echo: bool) -> Result<()> {
+        self.checkout()?.drive(machine, log, echo);
+        Ok(())
+    }
 }
 
 /// One connection, checked out of an [`Engine`].
@@ -239,7 +246,7 @@ impl Database {
         let echo = self.engine.echo();
         match pinned {
             Some(conn) => conn.drive(machine, log, echo),
-            None => self.engine.checkout()?.drive(machine, log, echo),
+            None => return self.engine.drive(machine, log, echo),
         }
         Ok(())
     }
@@ -319,10 +326,27 @@ pub(crate) trait Reader {
 /// count, a lazy or an eager load) is one.
 pub(crate) struct Reads<'a, R> {
     why: &'a dyn fmt::Display,
-    statements: Vec<(&'a str, Params<'a>)>,
+    statements: Statements<'a>,
     next: usize,
     sink: At<R>,
     result: Result<()>,
+}
+
+/// A read's statements with their parameters: one (most reads, kept inline) or several.
+pub(crate) enum Statements<'a> {
+    /// One statement.
+    One(&'a str, Params<'a>),
+    /// Several, run in order.
+    Many(Vec<(&'a str, Params<'a>)>),
+}
+
+impl<'a> Statements<'a> {
+    fn get(&self, i: usize) -> Option<(&'a str, Params<'a>)> {
+        match self {
+            Statements::One(sql, params) => (i == 0).then_some((*sql, *params)),
+            Statements::Many(v) => v.get(i).copied(),
+        }
+    }
 }
 
 /// A reader and the statement whose rows it is taking.
@@ -339,11 +363,7 @@ impl<R: Reader> RowSink for At<R> {
 
 impl<'a, R: Reader> Reads<'a, R> {
     /// `statements`, each with its parameters, run for `why`.
-    pub fn new(
-        why: &'a dyn fmt::Display,
-        statements: Vec<(&'a str, Params<'a>)>,
-        reader: R,
-    ) -> Self {
+    pub fn new(why: &'a dyn fmt::Display, statements: Statements<'a>, reader: R) -> Self {
         Reads {
             why,
             statements,
@@ -368,7 +388,7 @@ impl<R: Reader> Machine for Reads<'_, R> {
         if self.result.is_err() || (i > 0 && !self.sink.reader.wants(i)) {
             return None;
         }
-        let &(sql, params) = self.statements.get(i)?;
+        let (sql, params) = self.statements.get(i)?;
         self.next += 1;
         self.sink.statement = i;
         Some(Work {

@@ -147,12 +147,23 @@ impl Engine for Pool {
         self.echo.store(on, Ordering::Relaxed);
     }
 
+    fn checkout(&self) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(self.get()?))
+    }
+
+    fn drive(&self, machine: &mut dyn Machine, log: &mut StatementLog, echo: bool) -> Result<()> {
+        self.get()?.drive(machine, log, echo);
+        Ok(())
+    }
+}
+
+impl Pool {
     /// Takes a connection from the pool: an idle one, or a new one if the pool may grow, or the
     /// next one returned. Waiting longer than [`POOL_WAIT`] (every connection is held by a
     /// session in a transaction, or the server stopped answering) is an error, not a hang.
-    fn checkout(&self) -> Result<Box<dyn Connection>> {
+    fn get(&self) -> Result<PooledConn> {
         match self.pool.get() {
-            Ok(conn) => Ok(Box::new(PooledConn { conn })),
+            Ok(conn) => Ok(PooledConn { conn }),
             Err(e) => {
                 let message = e.to_string();
                 // r2d2 adds the last error of opening a connection, if there was one.

@@ -76,7 +76,7 @@ fn note(work: &Work<'_>, log: &mut StatementLog, echo: bool) {
         Run::Execute(params) | Run::Insert { params, .. } => {
             shown(why, sql, &Params(params), log, echo)
         }
-        Run::Query { params, .. } => shown(why, sql, &Params(&params.to_refs()), log, echo),
+        Run::Query { params, .. } => shown(why, sql, &QueryParams(*params), log, echo),
     }
 }
 
@@ -111,6 +111,22 @@ impl fmt::Display for Params<'_> {
             write!(f, ", … {} values in all", self.0.len())?;
         }
         f.write_str("]")
+    }
+}
+
+/// Displays a query's parameters as [`Params`] does, without collecting them first (a query's
+/// parameters may be owned values; the display costs nothing unless someone looks).
+struct QueryParams<'a>(crate::io::Params<'a>);
+
+impl fmt::Display for QueryParams<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            crate::io::Params::Refs(p) => Params(p).fmt(f),
+            crate::io::Params::Values(p) => {
+                let refs: Vec<ValueRef<'_>> = p.iter().map(|v| v.as_ref()).collect();
+                Params(&refs).fmt(f)
+            }
+        }
     }
 }
 

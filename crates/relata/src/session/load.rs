@@ -8,7 +8,7 @@ use super::EagerSpec;
 use super::{relation_name, AnyStore, CachedSql, LinkSet, Session, State};
 use crate::error::{Error, Result};
 use crate::hash::IdSet;
-use crate::io::{Params, Reader, Reads};
+use crate::io::{Params, Reader, Reads, Statements};
 use crate::model::{Key, Model, TableDef};
 use crate::query::QuerySpec;
 use crate::relation::{AssocDef, Side};
@@ -59,7 +59,7 @@ impl Session {
             slots: Vec::new(),
         };
         let why = Doing("query", M::TABLE.name);
-        let mut reads = Reads::new(&why, vec![(sql, Params::Values(params))], merge);
+        let mut reads = Reads::new(&why, Statements::One(sql, Params::Values(params)), merge);
         self.db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
         Ok(reads.finish()?.slots)
@@ -70,7 +70,11 @@ impl Session {
         let mut params = Vec::new();
         let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
         let why = Doing("count", M::TABLE.name);
-        let mut reads = Reads::new(&why, vec![(&*sql, Params::Values(&params))], Count(0));
+        let mut reads = Reads::new(
+            &why,
+            Statements::One(&sql, Params::Values(&params)),
+            Count(0),
+        );
         self.db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
         Ok(reads.finish()?.0.max(0) as u64)
@@ -132,7 +136,7 @@ impl Session {
             items: Vec::new(),
         };
         let id = [Value::Integer(id)];
-        let mut reads = Reads::new(&why, vec![(&*sql, Params::Values(&id))], lazy);
+        let mut reads = Reads::new(&why, Statements::One(&sql, Params::Values(&id)), lazy);
         self.db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
         let lazy = reads.finish()?;
@@ -195,7 +199,7 @@ impl Session {
             .iter()
             .map(|(sql, params)| (sql.as_str(), Params::Values(params)))
             .collect();
-        let mut reads = Reads::new(&why, statements, eager);
+        let mut reads = Reads::new(&why, Statements::Many(statements), eager);
         let driven = self
             .db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log);
