@@ -98,6 +98,7 @@ mod relation;
 mod schema;
 mod session;
 mod sql;
+mod table;
 mod toposort;
 mod transaction;
 mod value;

@@ -17,6 +17,14 @@ pub enum EntityDef {
 }
 
 impl EntityDef {
+    /// The table it declares, as a value (what the DDL renders).
+    pub(crate) fn table(&self) -> crate::table::Table {
+        match self {
+            Self::Table(t) => crate::table::Table::of_model(t),
+            Self::Association(a) => crate::table::Table::of_association(a),
+        }
+    }
+
     /// The table's name.
     pub fn table_name(&self) -> &'static str {
         match self {
@@ -134,10 +142,7 @@ impl Schema {
         Ok(self
             .ordered()?
             .into_iter()
-            .flat_map(|e| match e {
-                EntityDef::Table(t) => sql::table_objects(dialect, t),
-                EntityDef::Association(a) => sql::association_objects(dialect, a),
-            })
+            .flat_map(|e| sql::table_objects(dialect, &e.table()))
             .collect())
     }
 
@@ -146,10 +151,7 @@ impl Schema {
         Ok(self
             .ordered()?
             .into_iter()
-            .flat_map(|e| match e {
-                EntityDef::Table(t) => sql::create_table(dialect, t),
-                EntityDef::Association(a) => sql::create_association(dialect, a),
-            })
+            .flat_map(|e| sql::create_table(dialect, &e.table()))
             .collect())
     }
 }

@@ -36,6 +36,7 @@ const CORE: &[&str] = &[
     "sql",
     "io.rs",
     "schema.rs",
+    "table.rs",
     "query.rs",
     "relation.rs",
     "model.rs",

@@ -1,27 +1,39 @@
-//! Schema: `CREATE TABLE` with keys, foreign keys and indexes, built from the table values
-//! (`TableDef`, `AssocDef`) that models and associations declare.
+//! Schema: `CREATE TABLE` with its keys, foreign keys and indexes, rendered from a table value
+//! (`table::Table`, derived from a model's or an association's definition).
 
 use super::{Dialect, Sql};
-use crate::model::TableDef;
-use crate::relation::AssocDef;
-use crate::value::SqlType;
+use crate::table::{OnDelete, PrimaryKey, Table, TableKind};
 
-/// `CREATE TABLE IF NOT EXISTS` and its indexes, for a model.
-pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
+/// `CREATE TABLE IF NOT EXISTS`, then each index the dialect creates separately.
+pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
     let mut s = Sql::new(d);
     s.push("CREATE TABLE IF NOT EXISTS ")
-        .ident(table.name)
+        .ident(&table.name)
         .push(" (");
-    s.ident(table.primary_key)
-        .push(" ")
-        .push(d.generated_key(table.autoincrement));
-    for c in table.columns {
+    let mut first = true;
+    let mut comma = |s: &mut Sql<'_>| {
+        if !std::mem::take(&mut first) {
+            s.push(", ");
+        }
+    };
+    if let PrimaryKey::Generated {
+        column,
+        autoincrement,
+    } = &table.primary_key
+    {
+        comma(&mut s);
+        s.ident(column)
+            .push(" ")
+            .push(d.generated_key(*autoincrement));
+    }
+    for c in &table.columns {
         let ty = if c.unique {
-            d.key_column_type(c.sql_type)
+            d.key_column_type(c.ty)
         } else {
-            d.column_type(c.sql_type)
+            d.column_type(c.ty)
         };
-        s.push(", ").ident(c.name).push(" ").push(ty);
+        comma(&mut s);
+        s.ident(&c.name).push(" ").push(ty);
         if !c.nullable {
             s.push(" NOT NULL");
         }
@@ -29,62 +41,67 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
             s.push(" UNIQUE");
         }
     }
-    let indexed = table.columns.iter().filter(|c| c.indexed && !c.unique);
-    let mut out = Vec::new();
+    if let PrimaryKey::Columns(columns) = &table.primary_key {
+        comma(&mut s);
+        s.push("PRIMARY KEY (")
+            .idents(columns.iter().map(String::as_str))
+            .push(")");
+    }
     let mut separate = Vec::new();
-    for c in indexed {
-        let name = index_name(table, c.name);
+    for index in &table.indexes {
         let mut key = Sql::new(d);
-        key.ident(c.name);
-        if let Some(n) = d.index_prefix(c.sql_type) {
-            key.push(&format!("({n})"));
+        for (i, (column, ty)) in index.columns.iter().enumerate() {
+            if i > 0 {
+                key.push(", ");
+            }
+            key.ident(column);
+            if let Some(n) = d.index_prefix(*ty) {
+                key.push(&format!("({n})"));
+            }
         }
         let key = key.finish();
         if d.inline_indexes() {
-            s.push(", INDEX ")
-                .ident(&name)
+            comma(&mut s);
+            s.push("INDEX ")
+                .ident(&index.name)
                 .push(" (")
                 .push(&key)
                 .push(")");
         } else {
-            let using = d.hash_index_method().filter(|_| c.hash_index);
-            separate.push(create_index(d, &name, table.name, using, &key));
+            let using = d.hash_index_method().filter(|_| index.hash);
+            separate.push(create_index(d, &index.name, &table.name, using, &key));
         }
     }
-    s.push(")").push(d.table_options());
-    out.push(s.finish());
+    for fk in &table.foreign_keys {
+        comma(&mut s);
+        s.push("FOREIGN KEY (")
+            .idents(fk.columns.iter().map(String::as_str))
+            .push(") REFERENCES ")
+            .ident(&fk.references)
+            .push(" (")
+            .idents(fk.referenced.iter().map(String::as_str))
+            .push(")");
+        match fk.on_delete {
+            OnDelete::Cascade => s.push(" ON DELETE CASCADE"),
+        };
+    }
+    s.push(")").push(match table.kind {
+        TableKind::Model => d.table_options(),
+        TableKind::Association => d.association_table_options(),
+    });
+    let mut out = vec![s.finish()];
     out.extend(separate);
     out
 }
 
-/// The names of the tables and separately created indexes that [`create_table`] makes for a
-/// model (the names [`Dialect::existing_tables_and_indexes`] lists).
-pub(crate) fn table_objects(d: &dyn Dialect, table: &TableDef) -> Vec<String> {
-    let mut out = vec![table.name.to_owned()];
+/// The names of the table and of the indexes created separately that [`create_table`] makes
+/// (the names [`Dialect::existing_tables_and_indexes`] lists).
+pub(crate) fn table_objects(d: &dyn Dialect, table: &Table) -> Vec<String> {
+    let mut out = vec![table.name.clone()];
     if !d.inline_indexes() {
-        out.extend(
-            table
-                .columns
-                .iter()
-                .filter(|c| c.indexed && !c.unique)
-                .map(|c| index_name(table, c.name)),
-        );
+        out.extend(table.indexes.iter().map(|i| i.name.clone()));
     }
     out
-}
-
-/// The names of the table and separately created index that [`create_association`] makes.
-pub(crate) fn association_objects(d: &dyn Dialect, assoc: &AssocDef) -> Vec<String> {
-    let mut out = vec![assoc.table.to_owned()];
-    if !d.inline_indexes() {
-        out.push(assoc.reverse_index_name());
-    }
-    out
-}
-
-/// The name of the index on one column of a model's table.
-fn index_name(table: &TableDef, column: &str) -> String {
-    format!("{}_{}_idx", table.name, column)
 }
 
 /// `CREATE INDEX IF NOT EXISTS name ON table [USING method] (key)`, `key` being the rendered
@@ -106,53 +123,4 @@ fn create_index(
     }
     s.push(" (").push(key).push(")");
     s.finish()
-}
-
-/// `CREATE TABLE IF NOT EXISTS` for an association: both keys NOT NULL, the composite primary
-/// key, cascading foreign keys to both parents, and the reverse index.
-pub(crate) fn create_association(d: &dyn Dialect, assoc: &AssocDef) -> Vec<String> {
-    let mut s = Sql::new(d);
-    s.push("CREATE TABLE IF NOT EXISTS ")
-        .ident(assoc.table)
-        .push(" (");
-    for side in [&assoc.left, &assoc.right] {
-        s.ident(side.column)
-            .push(" ")
-            .push(d.column_type(SqlType::BigInt))
-            .push(" NOT NULL, ");
-    }
-    s.push("PRIMARY KEY (")
-        .idents([assoc.left.column, assoc.right.column])
-        .push(")");
-    let reverse = [assoc.right.column, assoc.left.column];
-    if d.inline_indexes() {
-        s.push(", INDEX ")
-            .ident(&assoc.reverse_index_name())
-            .push(" (")
-            .idents(reverse)
-            .push(")");
-    }
-    for side in [&assoc.left, &assoc.right] {
-        s.push(", FOREIGN KEY (")
-            .ident(side.column)
-            .push(") REFERENCES ")
-            .ident(side.table.name)
-            .push(" (")
-            .ident(side.table.primary_key)
-            .push(") ON DELETE CASCADE");
-    }
-    s.push(")").push(d.association_table_options());
-    let mut out = vec![s.finish()];
-    if !d.inline_indexes() {
-        let mut key = Sql::new(d);
-        key.idents(reverse);
-        out.push(create_index(
-            d,
-            &assoc.reverse_index_name(),
-            assoc.table,
-            None,
-            &key.finish(),
-        ));
-    }
-    out
 }

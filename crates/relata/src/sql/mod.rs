@@ -16,7 +16,7 @@ mod postgres;
 mod select;
 mod sqlite;
 
-pub(crate) use ddl::{association_objects, create_association, create_table, table_objects};
+pub(crate) use ddl::{create_table, table_objects};
 pub use dialect::{Capabilities, Dialect, SchemaLock};
 pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;

@@ -1,0 +1,166 @@
+//! Tables as owned values: what a model or an association asks the database to hold (columns,
+//! keys, foreign keys, indexes), derived from their static definitions (`TableDef`, `AssocDef`).
+//! The DDL renders one (`sql::create_table`); migrations will read a live database into the same
+//! values and compare two of them.
+
+use crate::model::TableDef;
+use crate::relation::AssocDef;
+use crate::value::SqlType;
+
+/// One table: its columns, primary key, foreign keys and indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Table {
+    /// The table's name.
+    pub name: String,
+    /// What the table stores: a model's objects or an association's pairs (dialects give the
+    /// two different table options).
+    pub kind: TableKind,
+    /// Its columns, in order.
+    pub columns: Vec<Column>,
+    /// The primary key: a generated key column's, or a composite key over columns.
+    pub primary_key: PrimaryKey,
+    /// Its foreign keys.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Its indexes (besides the primary key and `UNIQUE` columns).
+    pub indexes: Vec<Index>,
+}
+
+/// What a table stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableKind {
+    /// A model's objects.
+    Model,
+    /// An association's pairs.
+    Association,
+}
+
+/// A column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: SqlType,
+    /// Whether it takes `NULL`.
+    pub nullable: bool,
+    /// Whether it is `UNIQUE`.
+    pub unique: bool,
+}
+
+/// A table's primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PrimaryKey {
+    /// An integer key the database generates, in a column of its own before the others;
+    /// `autoincrement`: never reused after a delete (SQLite's `AUTOINCREMENT`).
+    Generated {
+        /// The key column.
+        column: String,
+        /// Whether keys are never reused.
+        autoincrement: bool,
+    },
+    /// A key over these columns (an association's pair).
+    Columns(Vec<String>),
+}
+
+/// What a foreign key does when its parent row is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnDelete {
+    /// The child rows go with it.
+    Cascade,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ForeignKey {
+    /// The referencing columns.
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub references: String,
+    /// The referenced columns.
+    pub referenced: Vec<String>,
+    /// What a delete of the parent does.
+    pub on_delete: OnDelete,
+}
+
+/// An index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    /// Its name.
+    pub name: String,
+    /// Its columns, with their types (a dialect may index only a prefix of long values).
+    pub columns: Vec<(String, SqlType)>,
+    /// A hash index, where the database has them (equality only, no size limit on a value).
+    pub hash: bool,
+}
+
+impl Table {
+    /// A model's table.
+    pub fn of_model(table: &TableDef) -> Table {
+        Table {
+            name: table.name.to_owned(),
+            kind: TableKind::Model,
+            columns: table
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.to_owned(),
+                    ty: c.sql_type,
+                    nullable: c.nullable,
+                    unique: c.unique,
+                })
+                .collect(),
+            primary_key: PrimaryKey::Generated {
+                column: table.primary_key.to_owned(),
+                autoincrement: table.autoincrement,
+            },
+            foreign_keys: Vec::new(),
+            indexes: table
+                .columns
+                .iter()
+                .filter(|c| c.indexed && !c.unique)
+                .map(|c| Index {
+                    name: format!("{}_{}_idx", table.name, c.name),
+                    columns: vec![(c.name.to_owned(), c.sql_type)],
+                    hash: c.hash_index,
+                })
+                .collect(),
+        }
+    }
+
+    /// An association's table: both keys `NOT NULL`, the pair as the primary key, a cascading
+    /// foreign key to each parent, and the reverse index (right, left) for the other direction.
+    pub fn of_association(assoc: &AssocDef) -> Table {
+        let sides = [&assoc.left, &assoc.right];
+        Table {
+            name: assoc.table.to_owned(),
+            kind: TableKind::Association,
+            columns: sides
+                .iter()
+                .map(|side| Column {
+                    name: side.column.to_owned(),
+                    ty: SqlType::BigInt,
+                    nullable: false,
+                    unique: false,
+                })
+                .collect(),
+            primary_key: PrimaryKey::Columns(sides.iter().map(|s| s.column.to_owned()).collect()),
+            foreign_keys: sides
+                .iter()
+                .map(|side| ForeignKey {
+                    columns: vec![side.column.to_owned()],
+                    references: side.table.name.to_owned(),
+                    referenced: vec![side.table.primary_key.to_owned()],
+                    on_delete: OnDelete::Cascade,
+                })
+                .collect(),
+            indexes: vec![Index {
+                name: assoc.reverse_index_name(),
+                columns: [&assoc.right, &assoc.left]
+                    .iter()
+                    .map(|s| (s.column.to_owned(), SqlType::BigInt))
+                    .collect(),
+                hash: false,
+            }],
+        }
+    }
+}
