@@ -38,7 +38,7 @@ const CORE: &[&str] = &[
     "schema.rs",
     "table.rs",
     "query.rs",
-    "relation.rs",
+    "relation",
     "model.rs",
     "value.rs",
     "toposort.rs",

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 pub(crate) use commit::{Commit, Tx};
 pub use plan::Plan;
-pub(crate) use plan::{plan, Step, View};
+pub(crate) use plan::{plan, End, Step, View};
 
 use crate::io;
 use crate::session::{AnyStore, LinkSet};

@@ -1,7 +1,8 @@
 //! Planning a commit: session state in, a [`Plan`] (data) out, with no IO.
 
 use crate::error::{Error, Result};
-use crate::session::{AnyStore, LinkOp, LinkSet, State};
+use crate::relation::Processor;
+use crate::session::{AnyStore, LinkSet, State};
 use crate::toposort::toposort;
 
 /// Read access to the session's state for planning and executing.
@@ -148,14 +149,14 @@ fn depends_on(view: View<'_>, actions: &[Action], action: Action) -> Vec<usize> 
     match action {
         Action::Save(_) | Action::Delete(_) => Vec::new(),
         Action::Update(s) => index(Action::Save(s)).into_iter().collect(),
-        Action::Pairs(l) => {
-            // Pairs take their ends' keys from the inserts of this commit.
-            let def = view.links(l).def;
-            [(def.left.table.slot)(), (def.right.table.slot)()]
-                .into_iter()
-                .filter_map(|s| index(Action::Save(s)))
-                .collect()
-        }
+        // A relation's rows wait for the inserts its processor names (they take their keys).
+        Action::Pairs(l) => view
+            .links(l)
+            .def
+            .depends_on()
+            .into_iter()
+            .filter_map(|s| index(Action::Save(s)))
+            .collect(),
     }
 }
 
@@ -176,7 +177,7 @@ pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
         match action {
             Action::Save(st) => save(view, st, &mut steps),
             Action::Update(st) => update(view, st, &mut steps)?,
-            Action::Pairs(ls) => pairs(view, ls, &mut steps)?,
+            Action::Pairs(ls) => view.links(ls).def.process_saves(view, ls, &mut steps)?,
             Action::Delete(st) => delete(view, st, &mut steps),
         }
     }
@@ -231,88 +232,6 @@ fn update(view: View<'_>, st: usize, steps: &mut Vec<Step>) -> Result<()> {
                 slot,
                 id,
                 columns,
-            });
-        }
-    }
-    Ok(())
-}
-
-/// An association's pair changes: the many-to-many kind's save steps (deletes of unlinked
-/// pairs, then inserts of linked ones).
-fn pairs(view: View<'_>, ls: usize, steps: &mut Vec<Step>) -> Result<()> {
-    let links = view.links(ls);
-    let (left, right) = (
-        view.store((links.def.left.table.slot)()),
-        view.store((links.def.right.table.slot)()),
-    );
-    let (left_slot, right_slot) = (
-        (links.def.left.table.slot)(),
-        (links.def.right.table.slot)(),
-    );
-    let (mut unlink, mut unlink_seen) = (Vec::new(), Vec::new());
-    let (mut link, mut link_absent) = (Vec::new(), Vec::new());
-    for p in links.live() {
-        let (ls_, rs_) = (left.state(p.left), right.state(p.right));
-        // A pair of an object being deleted goes with it (ON DELETE CASCADE).
-        if ls_ == State::Deleted || rs_ == State::Deleted {
-            continue;
-        }
-        match p.op {
-            LinkOp::Remove => {
-                if let (Some(l), Some(r)) = (left.id(p.left), right.id(p.right)) {
-                    if ls_ == State::Persistent && rs_ == State::Persistent {
-                        if p.stored == Some(true) {
-                            &mut unlink_seen
-                        } else {
-                            &mut unlink
-                        }
-                        .push((l, r));
-                    }
-                }
-            }
-            LinkOp::Add => {
-                let end = |store: &dyn AnyStore, st: usize, slot: u32, state: State| {
-                    match state {
-                    State::New => Ok(End::New { store: st, slot }),
-                    State::Persistent => Ok(End::Id(store.id(slot).expect("persistent"))),
-                    _ => Err(Error::InvalidKey {
-                        message: format!(
-                            "cannot link {} ({}): it was deleted or rolled back; add it again first",
-                            store.describe(slot),
-                            links.def.table
-                        ),
-                    }),
-                }
-                };
-                let pair = (
-                    end(left, left_slot, p.left, ls_)?,
-                    end(right, right_slot, p.right, rs_)?,
-                );
-                let fresh = matches!(pair.0, End::New { .. }) || matches!(pair.1, End::New { .. });
-                if fresh || p.stored == Some(false) {
-                    &mut link_absent
-                } else {
-                    &mut link
-                }
-                .push(pair);
-            }
-        }
-    }
-    for (pairs, checked) in [(unlink, false), (unlink_seen, true)] {
-        if !pairs.is_empty() {
-            steps.push(Step::Unlink {
-                links: ls,
-                pairs,
-                checked,
-            });
-        }
-    }
-    for (pairs, skip_present) in [(link, true), (link_absent, false)] {
-        if !pairs.is_empty() {
-            steps.push(Step::Link {
-                links: ls,
-                pairs,
-                skip_present,
             });
         }
     }

@@ -11,7 +11,7 @@ use crate::hash::IdSet;
 use crate::io::{Params, Reader, Reads, Statements};
 use crate::model::{Key, Model, TableDef};
 use crate::query::QuerySpec;
-use crate::relation::{AssocDef, Side};
+use crate::relation::{AssocDef, Processor, Side};
 use crate::sql;
 use crate::value::{RowSource, Value, ValueRef};
 
@@ -112,14 +112,14 @@ impl Session {
     }
 
     /// A lazy load: one parent's collection, by one statement joining the association to the
-    /// targets (`sql::select_related`), merged into the identity map.
+    /// targets (the relation's `Processor::lazy_load`), merged into the identity map.
     fn load_one(&mut self, def: &'static AssocDef, side: Side, slot: u32, id: i64) -> Result<()> {
         let (from, to) = def.sides(side);
         let d = self.db.dialect();
         let sql = self
             .sql_cache
             .get(CachedSql::LazyLoad(side), (def.slot)(), || {
-                sql::select_related(d, def, side)
+                def.lazy_load(d, side)
             });
         let why = LoadWhy {
             def,
@@ -147,7 +147,7 @@ impl Session {
     }
 
     /// An eager load: the collections of `parents` (the results of a query on the `from` side) in
-    /// two statements, or one on PostgreSQL (`sql::select_eager`: the pairs, then the targets
+    /// two statements, or one on PostgreSQL (the relation's `Processor::eager_load`: the pairs, then the targets
     /// they name), merged into the identity map; collections already loaded are left as they
     /// are.
     fn load_eager(
@@ -160,7 +160,7 @@ impl Session {
     ) -> Result<()> {
         let (from, to) = def.sides(side);
         let d = self.db.dialect();
-        let statements = sql::select_eager(d, def, side, parent, spec);
+        let statements = def.eager_load(d, side, parent, spec);
         let why = LoadWhy {
             def,
             side,

@@ -21,7 +21,7 @@ pub use dialect::{Capabilities, Dialect, SchemaLock};
 pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;
 pub use postgres::Postgres;
-pub(crate) use select::{count, select, select_eager, select_related};
+pub(crate) use select::{count, exists_related, select, select_eager, select_related};
 pub use sqlite::Sqlite;
 
 /// A small writer that keeps the dialect and the parameter count together.

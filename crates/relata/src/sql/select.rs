@@ -4,7 +4,7 @@
 use super::{Dialect, Sql};
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
-use crate::relation::{AssocDef, Side};
+use crate::relation::{AssocDef, Processor, Side};
 use crate::value::{SqlType, Value};
 
 /// The select list of a model: primary key, then every column.
@@ -324,33 +324,47 @@ fn expr(
             s.push(")");
         }
         Expr::Related { def, side, inner } => {
-            *depth += 1;
-            let (from, to) = def.sides(*side);
-            let a = format!("a{depth}");
-            let t = format!("t{depth}");
-            s.push("EXISTS (SELECT 1 FROM ")
-                .ident(def.table)
-                .push(" AS ")
-                .ident(&a);
-            if inner.is_some() {
-                s.push(" JOIN ")
-                    .ident(to.table.name)
-                    .push(" AS ")
-                    .ident(&t)
-                    .push(" ON ")
-                    .col(&t, to.table.primary_key)
-                    .push(" = ")
-                    .col(&a, to.column);
-            }
-            s.push(" WHERE ")
-                .col(&a, from.column)
-                .push(" = ")
-                .col(alias, table.primary_key);
-            if let Some(inner) = inner {
-                s.push(" AND ");
-                expr(s, inner, &t, to.table, depth, params);
-            }
-            s.push(")");
+            def.exists(s, *side, (alias, table), inner.as_deref(), depth, params);
         }
     }
+}
+
+/// `EXISTS (SELECT 1 FROM assoc AS aN [JOIN target AS tN ON ...] WHERE aN.from = outer.id [AND
+/// inner])`: the many-to-many kind's filter (see `relation::Processor::exists`).
+pub(crate) fn exists_related(
+    s: &mut Sql<'_>,
+    def: &AssocDef,
+    side: Side,
+    (alias, table): (&str, &TableDef),
+    inner: Option<&Expr>,
+    depth: &mut usize,
+    params: &mut Vec<Value>,
+) {
+    *depth += 1;
+    let (from, to) = def.sides(side);
+    let a = format!("a{depth}");
+    let t = format!("t{depth}");
+    s.push("EXISTS (SELECT 1 FROM ")
+        .ident(def.table)
+        .push(" AS ")
+        .ident(&a);
+    if inner.is_some() {
+        s.push(" JOIN ")
+            .ident(to.table.name)
+            .push(" AS ")
+            .ident(&t)
+            .push(" ON ")
+            .col(&t, to.table.primary_key)
+            .push(" = ")
+            .col(&a, to.column);
+    }
+    s.push(" WHERE ")
+        .col(&a, from.column)
+        .push(" = ")
+        .col(alias, table.primary_key);
+    if let Some(inner) = inner {
+        s.push(" AND ");
+        expr(s, inner, &t, to.table, depth, params);
+    }
+    s.push(")");
 }

@@ -2,11 +2,17 @@
 //! table's struct, and yields one [`Relation`] handle per direction (`Student::courses()`,
 //! `Course::students()`), both views of the same set of pairs.
 
+mod many_to_many;
+
 use std::fmt;
 use std::marker::PhantomData;
 
+use crate::error::Result;
+use crate::flush::{Step, View};
 use crate::model::{Model, TableDef};
-use crate::query::Filter;
+use crate::query::{Expr, Filter, QuerySpec};
+use crate::sql::{Dialect, Sql};
+use crate::value::Value;
 
 /// Which end of a two-sided relation a handle starts from: `Left` is the side an association
 /// declares first (`Student::courses()` starts from the left of `student_course`), `Right` the
@@ -81,6 +87,43 @@ impl AssocDef {
     pub fn reverse_index_name(&self) -> String {
         format!("{}_{}_{}", self.table, self.right.column, self.left.column)
     }
+}
+
+/// What a kind of relationship supplies to the core: the hooks SQLAlchemy's `orm/dependency.py`
+/// gives each dependency processor. Its part of a commit (what it waits for, and the writes of
+/// its pending changes), the SQL that loads its collections, lazily for one object and eagerly
+/// for a query's results, and the `EXISTS` filter that crosses it. The many-to-many through an
+/// association table (`many_to_many.rs`) is the first kind; a foreign key between two models
+/// (issue 16) is the next, with its own edges in the commit's graph (`flush/plan.rs`).
+pub(crate) trait Processor: Sync {
+    /// The models (store slots) whose new objects must be inserted before this relation's
+    /// changes are written: their keys go into its rows.
+    fn depends_on(&self) -> Vec<usize>;
+    /// Appends the steps that write the pending changes of the session's link set `links`.
+    fn process_saves(&self, view: View<'_>, links: usize, steps: &mut Vec<Step>) -> Result<()>;
+    /// The statement that loads one object's collection from `side` (its parameter: the key).
+    fn lazy_load(&self, d: &dyn Dialect, side: Side) -> String;
+    /// The statements that load the collections from `side` of every result of a query on
+    /// `parent` (with their parameters).
+    fn eager_load(
+        &self,
+        d: &dyn Dialect,
+        side: Side,
+        parent: &TableDef,
+        spec: &QuerySpec,
+    ) -> Vec<(String, Vec<Value>)>;
+    /// Appends a filter on the rows of `outer` (alias and table, the `side` end) that holds
+    /// when at least one related row matches `inner`.
+    #[allow(clippy::too_many_arguments)] // the filter renderer's own state, passed through
+    fn exists(
+        &self,
+        s: &mut Sql<'_>,
+        side: Side,
+        outer: (&str, &TableDef),
+        inner: Option<&Expr>,
+        depth: &mut usize,
+        params: &mut Vec<Value>,
+    );
 }
 
 /// A type declaring an association table: implemented by `#[derive(Association)]`.
