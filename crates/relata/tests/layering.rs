@@ -44,6 +44,7 @@ const CORE: &[&str] = &[
     "toposort.rs",
     "hash.rs",
     "error.rs",
+    "mask.rs",
 ];
 
 /// Lines of `text` that name a module the core must not use: `backend` (the drivers) or
@@ -105,7 +106,7 @@ fn the_check_sees_an_import() {
 const LONG_FILES: &[(&str, &str)] = &[];
 
 /// The most lines one source file should hold.
-const MAX_LINES: usize = 650;
+const MAX_LINES: usize = 600;
 
 #[test]
 fn no_source_file_is_a_god_file() {

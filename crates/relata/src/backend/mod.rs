@@ -22,9 +22,10 @@ use std::sync::Arc;
 )]
 use pool::{Connector, Pool, PoolSize};
 
-use crate::error::{mask_url, Error, Result};
+use crate::error::{Error, Result};
 pub(crate) use crate::io::Each;
 use crate::io::Engine;
+use crate::mask::mask_url;
 use crate::sql::Dialect;
 use crate::value::{RowSource, ValueRef};
 
