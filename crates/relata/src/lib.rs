@@ -111,7 +111,7 @@ pub use mask::mask_url;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Model};
-pub use relation::{AssocDef, AssocSide, Association, Relation, Side};
+pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Query, Related, Session};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};

@@ -89,6 +89,17 @@ impl AssocDef {
     }
 }
 
+/// The kinds of relationship relata maps, each with its definition: what a [`Relation`] handle
+/// crosses. To the core each kind is a processor (its part of a commit, its loads, its filter).
+/// The many-to-many through an association table is the first; a foreign key between two models
+/// (one-to-many and many-to-one) is next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum RelationKind {
+    /// Many-to-many, through an association table.
+    ManyToMany(&'static AssocDef),
+}
+
 /// What a kind of relationship supplies to the core: the hooks SQLAlchemy's `orm/dependency.py`
 /// gives each dependency processor. Its part of a commit (what it waits for, and the writes of
 /// its pending changes), the SQL that loads its collections, lazily for one object and eagerly
@@ -140,7 +151,7 @@ pub trait Association: 'static {
 /// `Relation<Student, Course>`. Pass it to the session's `link`, `related`, ... and to
 /// `Query::eager`.
 pub struct Relation<From, To> {
-    pub(crate) def: &'static AssocDef,
+    pub(crate) kind: RelationKind,
     pub(crate) side: Side,
     _p: PhantomData<fn() -> (From, To)>,
 }
@@ -150,38 +161,56 @@ impl<From: Model, To: Model> Relation<From, To> {
     #[doc(hidden)]
     pub const fn new(def: &'static AssocDef, side: Side) -> Self {
         Relation {
-            def,
+            kind: RelationKind::ManyToMany(def),
             side,
             _p: PhantomData,
         }
     }
 
-    /// The association it goes through.
+    /// What kind of relationship it is, with its definition.
+    pub fn kind(&self) -> RelationKind {
+        self.kind
+    }
+
+    /// The association it goes through (every relation is a many-to-many today; see
+    /// [`Relation::kind`]).
     pub fn association(&self) -> &'static AssocDef {
-        self.def
+        self.def()
+    }
+
+    /// The association table behind a many-to-many relation: where the session keeps its
+    /// pending pairs.
+    pub(crate) fn def(&self) -> &'static AssocDef {
+        match self.kind {
+            RelationKind::ManyToMany(def) => def,
+        }
     }
 
     /// The relationship's name (`courses`).
     pub fn name(&self) -> &'static str {
-        self.def.sides(self.side).0.relation
+        self.def().sides(self.side).0.relation
     }
 
     /// The same set of pairs seen from the other side (`Student::courses().inverse()` is
     /// `Course::students()`).
     pub fn inverse(self) -> Relation<To, From> {
-        Relation::new(self.def, self.side.other())
+        Relation {
+            kind: self.kind,
+            side: self.side.other(),
+            _p: PhantomData,
+        }
     }
 
     /// A filter on `From` that holds when at least one related `To` matches `filter`: the students
     /// who take a course titled Math are
     /// `Student::courses().any(Course::TITLE.eq("Math"))`.
     pub fn any(self, filter: Filter<To>) -> Filter<From> {
-        Filter::related(self.def, self.side, Some(filter))
+        Filter::related(self.def(), self.side, Some(filter))
     }
 
     /// A filter on `From` that holds when it has at least one related `To`.
     pub fn exists(self) -> Filter<From> {
-        Filter::related(self.def, self.side, None::<Filter<To>>)
+        Filter::related(self.def(), self.side, None::<Filter<To>>)
     }
 }
 

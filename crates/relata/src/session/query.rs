@@ -73,7 +73,7 @@ impl<'s, M: Model> Query<'s, M> {
     /// [`Capabilities::eager_load_statements`](crate::Capabilities::eager_load_statements)).
     pub fn eager<T: Model>(mut self, relation: Relation<M, T>) -> Self {
         self.eager.push(EagerSpec {
-            def: relation.def,
+            def: relation.def(),
             side: relation.side,
             ensure_target: Session::ensure_store::<T>,
         });

@@ -62,7 +62,7 @@ impl Session {
         op: LinkOp,
     ) -> bool {
         let ((l, r), new) = self.pair(rel, from, to);
-        let links = self.links_mut(rel.def);
+        let links = self.links_mut(rel.def());
         match op {
             LinkOp::Add => links.link(l, r, new),
             LinkOp::Remove => links.unlink(l, r, new),
@@ -142,11 +142,11 @@ impl Session {
     ) -> Result<Related<'_, T>> {
         self.ensure_store::<T>();
         let new = self.entry_state(from) == State::New;
-        self.ensure_loaded(rel.def, rel.side, from.slot, new)?;
-        self.sort_collection(rel.def, rel.side, from.slot);
+        self.ensure_loaded(rel.def(), rel.side, from.slot, new)?;
+        self.sort_collection(rel.def(), rel.side, from.slot);
         let store = self.store::<T>().expect("ensured");
         Ok(Related {
-            slots: self.collection_slots(rel.def, rel.side, from.slot).iter(),
+            slots: self.collection_slots(rel.def(), rel.side, from.slot).iter(),
             entries: &store.entries,
             all_live: store.all_live(),
             session: self.id,
