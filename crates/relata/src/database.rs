@@ -112,7 +112,8 @@ impl Database {
                     Granted::default(),
                 )?;
                 if lock.granted_reads_one && !granted.0 {
-                    return Err(Error::Busy { driver: None,
+                    return Err(Error::Busy {
+                        driver: None,
                         message: "another connection kept the schema locked for 30 s while creating tables".into(),
                     });
                 }

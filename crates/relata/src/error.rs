@@ -158,11 +158,11 @@ pub enum Error {
         driver: Option<Box<DriverError>>,
     },
     /// A row the session expected in the database was gone when the commit wrote to it: another
-    /// session deleted (or unlinked) it after this session read it. SQLAlchemy's
-    /// `StaleDataError`. The transaction was rolled back: nothing of the commit was written,
+    /// session deleted it (an object the commit updates or deletes) or unlinked it (a pair a
+    /// loaded collection held) after this session read it. SQLAlchemy's `StaleDataError`. The transaction was rolled back: nothing of the commit was written,
     /// and the session keeps its changes (reload what changed, or `rollback()`).
     Stale {
-        /// What the statement did: `DELETE` (an unlink) or `UPDATE`.
+        /// What the statement did: `UPDATE` (of an object) or `DELETE` (of an object or a pair).
         statement: &'static str,
         /// The table written.
         table: String,
@@ -252,7 +252,7 @@ impl fmt::Display for Error {
                     f.write_str("nothing of the unfinished transaction is kept")
                 }
             }
-            Self::Timeout { message , .. } => write!(
+            Self::Timeout { message, .. } => write!(
                 f,
                 "the database stopped a statement that ran longer than the statement timeout ({message}); nothing was written (raise relata_statement_timeout in the URL if such statements are expected)"
             ),
@@ -278,11 +278,11 @@ impl fmt::Display for Error {
                 column,
                 reason,
             } => write!(f, "cannot read {table}.{column}: {reason}"),
-            Self::Busy { message , .. } => write!(
+            Self::Busy { message, .. } => write!(
                 f,
                 "the database is busy or locked by another connection ({message}); try again"
             ),
-            Self::Conflict { message , .. } => write!(
+            Self::Conflict { message, .. } => write!(
                 f,
                 "the transaction conflicted with a concurrent one and was rolled back ({message}); run it again"
             ),
@@ -301,7 +301,7 @@ impl fmt::Display for Error {
                 "cannot commit inside a read-only transaction block; the changes stay pending: commit them after the block, or make it read-write (TxOptions without read_only)",
             ),
             Self::InvalidKey { message } => f.write_str(message),
-            Self::Database { message, sql , .. } => match sql {
+            Self::Database { message, sql, .. } => match sql {
                 Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),
                 None => write!(f, "database error: {message}"),
             },

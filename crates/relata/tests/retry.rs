@@ -311,7 +311,8 @@ backend_test! {
             .transaction_with_retry(&retry, |s| {
                 calls += 1;
                 s.add(student("never"));
-                Err::<(), _>(AppError::Relata(Error::Conflict { driver: None,
+                Err::<(), _>(AppError::Relata(Error::Conflict {
+                    driver: None,
                     message: "could not serialize access".into(),
                 }))
             })

@@ -172,7 +172,8 @@ impl Pool {
                         url: self.url.clone(),
                         message: why.to_owned(),
                     }),
-                    None => Err(Error::Busy { driver: None,
+                    None => Err(Error::Busy {
+                        driver: None,
                         message: format!(
                             "all {} connections to {} stayed in use for {} s (sessions in transaction blocks hold theirs until the block ends)",
                             self.max,

@@ -373,7 +373,8 @@ fn relata_error(e: &rusqlite::Error, sql: &str) -> Error {
         if err.code == ffi::ErrorCode::DiskFull {
             // SQLite undoes the statement and the transaction is rolled back: the file is as
             // it was, and the command can run again once there is room.
-            return Error::Database { driver: None,
+            return Error::Database {
+                driver: None,
                 message: format!(
                     "the disk that holds the database is full ({message}); nothing was written: free some space and run it again"
                 ),

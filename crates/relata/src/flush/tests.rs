@@ -397,7 +397,10 @@ fn every_write_binds_what_its_layout_lists_in_order() {
             table,
             columns: &[1, 0],
         },
-        Write::DeleteObjects { table },
+        Write::DeleteObjects {
+            table,
+            returning: false,
+        },
         Write::InsertPairs {
             assoc,
             skip_present: true,

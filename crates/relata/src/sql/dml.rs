@@ -38,10 +38,12 @@ pub(crate) enum Write<'a> {
         /// The changed columns (indexes into `TableDef::columns`).
         columns: &'a [usize],
     },
-    /// Delete objects by key.
+    /// Delete objects by key; with `returning`, the statement returns the keys it deleted.
     DeleteObjects {
         /// The model's table.
         table: &'a TableDef,
+        /// Whether it returns what it deleted (`RETURNING id`).
+        returning: bool,
     },
     /// Insert association pairs; with `skip_present`, a pair already there is skipped
     /// (`ON CONFLICT DO NOTHING`, or the dialect's spelling of it).
@@ -109,13 +111,16 @@ impl Write<'_> {
                     .push(" = ")
                     .param();
             }
-            Write::DeleteObjects { table } => {
+            Write::DeleteObjects { table, returning } => {
                 s.push("DELETE FROM ")
                     .ident(table.name)
                     .push(" WHERE ")
                     .ident(table.primary_key)
                     .push(" IN ")
                     .tuple(rows);
+                if returning {
+                    s.push(" RETURNING ").ident(table.primary_key);
+                }
             }
             Write::InsertPairs {
                 assoc,

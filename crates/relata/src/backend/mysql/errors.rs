@@ -42,21 +42,24 @@ fn relata_error(e: &mysql::Error, sql: &str, url: &str) -> Error {
     let err = match e {
         mysql::Error::MySqlError(err) => err,
         _ if timed_out(e) => {
-            return Error::ConnectionLost { driver: None,
+            return Error::ConnectionLost {
+                driver: None,
                 url: url.to_owned(),
                 message: "the server sent nothing for longer than relata_statement_timeout (in the URL) plus 5 s, so relata gave the connection up".into(),
                 in_commit: false,
             }
         }
         mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => {
-            return Error::ConnectionLost { driver: None,
+            return Error::ConnectionLost {
+                driver: None,
                 url: url.to_owned(),
                 message: e.to_string(),
                 in_commit: false,
             }
         }
         other => {
-            return Error::Database { driver: None,
+            return Error::Database {
+                driver: None,
                 message: other.to_string(),
                 sql: Some(sql.to_owned()),
             }

@@ -45,7 +45,12 @@ pub(super) fn parse_url(url: &str, masked: &str) -> Result<Target> {
         // A server that sends nothing for this long (frozen, or cut off) is given up: every
         // socket read and write has this deadline.
         .read_timeout(options.answer_timeout())
-        .write_timeout(options.answer_timeout());
+        .write_timeout(options.answer_timeout())
+        // An UPDATE reports the rows it matched, not only those whose values changed, so a
+        // commit can tell a row that is gone from one that already held the new values.
+        .additional_capabilities(
+            opts.get_additional_capabilities() | mysql::consts::CapabilityFlags::CLIENT_FOUND_ROWS,
+        );
     if opts.get_tcp_connect_timeout().is_none() {
         builder = builder.tcp_connect_timeout(options.connect_timeout);
     }
@@ -271,10 +276,13 @@ impl Conn for MyConn {
             .conn
             .exec_iter(sql, params(values))
             .and_then(|mut result| {
+                // A statement without rows reports its count at once; reading the result to its
+                // end moves past that report (the count read afterwards was always 0).
+                let before = result.affected_rows();
                 for row in result.by_ref() {
                     row?;
                 }
-                Ok(result.affected_rows())
+                Ok(before.max(result.affected_rows()))
             });
         outcome.map_err(|e| self.fail(e, sql))
     }

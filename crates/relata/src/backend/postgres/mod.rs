@@ -273,7 +273,8 @@ impl PgConn {
         let e = match result {
             Ok(v) => return Ok(v),
             Err(Failure::Caller(e)) => return Err(e),
-            Err(Failure::Silent(limit)) => Error::ConnectionLost { driver: None,
+            Err(Failure::Silent(limit)) => Error::ConnectionLost {
+                driver: None,
                 url: self.url.clone(),
                 message: format!(
                     "the server sent nothing for {} (relata_statement_timeout in the URL, plus 5 s), so relata gave the connection up",

@@ -17,6 +17,7 @@ use super::diagnose::{
 use super::plan::{End, Plan, Step, View};
 use super::{Generated, Verify};
 use crate::error::{ConstraintKind, Error, Result};
+use crate::hash::IdSet;
 use crate::io::{self, Each, Failure, Outcome, Params, RowSink, Run, Work};
 use crate::relation::{AssocDef, Side};
 use crate::sql::{self, Dialect, Param, Write};
@@ -137,6 +138,8 @@ enum Read {
     Nothing,
     /// The pairs a `DELETE ... RETURNING` removed.
     Pairs(IdPairs),
+    /// The keys a `DELETE ... RETURNING` removed.
+    Keys(IdSet),
     /// Whether a row came back (a parent looked for).
     Found(bool),
 }
@@ -149,6 +152,7 @@ impl RowSink for Read {
                 let read = |i| row.get_i64(i).ok().flatten().unwrap_or(i64::MIN);
                 pairs.insert((read(0), read(1)));
             }
+            Read::Keys(keys) => keys.insert(row.get_i64(0).ok().flatten().unwrap_or(i64::MIN)),
             Read::Found(found) => *found = true,
         }
         Ok(())
@@ -208,9 +212,10 @@ enum Kind {
         keys: bool,
     },
     Update,
-    /// Deletes of pairs the session saw, each checked.
-    UnlinkChecked,
-    /// Deletes of pairs, or of objects: nothing read back.
+    /// Deletes of rows the session saw (objects, and pairs a loaded collection held), each
+    /// checked: a row gone is `Error::Stale`.
+    Checked,
+    /// Deletes of pairs the session never saw: nothing read back.
     Delete,
     Link,
 }
@@ -246,10 +251,10 @@ pub(crate) struct Commit<'v> {
     keys: Vec<i64>,
     changed: Vec<u64>,
     read: Read,
-    /// A checked unlink's pairs found gone, or in batches one or more of whose pairs were (no
-    /// `RETURNING`), and the rows it matched.
-    gone: Vec<(i64, i64)>,
-    unsure: Vec<(i64, i64)>,
+    /// A checked delete's rows (indexes in the step) found gone, or in batches one or more of
+    /// whose rows were (no `RETURNING`), and the rows it matched.
+    gone: Vec<usize>,
+    unsure: Vec<usize>,
     matched: u64,
     diagnosis: Option<Diagnosis>,
     parents: Option<Parents>,

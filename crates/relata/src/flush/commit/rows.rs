@@ -52,7 +52,7 @@ impl<'v> Commit<'v> {
                 per: sql::rows_per_statement(d, 2, deletes),
                 table: self.view.links(*links).def.table,
                 kind: if *checked && self.verify == Verify::Outcomes {
-                    Kind::UnlinkChecked
+                    Kind::Checked
                 } else {
                     Kind::Delete
                 },
@@ -69,7 +69,12 @@ impl<'v> Commit<'v> {
                 width: 1,
                 per: sql::rows_per_statement(d, 1, deletes),
                 table: self.view.store(*store).table().name,
-                kind: Kind::Delete,
+                // The session saw every object it deletes: each must still be there.
+                kind: if self.verify == Verify::Outcomes {
+                    Kind::Checked
+                } else {
+                    Kind::Delete
+                },
             },
         }
     }
@@ -87,11 +92,7 @@ impl<'v> Commit<'v> {
             },
             Step::Unlink { links, .. } => Write::DeletePairs {
                 assoc: self.view.links(*links).def,
-                // A checked unlink of several pairs a statement reads back which it deleted.
-                returning: self
-                    .shape
-                    .is_some_and(|s| s.kind == Kind::UnlinkChecked && s.per > 1)
-                    && self.d.capabilities().returning,
+                returning: self.reads_back(),
             },
             Step::Link {
                 links,
@@ -103,7 +104,37 @@ impl<'v> Commit<'v> {
             },
             Step::Delete { store, .. } => Write::DeleteObjects {
                 table: self.view.store(*store).table(),
+                returning: self.reads_back(),
             },
+        }
+    }
+
+    /// Whether the current step's batches read back what they deleted: checked deletes of
+    /// several rows a statement, where the dialect has `RETURNING`.
+    fn reads_back(&self) -> bool {
+        self.shape
+            .is_some_and(|s| s.kind == Kind::Checked && s.per > 1)
+            && self.d.capabilities().returning
+    }
+
+    /// Up to ten rows of `step` (indexes) for a message: `table(key = 1), ... and 3 more`.
+    fn describe_rows(&self, step: &Step, rows: &[usize]) -> String {
+        match step {
+            Step::Unlink { pairs, .. } => {
+                let chosen: Vec<(i64, i64)> = rows.iter().map(|&i| pairs[i]).collect();
+                describe_pairs(self.def(), &chosen)
+            }
+            _ => {
+                let mut shown: Vec<String> = rows
+                    .iter()
+                    .take(10)
+                    .map(|&i| self.describe(step, i, &[]))
+                    .collect();
+                if rows.len() > 10 {
+                    shown.push(format!("and {} more", rows.len() - 10));
+                }
+                shown.join(", ")
+            }
         }
     }
 
@@ -288,6 +319,8 @@ impl<'v> Commit<'v> {
             self.sql = self.render(step, n);
             Text::Own
         };
+        // Rows are read back only by the statements below that say so.
+        self.read = Read::Nothing;
         self.pending = if shape.kind == Kind::Update {
             Pending::Execute(0, self.params.len())
         } else if each {
@@ -295,7 +328,7 @@ impl<'v> Commit<'v> {
                 shape.width,
                 match shape.kind {
                     Kind::Insert { keys: true } => EachOut::Keys,
-                    Kind::UnlinkChecked => {
+                    Kind::Checked => {
                         self.changed.clear();
                         EachOut::Changed
                     }
@@ -311,8 +344,11 @@ impl<'v> Commit<'v> {
                     Pending::InsertArrays(shape.width, false)
                 }
                 Kind::Insert { keys: true } => Pending::Insert(n),
-                Kind::UnlinkChecked if self.d.capabilities().returning => {
-                    self.read = Read::Pairs(IdPairs::default());
+                Kind::Checked if self.d.capabilities().returning => {
+                    self.read = match step {
+                        Step::Unlink { .. } => Read::Pairs(IdPairs::default()),
+                        _ => Read::Keys(IdSet::default()),
+                    };
                     Pending::Query { owned: false }
                 }
                 _ => Pending::Execute(0, self.params.len()),
@@ -372,23 +408,20 @@ impl<'v> Commit<'v> {
                     self.gen.set(store_slot, store.len(), slot, id);
                 }
             }
-            (Step::Unlink { pairs, .. }, Kind::UnlinkChecked)
-                if !(self.gone.is_empty() && self.unsure.is_empty()) =>
-            {
-                let def = self.def();
+            (_, Kind::Checked) if !(self.gone.is_empty() && self.unsure.is_empty()) => {
                 let key = if self.unsure.is_empty() {
-                    describe_pairs(def, &self.gone)
+                    self.describe_rows(step, &self.gone)
                 } else {
                     format!(
                         "one or more of {} (the database does not say which)",
-                        describe_pairs(def, &self.unsure)
+                        self.describe_rows(step, &self.unsure)
                     )
                 };
                 self.fail(Error::Stale {
                     statement: "DELETE",
-                    table: def.table.to_owned(),
+                    table: shape.table.to_owned(),
                     key,
-                    expected: pairs.len() as u64,
+                    expected: shape.count as u64,
                     matched: self.matched,
                 });
                 return false;
@@ -408,33 +441,48 @@ impl<'v> Commit<'v> {
         match outcome {
             Ok(changed) => {
                 self.pos = start + n;
-                if shape.kind == Kind::UnlinkChecked {
-                    let Step::Unlink { pairs, .. } = step else {
-                        unreachable!("checked unlinks are unlink steps")
-                    };
-                    let chunk = &pairs[start..start + n];
+                if shape.kind == Kind::Update && self.verify == Verify::Outcomes && changed != 1 {
+                    // The row is gone: another session deleted it after this one read it.
+                    let key = self.describe(step, 0, &[]);
+                    return self.fail(Error::Stale {
+                        statement: "UPDATE",
+                        table: shape.table.to_owned(),
+                        key,
+                        expected: 1,
+                        matched: changed,
+                    });
+                }
+                if shape.kind == Kind::Checked {
+                    let rows = start..start + n;
                     if shape.per == 1 {
-                        for (&pair, &c) in chunk.iter().zip(&self.changed) {
+                        for (i, &c) in rows.zip(&self.changed) {
                             self.matched += c;
                             if c == 0 {
-                                self.gone.push(pair);
+                                self.gone.push(i);
                             }
                         }
-                    } else if let Read::Pairs(deleted) = &self.read {
-                        self.matched += deleted.len() as u64;
-                        self.gone
-                            .extend(chunk.iter().filter(|p| !deleted.contains(p)));
+                    } else if !matches!(self.read, Read::Nothing | Read::Found(_)) {
+                        let deleted = |i: usize| match (&self.read, step) {
+                            (Read::Pairs(read), Step::Unlink { pairs, .. }) => {
+                                read.contains(&pairs[i])
+                            }
+                            (Read::Keys(read), Step::Delete { ids, .. }) => read.contains(ids[i]),
+                            _ => true,
+                        };
+                        let gone: Vec<usize> = rows.filter(|&i| !deleted(i)).collect();
+                        self.matched += (n - gone.len()) as u64;
+                        self.gone.extend(gone);
                     } else {
                         self.matched += changed;
-                        if (changed as usize) < chunk.len() {
-                            self.unsure.extend_from_slice(chunk);
+                        if (changed as usize) < n {
+                            self.unsure.extend(rows);
                         }
                     }
                 }
             }
             Err(failure) => {
                 let Failure { error, row } = *failure;
-                if shape.kind == Kind::UnlinkChecked {
+                if shape.kind == Kind::Checked {
                     return self.fail(error);
                 }
                 if shape.per == 1 || shape.kind == Kind::Update {
