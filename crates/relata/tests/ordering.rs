@@ -108,6 +108,42 @@ backend_test! {
 }
 
 backend_test! {
+    // Issue 14, item 7: the order follows a sort column that changed, once the change commits.
+    fn a_declared_order_follows_a_renamed_member_after_the_commit(t, library()) {
+        let db = &t.db;
+        setup(db);
+        let mut s = db.session();
+        let ann = s
+            .query::<Reader>()
+            .filter(Reader::NAME.eq("Ann"))
+            .one()
+            .unwrap();
+        assert_eq!(
+            titles(&mut s, ann),
+            ["Beloved", "Emma", "Middlemarch", "Ulysses"]
+        );
+        let beloved = s.related(Reader::books(), ann).unwrap()[0];
+        s[beloved].title = "Zuleikha".into();
+        s.commit().unwrap();
+        assert_eq!(
+            titles(&mut s, ann),
+            ["Emma", "Middlemarch", "Ulysses", "Zuleikha"]
+        );
+        // The same order a new session reads from the database.
+        let mut fresh = db.session();
+        let ann = fresh
+            .query::<Reader>()
+            .filter(Reader::NAME.eq("Ann"))
+            .one()
+            .unwrap();
+        assert_eq!(
+            titles(&mut fresh, ann),
+            ["Emma", "Middlemarch", "Ulysses", "Zuleikha"]
+        );
+    }
+}
+
+backend_test! {
     fn the_default_order_is_the_targets_key_with_new_objects_last(t, library()) {
         let db = &t.db;
         setup(db);

@@ -17,6 +17,7 @@ pub use plan::Plan;
 pub(crate) use plan::{plan, End, Step, View};
 
 use crate::io;
+use crate::relation::Side;
 use crate::session::{AnyStore, LinkSet};
 use crate::sql::Dialect;
 
@@ -76,6 +77,37 @@ pub(crate) fn apply(
     }
     for l in links.iter_mut().flatten() {
         l.committed();
+        resort_after_updates(plan, stores, l);
+    }
+}
+
+/// A collection ordered by a column of its targets (`order_by`) is sorted again once an update
+/// of that column committed: the next read sorts it (the flag is cleared, nothing is sorted now).
+fn resort_after_updates(plan: &Plan, stores: &[Option<Box<dyn AnyStore>>], links: &mut LinkSet) {
+    let def = links.def;
+    for side in [Side::Left, Side::Right] {
+        let (from, to) = def.sides(side);
+        let Some(order_by) = from.order_by else {
+            continue;
+        };
+        let target = (to.table.slot)();
+        let Some(store) = stores.get(target).and_then(|s| s.as_deref()) else {
+            continue;
+        };
+        let touched = plan.steps.iter().any(|step| match step {
+            Step::Update {
+                store: st, columns, ..
+            } => {
+                *st == target
+                    && columns
+                        .iter()
+                        .any(|&c| store.table().columns[c].name == order_by)
+            }
+            _ => false,
+        });
+        if touched {
+            links.unsort(side);
+        }
     }
 }
 

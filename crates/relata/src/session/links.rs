@@ -313,6 +313,18 @@ impl LinkSet {
         }
     }
 
+    /// Marks every collection on `side` to be sorted again at its next read (a target's sort
+    /// column changed).
+    pub fn unsort(&mut self, side: Side) {
+        let colls = match side {
+            Side::Left => &mut self.left,
+            Side::Right => &mut self.right,
+        };
+        for coll in colls {
+            coll.sorted = false;
+        }
+    }
+
     /// After a rollback: pending links leave the views, removed pairs the database holds return.
     pub fn rolled_back(&mut self) {
         let log = std::mem::take(&mut self.log);
