@@ -267,8 +267,8 @@ pub(crate) struct Control<'a> {
     why: &'a str,
     statements: Vec<std::borrow::Cow<'a, str>>,
     next: usize,
-    /// Whether the statement that failed was a `COMMIT` (a lost connection then leaves the
-    /// outcome unknown).
+    /// The first failure, if any (a `COMMIT` lost with its connection says the outcome is
+    /// unknown).
     result: Result<()>,
 }
 

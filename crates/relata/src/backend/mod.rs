@@ -66,8 +66,9 @@ pub(crate) trait Conn: Send {
         Ok(())
     }
     /// Runs `sql`, an `INSERT` that takes one array parameter per column (rendered where
-    /// [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays) says so), for the rows of `params` (`width` values a row):
-    /// parameter `c` is the array of every row's `c`th value. With `ids`, `sql` returns the
+    /// [`Capabilities::insert_arrays`](crate::sql::Capabilities::insert_arrays) says so), for
+    /// the rows of `params` (`width` values a row): parameter `c` is the array of every row's
+    /// `c`th value. With `ids`, `sql` returns the
     /// generated keys, appended in row order. Only PostgreSQL's dialect renders such SQL; the
     /// other backends keep this default, which names what went wrong should one ever get it.
     fn insert_arrays(

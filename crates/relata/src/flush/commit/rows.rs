@@ -5,6 +5,7 @@
 use super::*;
 
 impl<'v> Commit<'v> {
+    /// The shape of `step`'s batches; its width is the row layout's (`self.layout`, set first).
     pub(super) fn shape(&self, step: &Step) -> Shape {
         let d = self.d;
         let deletes = d.capabilities().max_batch_rows.min(DELETE_BATCH_ROWS);
@@ -15,7 +16,7 @@ impl<'v> Commit<'v> {
                 with_id,
             } => {
                 let table = self.view.store(*store).table();
-                let width = self.write(step).layout().len();
+                let width = self.layout.len();
                 let per = if width == 0 {
                     1
                 } else if *with_id {
@@ -37,7 +38,7 @@ impl<'v> Commit<'v> {
             }
             Step::Update { store, .. } => Shape {
                 count: 1,
-                width: 0,
+                width: self.layout.len(),
                 per: 1,
                 table: self.view.store(*store).table().name,
                 kind: Kind::Update,
@@ -48,8 +49,8 @@ impl<'v> Commit<'v> {
                 checked,
             } => Shape {
                 count: pairs.len(),
-                width: 2,
-                per: sql::rows_per_statement(d, 2, deletes),
+                width: self.layout.len(),
+                per: sql::rows_per_statement(d, self.layout.len(), deletes),
                 table: self.view.links(*links).def.table,
                 kind: if *checked && self.verify == Verify::Outcomes {
                     Kind::Checked
@@ -59,15 +60,19 @@ impl<'v> Commit<'v> {
             },
             Step::Link { links, pairs, .. } => Shape {
                 count: pairs.len(),
-                width: 2,
-                per: sql::insert_rows_per_statement(d, 2, d.capabilities().max_batch_rows),
+                width: self.layout.len(),
+                per: sql::insert_rows_per_statement(
+                    d,
+                    self.layout.len(),
+                    d.capabilities().max_batch_rows,
+                ),
                 table: self.view.links(*links).def.table,
                 kind: Kind::Link,
             },
             Step::Delete { store, ids } => Shape {
                 count: ids.len(),
-                width: 1,
-                per: sql::rows_per_statement(d, 1, deletes),
+                width: self.layout.len(),
+                per: sql::rows_per_statement(d, self.layout.len(), deletes),
                 table: self.view.store(*store).table().name,
                 // The session saw every object it deletes: each must still be there.
                 kind: if self.verify == Verify::Outcomes {
@@ -271,6 +276,8 @@ impl<'v> Commit<'v> {
             let shape = match self.shape {
                 Some(shape) => shape,
                 None => {
+                    // The row layout first: a step's width is its length.
+                    self.layout = self.write(step).layout();
                     let shape = self.shape(step);
                     self.shape = Some(shape);
                     self.pos = 0;
@@ -279,8 +286,6 @@ impl<'v> Commit<'v> {
                     self.unsure.clear();
                     self.matched = 0;
                     self.awaiting = Awaiting::Nothing;
-                    self.why = self.why_of(step, shape.table);
-                    self.layout = self.write(step).layout();
                     self.full = self.render(step, shape.per);
                     shape
                 }
