@@ -507,7 +507,7 @@ mod with_relata {
                     s.unlink(Student::courses(), st, drop);
                     s.link(Student::courses(), st, add);
                 }
-                Ok(())
+                Ok::<_, relata::Error>(())
             })?;
         }
         Ok(())

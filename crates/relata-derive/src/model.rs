@@ -15,6 +15,8 @@ struct Col<'a> {
     index: bool,
     /// `index = "hash"`.
     hash: bool,
+    /// `version`: the optimistic concurrency counter.
+    version: bool,
 }
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -37,7 +39,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     for f in named_fields(input, "Model")? {
         let field = f.ident.as_ref().expect("named");
         let (mut is_pk, mut auto, mut unique, mut index) = (false, false, false, false);
-        let mut hash = false;
+        let (mut hash, mut version) = (false, false);
         let mut name = field.to_string();
         for item in items(&f.attrs)? {
             match item.key.to_string().as_str() {
@@ -58,10 +60,11 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     }
                 }
                 "column" => name = item.string()?.value(),
+                "version" => { item.flag()?; version = true }
                 _ => {
                     return Err(syn::Error::new(
                         item.key.span(),
-                        "unknown attribute; expected primary_key, autoincrement, unique, index or column = \"...\"",
+                        "unknown attribute; expected primary_key, autoincrement, unique, index, version or column = \"...\"",
                     ))
                 }
             }
@@ -71,6 +74,29 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 f.span(),
                 "a hash index cannot enforce `unique`; use `unique` alone (it is indexed)",
             ));
+        }
+        if version {
+            if is_pk || unique {
+                return Err(syn::Error::new(
+                    f.span(),
+                    "a `version` column is a plain counter: not the primary key, not unique",
+                ));
+            }
+            if !is_type(&f.ty, "i64", false) {
+                return Err(syn::Error::new(
+                    f.ty.span(),
+                    "a `version` column must be `i64`: relata sets it to 1 on insert and adds 1 with every update",
+                ));
+            }
+            if let Some(prev) = cols.iter().find(|c: &&Col| c.version) {
+                return Err(syn::Error::new(
+                    f.span(),
+                    format!(
+                        "a model has one version column, and `{}` is already it",
+                        prev.field
+                    ),
+                ));
+            }
         }
         if auto && !is_pk {
             return Err(syn::Error::new(
@@ -106,6 +132,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 unique,
                 index,
                 hash,
+                version,
             });
         }
     }
@@ -187,6 +214,18 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     );
     let pk_doc = format!("The `{pk_name}` column of `{table}` (the primary key).");
     let columns_len = cols.len();
+    let version = match cols.iter().position(|c| c.version) {
+        Some(i) => quote! { ::core::option::Option::Some(#i) },
+        None => quote! { ::core::option::Option::None },
+    };
+    let set_version = cols.iter().find(|c| c.version).map(|c| {
+        let f = c.field;
+        quote! {
+            fn set_version(&mut self, version: i64) {
+                self.#f = version;
+            }
+        }
+    });
 
     Ok(quote! {
         #(#checks)*
@@ -198,6 +237,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 primary_key: #pk_name,
                 autoincrement: #auto,
                 columns: &[#(#column_defs),*],
+                version: #version,
                 slot: {
                     fn slot() -> usize {
                         static SLOT: ::relata::__private::Slot = ::relata::__private::Slot::new();
@@ -235,6 +275,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     #(#copies)*
                 }
             }
+
+            #set_version
         }
 
         impl ::relata::Entity for #ident {

@@ -178,6 +178,12 @@ pub enum Error {
     /// was asked to commit changes. They stay pending: commit them after the block, or run it
     /// as a read-write block.
     ReadOnly,
+    /// An operation that writes into a transaction block's transaction ([`Session::flush`](crate::Session::flush))
+    /// was called outside any block. Nothing was written; the changes stay pending.
+    NoTransaction {
+        /// The operation: `flush()`.
+        operation: &'static str,
+    },
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -294,11 +300,15 @@ impl fmt::Display for Error {
                 matched,
             } => write!(
                 f,
-                "{statement} on {table} expected to match {expected} row{} but matched {matched}: {key} is no longer in the database (another session changed it after this session read it); nothing was written and the session keeps its changes",
+                "{statement} on {table} expected to match {expected} row{} but matched {matched}: {key} is no longer in the database as this session read it (another session deleted it, or changed its version, since); nothing was written and the session keeps its changes",
                 if *expected == 1 { "" } else { "s" }
             ),
             Self::ReadOnly => f.write_str(
                 "cannot commit inside a read-only transaction block; the changes stay pending: commit them after the block, or make it read-write (TxOptions without read_only)",
+            ),
+            Self::NoTransaction { operation } => write!(
+                f,
+                "{operation} writes into a transaction block's transaction, and there is none: call it inside Session::transaction, or commit() instead; the changes stay pending"
             ),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql, .. } => match sql {

@@ -44,6 +44,10 @@ pub struct TableDef {
     pub autoincrement: bool,
     /// The other columns, in field order.
     pub columns: &'static [ColumnDef],
+    /// The version column (`#[relata(version)]`), an index into `columns`: every UPDATE of an
+    /// object checks it still holds the version the session read and increments it, so of two
+    /// sessions that changed the same row, the second to commit gets [`Error::Stale`](crate::Error::Stale).
+    pub version: Option<usize>,
     /// The process-wide slot of this model's type, used to index per-model storage.
     #[doc(hidden)]
     pub slot: fn() -> usize,
@@ -111,6 +115,11 @@ pub trait Model: Sized + Send + 'static {
     fn from_row(id: i64, row: &dyn RowSource, start: usize) -> Result<Self>;
     /// A copy of the object (the session keeps one to know which columns changed).
     fn snapshot(&self) -> Self;
+    /// Sets the version column ([`TableDef::version`]), if the model has one: the session
+    /// counts versions from 1 and increments them as its updates commit.
+    fn set_version(&mut self, version: i64) {
+        let _ = version;
+    }
 }
 
 /// A typed handle to an object held by a session: `Copy`, and the same before and after the

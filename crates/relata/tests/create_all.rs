@@ -82,7 +82,7 @@ fn sqlite_create_all_on_a_complete_schema_does_not_wait_for_a_writer() {
                 w.add(student("Writer"));
                 held_tx.send(()).unwrap();
                 done_rx.recv_timeout(Duration::from_secs(30)).ok();
-                Ok(())
+                Ok::<_, relata::Error>(())
             })
             .unwrap();
         });

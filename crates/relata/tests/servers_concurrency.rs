@@ -154,7 +154,7 @@ fn a_session_does_not_wait_for_another_sessions_block(t: &TestDb) {
                 // Wait for B; B blocked on A would make this time out.
                 let b_done = done_rx.recv_timeout(Duration::from_secs(30));
                 inside.store(false, Ordering::SeqCst);
-                Ok((seen, b_done.is_ok()))
+                Ok::<_, relata::Error>((seen, b_done.is_ok()))
             })
         });
         let b = scope.spawn(move || {
@@ -310,7 +310,7 @@ fn postgres_a_serialization_failure_is_a_retryable_conflict() {
                 match s.transaction(|s| {
                     let n = s.query::<Student>().count()?;
                     s.add(student(&format!("retry {round} saw {n}")));
-                    Ok(n)
+                    Ok::<_, relata::Error>(n)
                 }) {
                     Ok(n) => {
                         retried = Some(n);

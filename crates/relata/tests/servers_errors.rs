@@ -203,7 +203,7 @@ fn postgres_a_failed_commit_inside_a_transaction_block_changes_nothing_and_the_b
         assert_eq!(s.query::<Student>().count()?, 2);
         assert_eq!(s.id(zed), None);
         s[dup].label = "rust 2".into();
-        Ok(())
+        Ok::<_, relata::Error>(())
     })
     .unwrap();
     assert!(!s.has_changes());

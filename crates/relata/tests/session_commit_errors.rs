@@ -236,7 +236,7 @@ fn a_locked_database_is_busy_and_the_commit_can_be_retried() {
             );
             assert!(s.has_changes());
             assert_eq!(s.id(k.alice), None);
-            Ok(())
+            Ok::<_, relata::Error>(())
         })
         .unwrap();
 

@@ -66,7 +66,7 @@ backend_test! {
                     s.add(student(name));
                 }
             }
-            Ok(())
+            Ok::<_, relata::Error>(())
         })
         .unwrap();
         // BEGIN, three counts, the inserts, COMMIT: no transaction per read. SQLite runs one
@@ -145,7 +145,7 @@ backend_test! {
         assert!(!s.has_changes());
         s.transaction(|s| {
             s.add(student("Zoë"));
-            Ok(())
+            Ok::<_, relata::Error>(())
         })
         .unwrap();
         assert_eq!(count(db), 2);
@@ -153,17 +153,20 @@ backend_test! {
 }
 
 backend_test! {
-    fn blocks_nest_into_the_outer_one(t, tables()) {
+    /// A block inside a block is a savepoint of the outer one: it flushes the changes made
+    /// before it (SQLAlchemy's `begin_nested`), and what it did lands with the outer block.
+    fn a_block_inside_a_block_is_a_savepoint_of_the_outer_one(t, tables()) {
         let db = &t.db;
         let mut s = db.session();
         s.transaction(|s| {
             s.add(student("Alice"));
             s.transaction(|s| {
+                assert_eq!(count_in(s), 1, "Alice was flushed when the savepoint began");
                 s.add(student("Bob"));
-                Ok(())
+                Ok::<_, relata::Error>(())
             })?;
-            assert_eq!(count_in(s), 0, "the inner block does not commit on its own");
-            Ok(())
+            assert_eq!(count_in(s), 1, "Bob is pending in the outer block");
+            Ok::<_, relata::Error>(())
         })
         .unwrap();
         assert_eq!(count(db), 2);
@@ -191,7 +194,7 @@ backend_test! {
             s.add(student("Carol"));
             // Another session (its own connection) sees what was committed, not what is pending.
             assert_eq!(count(db), 2);
-            Ok(())
+            Ok::<_, relata::Error>(())
         })
         .unwrap();
         assert_eq!(count(db), 3);
@@ -212,7 +215,7 @@ fn a_second_session_waiting_for_the_only_in_memory_connection_gets_a_clear_error
             let waited = std::thread::spawn(move || other.session().query::<Student>().count())
                 .join()
                 .unwrap();
-            Ok(waited)
+            Ok::<_, relata::Error>(waited)
         })
         .unwrap();
     let err = err.unwrap_err();
@@ -240,7 +243,7 @@ backend_test! {
                 assert_eq!(n, 1);
                 panic!("the application panicked inside the block");
                 #[allow(unreachable_code)]
-                Ok(())
+                Ok::<_, relata::Error>(())
             });
         }));
         assert!(caught.is_err(), "the panic reached the caller");
@@ -259,7 +262,7 @@ backend_test! {
         s.rollback();
         s.transaction(|s| {
             s.add(student("Dora"));
-            Ok(())
+            Ok::<_, relata::Error>(())
         })
         .expect("the next block commits");
         assert_eq!(count(db), 3, "the next block really committed");
@@ -395,7 +398,7 @@ fn sqlite_a_read_only_block_does_not_wait_for_a_writer() {
                 done_rx
                     .recv_timeout(std::time::Duration::from_secs(30))
                     .ok();
-                Ok(())
+                Ok::<_, relata::Error>(())
             })
             .unwrap();
         });

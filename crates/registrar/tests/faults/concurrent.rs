@@ -215,7 +215,7 @@ fn hold_a_write_transaction(
                 });
                 held.send(()).unwrap();
                 std::thread::sleep(hold);
-                Ok(())
+                Ok::<_, relata::Error>(())
             })
             .unwrap();
         }

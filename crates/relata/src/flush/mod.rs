@@ -55,28 +55,38 @@ pub(crate) enum Verify {
     Nothing,
 }
 
-/// Moves the session to the committed state.
+/// Moves the session to the committed state; after a flush (`flush: Some(seq)`), the stores and
+/// link sets keep what it changed in their journals, to put back if the transaction rolls back.
 pub(crate) fn apply(
     plan: &Plan,
     gen: &Generated,
     stores: &mut [Option<Box<dyn AnyStore>>],
     links: &mut [Option<LinkSet>],
+    flush: Option<u32>,
 ) {
     let mut assigned: HashMap<usize, Vec<(u32, i64)>> = HashMap::new();
     for step in &plan.steps {
-        if let Step::Insert { store, slots, .. } = step {
-            let v = assigned.entry(*store).or_default();
-            // The machine checked that every insert got its key before it committed.
-            v.extend(slots.iter().filter_map(|&s| Some((s, gen.get(*store, s)?))));
+        match step {
+            Step::Insert { store, slots, .. } => {
+                let v = assigned.entry(*store).or_default();
+                // The machine checked that every insert got its key before it committed.
+                v.extend(slots.iter().filter_map(|&s| Some((s, gen.get(*store, s)?))));
+            }
+            Step::Update { store, slot, .. } => {
+                if let Some(s) = stores[*store].as_mut() {
+                    s.bump_version(*slot);
+                }
+            }
+            _ => {}
         }
     }
     for (i, s) in stores.iter_mut().enumerate() {
         if let Some(s) = s {
-            s.committed(assigned.get(&i).map_or(&[][..], Vec::as_slice));
+            s.committed(assigned.get(&i).map_or(&[][..], Vec::as_slice), flush);
         }
     }
     for l in links.iter_mut().flatten() {
-        l.committed();
+        l.committed(flush);
         resort_after_updates(plan, stores, l);
     }
 }

@@ -79,6 +79,9 @@ pub(crate) struct LinkSet {
     pub log: Vec<Pending>,
     pub left: Vec<Collection>,
     pub right: Vec<Collection>,
+    /// The changes each flush of the open transaction wrote, by flush number, to make pending
+    /// again if it rolls back.
+    pub journal: Vec<(u32, Vec<Pending>)>,
 }
 
 /// Whether each end of a pair is a new object (whose collections are empty in the database, so
@@ -97,6 +100,7 @@ impl LinkSet {
             log: Vec::new(),
             left: Vec::new(),
             right: Vec::new(),
+            journal: Vec::new(),
         }
     }
 
@@ -299,8 +303,17 @@ impl LinkSet {
 
     /// After a successful commit: nothing is pending. Loaded views already show the committed
     /// state; a view that was never loaded held only pending links, which are now in the database
-    /// and will come back with its first load.
-    pub fn committed(&mut self) {
+    /// and will come back with its first load. After a flush (`flush: Some(seq)`), the changes
+    /// it wrote are kept in the journal; after a commit, the journal is forgotten.
+    pub fn committed(&mut self, flush: Option<u32>) {
+        match flush {
+            Some(seq) if !self.log.is_empty() => {
+                let written = self.live().copied().collect();
+                self.journal.push((seq, written));
+            }
+            Some(_) => {}
+            None => self.journal.clear(),
+        }
         if self.log.is_empty() {
             return;
         }
@@ -311,6 +324,79 @@ impl LinkSet {
                 coll.items.clear();
             }
         }
+    }
+
+    /// Makes the changes that flushes numbered `mark` and later wrote pending again (their
+    /// transaction or savepoint rolled back), under the changes made since, which are replayed on
+    /// top as the `link` and `unlink` calls they were.
+    pub fn revert_flushes(&mut self, mark: u32) {
+        while self.journal.last().is_some_and(|(seq, _)| *seq >= mark) {
+            let (_, written) = self.journal.pop().expect("checked");
+            // Take the changes made since the flush out of view: the views then show what the
+            // flush left in the database.
+            let since: Vec<Pending> = self.live().copied().collect();
+            self.rolled_back();
+            let mut expire = Vec::new();
+            for p in &written {
+                self.record(p.left, p.right, p.op, p.stored);
+                match p.op {
+                    // Loaded views hold the pair (the database had it after the flush); the
+                    // others hold their pending links, which it is again.
+                    LinkOp::Add => {
+                        self.view_add_unloaded(p.left, p.right);
+                    }
+                    // A pair removed without knowing whether the database had it: a view loaded
+                    // since cannot tell either, so it is read again.
+                    LinkOp::Remove if p.stored.is_none() => expire.push((p.left, p.right)),
+                    LinkOp::Remove => {}
+                }
+            }
+            for (l, r) in expire {
+                self.expire(Side::Left, l);
+                self.expire(Side::Right, r);
+            }
+            const OLD: NewEnds = NewEnds {
+                left: false,
+                right: false,
+            };
+            for p in since {
+                match p.op {
+                    LinkOp::Add => self.link(p.left, p.right, OLD),
+                    LinkOp::Remove => self.unlink(p.left, p.right, OLD),
+                };
+            }
+        }
+    }
+
+    /// Puts a pending pair in the views that are not loaded (a loaded one has it already).
+    fn view_add_unloaded(&mut self, l: u32, r: u32) {
+        if !self.collection(Side::Left, l).is_some_and(|s| s.loaded) {
+            self.collection_mut(Side::Left, l).push(r);
+        }
+        if !self.collection(Side::Right, r).is_some_and(|s| s.loaded) {
+            self.collection_mut(Side::Right, r).push(l);
+        }
+    }
+
+    /// Forgets what a collection read from the database: it holds its object's pending links
+    /// only, and is read again when next asked for.
+    pub fn expire(&mut self, side: Side, slot: u32) {
+        if !self.collection(side, slot).is_some_and(|s| s.loaded) {
+            return;
+        }
+        let items = self
+            .live()
+            .filter(|p| p.op == LinkOp::Add)
+            .filter_map(|p| match side {
+                Side::Left => (p.left == slot).then_some(p.right),
+                Side::Right => (p.right == slot).then_some(p.left),
+            })
+            .collect();
+        *self.collection_mut(side, slot) = Collection {
+            loaded: false,
+            sorted: false,
+            items,
+        };
     }
 
     /// Marks every collection on `side` to be sorted again at its next read (a target's sort
@@ -373,6 +459,7 @@ mod tests {
             primary_key: "id",
             autoincrement: false,
             columns: &[],
+            version: None,
             slot: || 0,
         };
         LinkSet::new(&DEF)

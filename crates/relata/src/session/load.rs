@@ -23,6 +23,7 @@ impl Session {
         spec: &QuerySpec,
         eager: &[EagerSpec],
     ) -> Result<Vec<Key<M>>> {
+        self.autoflush()?;
         let mut params = Vec::new();
         let sql = sql::select(self.db.dialect(), M::TABLE, spec, &mut params);
         let slots = self.run_select::<M>(&sql, &params)?;
@@ -67,6 +68,7 @@ impl Session {
 
     /// Counts the rows a query matches.
     pub(crate) fn run_count<M: Model>(&mut self, spec: &QuerySpec) -> Result<u64> {
+        self.autoflush()?;
         let mut params = Vec::new();
         let sql = sql::count(self.db.dialect(), M::TABLE, spec, &mut params);
         let why = Doing("count", M::TABLE.name);

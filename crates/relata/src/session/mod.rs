@@ -3,6 +3,7 @@
 //! the start and end of transaction blocks are machines (`io::Machine`) that the session hands
 //! to its database's connection to run.
 
+mod blocks;
 mod commit;
 mod links;
 mod load;
@@ -75,6 +76,13 @@ pub struct Session {
     /// The current block's options (a `commit()` inside it opens the next transaction with
     /// them).
     block: TxOptions,
+    /// How many flushes the block's open transaction holds (each numbered, from 0, in the
+    /// stores' and link sets' journals).
+    flushes: u32,
+    /// The savepoints open, innermost last: the number of flushes when each began.
+    savepoints: Vec<u32>,
+    /// Whether queries in a read-write block flush first.
+    autoflush: bool,
 }
 
 /// Statements of a fixed shape, rendered once per session.
@@ -118,6 +126,9 @@ impl Session {
             sql_cache: SqlCache::default(),
             pinned: None,
             block: TxOptions::new(),
+            flushes: 0,
+            savepoints: Vec::new(),
+            autoflush: false,
         }
     }
 

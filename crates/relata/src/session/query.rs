@@ -22,7 +22,9 @@ pub(crate) struct EagerSpec {
 /// session's identity map (one row is one key) and come back as keys; objects already in the
 /// session keep their pending changes.
 ///
-/// Queries read what the database holds: commit pending changes first if a filter must see them.
+/// Queries read what the database holds: pending changes are not in it until committed, or
+/// flushed in a transaction block ([`Session::flush`], or [`Session::set_autoflush`] to flush
+/// before every query of a block).
 pub struct Query<'s, M: Model> {
     session: &'s mut Session,
     spec: QuerySpec,

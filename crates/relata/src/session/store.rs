@@ -61,6 +61,21 @@ pub(crate) struct Store<M: Model> {
     /// How many objects are detached (a terminal state), so reads can skip the state filter
     /// when none are.
     pub detached: usize,
+    /// What each flush of the open transaction changed, to put back if it rolls back.
+    pub journal: Vec<Flushed<M>>,
+}
+
+/// What one flush (`Session::flush`) did to a store's objects, kept until the transaction ends:
+/// if it rolls back, the flushed changes become pending again.
+pub(crate) struct Flushed<M> {
+    /// The flush's number in the transaction.
+    pub seq: u32,
+    /// Objects inserted, with the id they had before (a requested one, or `None`).
+    pub inserted: Vec<(u32, Option<i64>)>,
+    /// Objects updated, with their state before the flush.
+    pub updated: Vec<(u32, Box<M>)>,
+    /// Objects deleted.
+    pub deleted: Vec<u32>,
 }
 
 impl<M: Model> Store<M> {
@@ -72,10 +87,14 @@ impl<M: Model> Store<M> {
             dirty: Vec::new(),
             deleted: Vec::new(),
             detached: 0,
+            journal: Vec::new(),
         }
     }
 
-    pub fn add(&mut self, obj: M) -> u32 {
+    pub fn add(&mut self, mut obj: M) -> u32 {
+        if M::TABLE.version.is_some() {
+            obj.set_version(1);
+        }
         let slot = self.entries.len() as u32;
         self.entries.push(Entry {
             obj,
@@ -163,8 +182,9 @@ impl<M: Model> Store<M> {
         let e = &self.entries[slot as usize];
         match &e.snapshot {
             None => Vec::new(),
+            // The version column is relata's to write (`bump_version`), not a change.
             Some(old) => (0..M::TABLE.columns.len())
-                .filter(|&c| e.obj.value(c) != old.value(c))
+                .filter(|&c| Some(c) != M::TABLE.version && e.obj.value(c) != old.value(c))
                 .collect(),
         }
     }
@@ -193,8 +213,16 @@ pub(crate) trait AnyStore: Any + Send {
     fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32>;
     fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32>;
     /// Applies a successful commit: new objects get their ids, snapshots are dropped, deleted
-    /// objects leave the identity map.
-    fn committed(&mut self, ids: &[(u32, i64)]);
+    /// objects leave the identity map. A flush (`flush: Some(seq)`) keeps in the store's journal
+    /// what it changed; a commit forgets the journal.
+    fn committed(&mut self, ids: &[(u32, i64)], flush: Option<u32>);
+    /// An update of the object committed (or was flushed): its version column, if it has one,
+    /// holds the next version, as the database row now does.
+    fn bump_version(&mut self, slot: u32);
+    /// Puts back what the flushes numbered `mark` and later changed (their transaction or
+    /// savepoint rolled back): those changes are pending again. Returns the slots of new objects
+    /// deleted after their flush, which are detached again (their links must go).
+    fn revert_flushes(&mut self, mark: u32) -> Vec<u32>;
     /// Discards pending changes: new objects are detached, modified ones restored, deleted ones
     /// persistent again.
     fn rolled_back(&mut self);
@@ -264,15 +292,30 @@ impl<M: Model> AnyStore for Store<M> {
     fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32> {
         Store::merge_with_id(self, id, row, start)
     }
-    fn committed(&mut self, ids: &[(u32, i64)]) {
+    fn committed(&mut self, ids: &[(u32, i64)], flush: Option<u32>) {
+        let mut record = flush.map(|seq| Flushed {
+            seq,
+            inserted: Vec::new(),
+            updated: Vec::new(),
+            deleted: Vec::new(),
+        });
+        if record.is_none() {
+            self.journal.clear();
+        }
         for &(slot, id) in ids {
             let e = &mut self.entries[slot as usize];
+            if let Some(r) = &mut record {
+                r.inserted.push((slot, e.obj.id()));
+            }
             e.obj.set_id(Some(id));
             e.state = State::Persistent;
             self.by_id.insert(id, slot);
         }
         for slot in self.dirty.drain(..) {
-            self.entries[slot as usize].snapshot = None;
+            let old = self.entries[slot as usize].snapshot.take();
+            if let (Some(r), Some(old)) = (&mut record, old) {
+                r.updated.push((slot, old));
+            }
         }
         for slot in self.deleted.drain(..) {
             let e = &mut self.entries[slot as usize];
@@ -281,8 +324,76 @@ impl<M: Model> AnyStore for Store<M> {
             }
             e.state = State::Detached;
             self.detached += 1;
+            if let Some(r) = &mut record {
+                r.deleted.push(slot);
+            }
         }
         self.new.clear();
+        if let Some(r) = record {
+            self.journal.push(r);
+        }
+    }
+    fn bump_version(&mut self, slot: u32) {
+        if let Some(c) = M::TABLE.version {
+            let e = &mut self.entries[slot as usize];
+            if let ValueRef::Integer(v) = e.obj.value(c) {
+                e.obj.set_version(v + 1);
+            }
+        }
+    }
+    fn revert_flushes(&mut self, mark: u32) -> Vec<u32> {
+        let mut dropped = Vec::new();
+        while self.journal.last().is_some_and(|r| r.seq >= mark) {
+            let r = self.journal.pop().expect("checked");
+            for slot in r.deleted {
+                let e = &mut self.entries[slot as usize];
+                e.state = State::Deleted;
+                self.detached -= 1;
+                if let Some(id) = e.obj.id() {
+                    self.by_id.insert(id, slot);
+                }
+                self.deleted.push(slot);
+            }
+            for (slot, old) in r.updated {
+                // Changed again since the flush: the older state is the one to compare with.
+                let e = &mut self.entries[slot as usize];
+                if let Some(ValueRef::Integer(v)) = M::TABLE.version.map(|c| old.value(c)) {
+                    // The row holds the version from before the flush again.
+                    e.obj.set_version(v);
+                }
+                if e.snapshot.replace(old).is_none() {
+                    self.dirty.push(slot);
+                }
+            }
+            let mut again = Vec::with_capacity(r.inserted.len());
+            for (slot, before) in r.inserted {
+                let e = &mut self.entries[slot as usize];
+                if let Some(id) = e.obj.id() {
+                    self.by_id.remove(id);
+                }
+                e.obj.set_id(before);
+                if e.snapshot.take().is_some() {
+                    self.dirty.retain(|&d| d != slot);
+                }
+                match e.state {
+                    State::Deleted => {
+                        // New again, and deleted: gone, as a new object deleted before its
+                        // first commit is.
+                        self.deleted.retain(|&d| d != slot);
+                        e.state = State::Detached;
+                        self.detached += 1;
+                        dropped.push(slot);
+                    }
+                    _ => {
+                        e.state = State::New;
+                        again.push(slot);
+                    }
+                }
+            }
+            // Earlier flushes' objects come first, as they were added first.
+            self.new.splice(0..0, again);
+        }
+        dropped
     }
     fn rolled_back(&mut self) {
         for slot in self.new.drain(..) {

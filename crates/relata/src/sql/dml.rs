@@ -71,10 +71,12 @@ impl Write<'_> {
                 .into_iter()
                 .chain((0..table.columns.len()).map(Param::Column))
                 .collect(),
-            Write::Update { columns, .. } => columns
+            // The version, if any, is set to the next one by the SQL, and checked by the WHERE.
+            Write::Update { table, columns } => columns
                 .iter()
                 .map(|&c| Param::Column(c))
                 .chain([Param::Key])
+                .chain(table.version.map(Param::Column))
                 .collect(),
             Write::DeleteObjects { .. } => vec![Param::Key],
             Write::InsertPairs { .. } | Write::DeletePairs { .. } => {
@@ -94,22 +96,25 @@ impl Write<'_> {
                     s.push(" RETURNING ").ident(table.primary_key);
                 }
             }
-            Write::Update { table, .. } => {
+            Write::Update { table, columns } => {
                 s.push("UPDATE ").ident(table.name).push(" SET ");
-                let mut first = true;
-                for p in self.layout() {
-                    if let Param::Column(c) = p {
-                        if !first {
-                            s.push(", ");
-                        }
-                        first = false;
-                        s.ident(table.columns[c].name).push(" = ").param();
+                for (i, &c) in columns.iter().enumerate() {
+                    if i > 0 {
+                        s.push(", ");
                     }
+                    s.ident(table.columns[c].name).push(" = ").param();
+                }
+                let version = table.version.map(|c| table.columns[c].name);
+                if let Some(v) = version {
+                    s.push(", ").ident(v).push(" = ").ident(v).push(" + 1");
                 }
                 s.push(" WHERE ")
                     .ident(table.primary_key)
                     .push(" = ")
                     .param();
+                if let Some(v) = version {
+                    s.push(" AND ").ident(v).push(" = ").param();
+                }
             }
             Write::DeleteObjects { table, returning } => {
                 s.push("DELETE FROM ")

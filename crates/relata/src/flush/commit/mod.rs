@@ -40,9 +40,16 @@ pub(crate) enum Tx {
     /// Inside a transaction block, whose transaction is open: the writes, `COMMIT` (or
     /// `ROLLBACK`), then the block's next transaction begins with `reopen`, if given.
     Block { reopen: Option<Cow<'static, str>> },
+    /// A flush inside a transaction block: the writes between `SAVEPOINT` and `RELEASE`; if
+    /// anything fails, `ROLLBACK TO` the savepoint undoes them and the block's transaction goes
+    /// on.
+    Savepoint,
     /// The writes only (rendering them).
     None,
 }
+
+/// The savepoint a flush writes in.
+const FLUSH_SAVEPOINT: &str = "relata_flush";
 
 /// Where the commit stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +58,8 @@ enum Phase {
     Steps,
     Commit,
     Rollback,
+    /// Releasing a flush's savepoint after rolling back to it.
+    Release,
     Analyze,
     Reopen,
     Finished,
@@ -104,6 +113,9 @@ enum Why {
     Begin,
     Commit,
     Rollback,
+    Savepoint,
+    Release,
+    RollbackTo,
     Statistics,
     Diagnose,
     Insert(&'static str),
@@ -120,6 +132,9 @@ impl fmt::Display for Why {
             Why::Begin => f.write_str("begin"),
             Why::Commit => f.write_str("commit"),
             Why::Rollback => f.write_str("rollback"),
+            Why::Savepoint => f.write_str("flush: savepoint"),
+            Why::Release => f.write_str("flush: release savepoint"),
+            Why::RollbackTo => f.write_str("flush: rollback to savepoint"),
             Why::Statistics => f.write_str("statistics after a bulk load"),
             Why::Diagnose => f.write_str("diagnose"),
             Why::Insert(t) => write!(f, "commit: insert {t}"),
@@ -272,13 +287,13 @@ impl<'v> Commit<'v> {
         verify: Verify,
         tx: Tx,
     ) -> Self {
-        let analyze = if d.capabilities().analyze_after_bulk_load && !matches!(tx, Tx::None) {
+        let analyze = if d.capabilities().analyze_after_bulk_load && matches!(tx, Tx::Own(_)) {
             super::plan::bulk_loaded(plan, view)
         } else {
             Vec::new()
         };
         let phase = match tx {
-            Tx::Own(_) => Phase::Begin,
+            Tx::Own(_) | Tx::Savepoint => Phase::Begin,
             _ => Phase::Steps,
         };
         Commit {
@@ -412,13 +427,16 @@ impl io::Machine for Commit<'_> {
     fn next(&mut self) -> Option<Work<'_>> {
         loop {
             let ready = match self.phase {
-                Phase::Begin => {
-                    let Tx::Own(begin) = &self.tx else {
-                        unreachable!("only an own transaction begins")
-                    };
-                    self.sql = begin.to_string();
-                    self.control(Why::Begin, Text::Own)
-                }
+                Phase::Begin => match &self.tx {
+                    Tx::Own(begin) => {
+                        self.sql = begin.to_string();
+                        self.control(Why::Begin, Text::Own)
+                    }
+                    _ => {
+                        self.sql = format!("SAVEPOINT {FLUSH_SAVEPOINT}");
+                        self.control(Why::Savepoint, Text::Own)
+                    }
+                },
                 Phase::Steps => {
                     let ready = self.step_work();
                     if !ready && self.phase == Phase::Steps {
@@ -429,8 +447,20 @@ impl io::Machine for Commit<'_> {
                     }
                     ready
                 }
+                Phase::Commit if matches!(self.tx, Tx::Savepoint) => {
+                    self.sql = format!("RELEASE SAVEPOINT {FLUSH_SAVEPOINT}");
+                    self.control(Why::Release, Text::Own)
+                }
                 Phase::Commit => self.control(Why::Commit, Text::Fixed("COMMIT")),
+                Phase::Rollback if matches!(self.tx, Tx::Savepoint) => {
+                    self.sql = format!("ROLLBACK TO SAVEPOINT {FLUSH_SAVEPOINT}");
+                    self.control(Why::RollbackTo, Text::Own)
+                }
                 Phase::Rollback => self.control(Why::Rollback, Text::Fixed("ROLLBACK")),
+                Phase::Release => {
+                    self.sql = format!("RELEASE SAVEPOINT {FLUSH_SAVEPOINT}");
+                    self.control(Why::Release, Text::Own)
+                }
                 Phase::Analyze if self.analyze.is_empty() => {
                     self.phase = self.after_end();
                     false
@@ -490,7 +520,8 @@ impl io::Machine for Commit<'_> {
             // The error that matters is the first one; a failed ROLLBACK (there may be no
             // transaction left to roll back) adds nothing. Statistics are an optimisation: a
             // failure (such as not owning the table) changes nothing.
-            Phase::Rollback | Phase::Analyze => self.phase = self.after_end(),
+            Phase::Rollback if matches!(self.tx, Tx::Savepoint) => self.phase = Phase::Release,
+            Phase::Rollback | Phase::Release | Phase::Analyze => self.phase = self.after_end(),
             Phase::Reopen => {
                 self.reopened = outcome.is_ok();
                 self.phase = Phase::Finished;
