@@ -182,6 +182,11 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             const ENTITY: ::relata::EntityDef = ::relata::EntityDef::Association(<Self as ::relata::Association>::ASSOC);
         }
 
+        // Known to every session, so deleting an object removes its pairs here.
+        ::relata::__private::inventory::submit! {
+            ::relata::__private::Registered(<#ident as ::relata::Association>::ASSOC)
+        }
+
         // The struct is a declaration: its fields are never read at run time. Reading them here
         // keeps users' dead-code lints quiet without an allow on their code.
         impl #ident {

@@ -3,12 +3,11 @@
 //! hands out sessions, and runs `create_all` and `execute_batch` as machines on a connection of
 //! their own.
 
-use std::collections::HashSet;
-
 use crate::backend;
 use crate::error::{Error, Result};
 use crate::io::{
     Connection, Control, Database, Machine, Params, Reader, Reads, StatementLog, Statements,
+    TableNames,
 };
 use crate::schema::Schema;
 use crate::session::Session;
@@ -36,9 +35,7 @@ impl Database {
     /// The first connection is opened here, so an unreachable server or a bad file is an error
     /// now, not at the first query. Every connection enforces foreign keys.
     pub fn open(url: &str) -> Result<Database> {
-        Ok(Database {
-            engine: backend::open(url)?,
-        })
+        Ok(Database::with_engine(backend::open(url)?))
     }
 
     /// A database handle that never connects: sessions on it can build objects and links and
@@ -46,9 +43,7 @@ impl Database {
     /// [`Schema::ddl`] works as usual, but anything that needs the database fails with
     /// `Error::Connect`.
     pub fn offline(dialect: &'static dyn Dialect) -> Database {
-        Database {
-            engine: backend::offline(dialect),
-        }
+        Database::with_engine(backend::offline(dialect))
     }
 
     /// A new session on this database.
@@ -68,13 +63,14 @@ impl Database {
         let d = self.dialect();
         let statements = schema.ddl(d)?;
         let wanted = schema.objects(d)?;
+        self.set_table_names(None);
         let mut conn = self.engine.checkout()?;
         let existing = self
             .read(
                 &mut *conn,
                 "create_all: existing tables",
                 d.existing_tables_and_indexes(),
-                Names::default(),
+                TableNames::default(),
             )?
             .0;
         if wanted.iter().all(|name| existing.contains(name)) {
@@ -164,24 +160,13 @@ impl Database {
     /// SQL leaves open is rolled back then, so it cannot leak into the next user of the
     /// connection. To hold a transaction across calls, use `Session::transaction`.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.set_table_names(None);
         let mut conn = self.engine.checkout()?;
         self.control(&mut *conn, "execute_batch", sql)
     }
 }
 
 /// The names in the first column of a catalog query's rows.
-#[derive(Default)]
-struct Names(HashSet<String>);
-
-impl Reader for Names {
-    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        if let Ok(Some(name)) = row.get_text(0) {
-            self.0.insert(name);
-        }
-        Ok(())
-    }
-}
-
 /// Whether a lock query answered 1 (granted).
 #[derive(Default)]
 struct Granted(bool);

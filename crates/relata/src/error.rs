@@ -225,6 +225,17 @@ impl fmt::Display for Error {
                     ConstraintKind::Unique | ConstraintKind::PrimaryKey => {
                         write!(f, "{constraint} must be unique ({kind})")?
                     }
+                    // A delete of a row that rows of another table still reference: the rejected
+                    // row is of another table than the error's.
+                    ConstraintKind::ForeignKey
+                        if row.as_deref().is_some_and(|r| !r.starts_with(&format!("{table}("))) =>
+                    {
+                        let row = row.as_deref().unwrap_or_default();
+                        return write!(
+                            f,
+                            "{row} is still referenced by rows of {table} ({kind} {constraint}): delete or change those rows first, or declare the foreign key ON DELETE CASCADE; nothing was written and the session keeps its changes (database said: {message})"
+                        );
+                    }
                     ConstraintKind::ForeignKey => {
                         write!(f, "a row of {table} refers to a missing row ({kind} {constraint})")?
                     }

@@ -215,9 +215,46 @@ pub(crate) trait Connection: Send {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) engine: Arc<dyn Engine>,
+    /// The database's table names, read once when a commit first needs them (to know which
+    /// association tables to clear of a deleted object's pairs); forgotten by `create_all` and
+    /// `execute_batch`, which may change them.
+    pub(crate) tables: Arc<std::sync::Mutex<Option<Arc<TableNames>>>>,
+}
+
+/// The names of a database's tables (and indexes), as its catalog lists them.
+#[derive(Debug, Default)]
+pub(crate) struct TableNames(pub std::collections::HashSet<String>);
+
+impl Reader for TableNames {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        if let Ok(Some(name)) = row.get_text(0) {
+            self.0.insert(name);
+        }
+        Ok(())
+    }
 }
 
 impl Database {
+    /// A handle on `engine`.
+    pub(crate) fn with_engine(engine: Arc<dyn Engine>) -> Database {
+        Database {
+            engine,
+            tables: Arc::default(),
+        }
+    }
+
+    /// The table names, if read already.
+    pub(crate) fn table_names(&self) -> Option<Arc<TableNames>> {
+        self.tables.lock().map_or(None, |t| t.clone())
+    }
+
+    /// Keeps the table names read from the catalog, or forgets them (`None`).
+    pub(crate) fn set_table_names(&self, names: Option<TableNames>) {
+        if let Ok(mut t) = self.tables.lock() {
+            *t = names.map(Arc::new);
+        }
+    }
+
     /// The URL it was opened with (any password masked).
     pub fn url(&self) -> &str {
         self.engine.url()

@@ -127,4 +127,6 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::{assert_column_type, assert_model, Slot};
+    pub use crate::relation::Registered;
+    pub use inventory;
 }

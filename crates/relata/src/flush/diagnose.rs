@@ -102,3 +102,27 @@ pub(crate) fn missing_parents(mut e: Error, def: &AssocDef, missing: Vec<String>
     }
     e
 }
+
+/// The foreign key error of a delete that rows of other tables still reference, named from the
+/// catalog (`found`: each referencing table and column): the error's table is the referencing
+/// one, its constraint what references `table`.
+pub(crate) fn still_referenced(mut e: Error, table: &str, found: &[(String, String)]) -> Error {
+    if let Error::Constraint {
+        table: t,
+        constraint,
+        ..
+    } = &mut e
+    {
+        if !found.is_empty() {
+            let mut tables: Vec<&str> = found.iter().map(|(t, _)| t.as_str()).collect();
+            tables.dedup();
+            *t = tables.join(", ");
+            *constraint = found
+                .iter()
+                .map(|(t, c)| format!("{t}.{c} REFERENCES {table}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+    }
+    e
+}

@@ -72,13 +72,22 @@ pub(crate) fn apply(
                 // The machine checked that every insert got its key before it committed.
                 v.extend(slots.iter().filter_map(|&s| Some((s, gen.get(*store, s)?))));
             }
-            Step::Update { store, slot, .. } => {
+            Step::Update {
+                store,
+                slot,
+                read_as,
+                ..
+            } => {
                 if let Some(s) = stores[*store].as_mut() {
-                    s.bump_version(*slot);
+                    s.bump_version(*slot, *read_as);
                 }
             }
             _ => {}
         }
+    }
+    for s in &plan.switches {
+        // The new object holds the row now: stored, with its key.
+        assigned.entry(s.store).or_default().push((s.slot, s.id));
     }
     for (i, s) in stores.iter_mut().enumerate() {
         if let Some(s) = s {

@@ -1,7 +1,8 @@
 //! Planning a commit: session state in, a [`Plan`] (data) out, with no IO.
 
 use crate::error::{Error, Result};
-use crate::relation::Processor;
+use crate::io::TableNames;
+use crate::relation::{referencing, AssocDef, Processor, Side};
 use crate::session::{AnyStore, LinkSet, State};
 use crate::toposort::toposort;
 
@@ -12,6 +13,9 @@ pub(crate) struct View<'a> {
     pub store_order: &'a [usize],
     pub links: &'a [Option<LinkSet>],
     pub link_order: &'a [usize],
+    /// The database's tables, when known: a deleted object's pairs are cleared from the
+    /// association tables among them (from every registered one when not known).
+    pub tables: Option<&'a TableNames>,
 }
 
 impl<'a> View<'a> {
@@ -39,12 +43,23 @@ pub(crate) enum Step {
         slots: Vec<u32>,
         with_id: bool,
     },
-    /// Update the changed columns of one object.
+    /// Update the changed columns of one object. `read_as` is the object the session read the
+    /// row as, whose version an UPDATE checks: itself, or, in a row switch, the deleted object
+    /// whose row a new one with its key takes over.
     Update {
         store: usize,
         slot: u32,
         id: i64,
         columns: Vec<usize>,
+        read_as: u32,
+    },
+    /// Delete every association row whose `side` references one of `ids` (objects being
+    /// deleted, or whose row another object takes over): relata clears them itself, so deletes
+    /// work where the association has no `ON DELETE CASCADE`.
+    UnlinkAll {
+        assoc: &'static AssocDef,
+        side: Side,
+        ids: Vec<i64>,
     },
     /// Delete association rows. With `checked`, the session saw every pair in the database (a
     /// loaded collection held it), so each must still be there: a pair another session unlinked
@@ -67,7 +82,7 @@ pub(crate) enum Step {
         pairs: Vec<(End, End)>,
         skip_present: bool,
     },
-    /// Delete objects (their association rows go by cascade).
+    /// Delete objects (their association rows are deleted first, by `UnlinkAll`).
     Delete { store: usize, ids: Vec<i64> },
 }
 
@@ -75,12 +90,27 @@ pub(crate) enum Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub(crate) steps: Vec<Step>,
+    /// Row switches: a new object (`store`, `slot`) added with the key `id` of a deleted object
+    /// takes its row over by an UPDATE instead of a DELETE and an INSERT (SQLAlchemy's "row
+    /// switch"); the deleted object's pairs are cleared first.
+    pub(crate) switches: Vec<Switch>,
+}
+
+/// A row switch: see [`Plan::switches`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Switch {
+    pub store: usize,
+    /// The new object.
+    pub slot: u32,
+    /// The deleted one.
+    pub old: u32,
+    pub id: i64,
 }
 
 impl Plan {
     /// Whether the commit has nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.switches.is_empty()
     }
 
     /// How many steps (each a batch of one kind of statement on one table).
@@ -124,6 +154,9 @@ enum Action {
     Save(usize),
     /// Update its changed objects.
     Update(usize),
+    /// Clear the association rows of its deleted objects (before any pair is inserted: a row
+    /// switch's new object may link the key again).
+    Detach(usize),
     /// Delete and insert an association's pairs (link set slot).
     Pairs(usize),
     /// Delete a model's deleted objects.
@@ -138,6 +171,7 @@ fn actions(view: View<'_>) -> Vec<Action> {
         .iter()
         .map(|&s| Action::Save(s))
         .chain(stores.iter().map(|&s| Action::Update(s)))
+        .chain(stores.iter().map(|&s| Action::Detach(s)))
         .chain(view.link_order.iter().map(|&l| Action::Pairs(l)))
         .chain(stores.iter().rev().map(|&s| Action::Delete(s)))
         .collect()
@@ -147,7 +181,7 @@ fn actions(view: View<'_>) -> Vec<Action> {
 fn depends_on(view: View<'_>, actions: &[Action], action: Action) -> Vec<usize> {
     let index = |wanted: Action| actions.iter().position(|&a| a == wanted);
     match action {
-        Action::Save(_) | Action::Delete(_) => Vec::new(),
+        Action::Save(_) | Action::Delete(_) | Action::Detach(_) => Vec::new(),
         Action::Update(s) => index(Action::Save(s)).into_iter().collect(),
         // A relation's rows wait for the inserts its processor names (they take their keys).
         Action::Pairs(l) => view
@@ -163,6 +197,7 @@ fn depends_on(view: View<'_>, actions: &[Action], action: Action) -> Vec<usize> 
 /// Plans a commit.
 pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
     let mut steps = Vec::new();
+    let switches = switches(view);
     let actions = actions(view);
     let order =
         toposort(actions.len(), |i| depends_on(view, &actions, actions[i])).map_err(|cycle| {
@@ -175,21 +210,64 @@ pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
         })?;
     for action in order.into_iter().map(|i| actions[i]) {
         match action {
-            Action::Save(st) => save(view, st, &mut steps),
-            Action::Update(st) => update(view, st, &mut steps)?,
+            Action::Save(st) => save(view, st, &switches, &mut steps),
+            Action::Update(st) => update(view, st, &switches, &mut steps)?,
+            Action::Detach(st) => detach(view, st, &mut steps),
             Action::Pairs(ls) => view.links(ls).def.process_saves(view, ls, &mut steps)?,
-            Action::Delete(st) => delete(view, st, &mut steps),
+            Action::Delete(st) => delete(view, st, &switches, &mut steps),
         }
     }
-    Ok(Plan { steps })
+    Ok(Plan { steps, switches })
+}
+
+/// The row switches of the session: new objects added with the key of a deleted object of
+/// their model.
+fn switches(view: View<'_>) -> Vec<Switch> {
+    let mut out = Vec::new();
+    for &st in view.store_order {
+        let store = view.store(st);
+        if store.deleted_slots().is_empty() {
+            continue;
+        }
+        for &slot in store.new_slots() {
+            if store.state(slot) != State::New {
+                continue;
+            }
+            let Some(id) = store.requested_id(slot) else {
+                continue;
+            };
+            if let Some(old) = store
+                .slot_of(id)
+                .filter(|&o| store.state(o) == State::Deleted)
+            {
+                // One object takes a row over; another with the same key is a plain insert,
+                // which the primary key rejects.
+                if !out.iter().any(|s: &Switch| s.store == st && s.id == id) {
+                    out.push(Switch {
+                        store: st,
+                        slot,
+                        old,
+                        id,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn switched(switches: &[Switch], st: usize, slot: u32) -> bool {
+    switches
+        .iter()
+        .any(|s| s.store == st && (s.slot == slot || s.old == slot))
 }
 
 /// Inserts of a model's new objects.
-fn save(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
+fn save(view: View<'_>, st: usize, switches: &[Switch], steps: &mut Vec<Step>) {
     let store = view.store(st);
     let (mut plain, mut with_id) = (Vec::new(), Vec::new());
     for &slot in store.new_slots() {
-        if store.state(slot) == State::New {
+        if store.state(slot) == State::New && !switched(switches, st, slot) {
             if store.requested_id(slot).is_some() {
                 &mut with_id
             } else {
@@ -216,9 +294,21 @@ fn save(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
     }
 }
 
-/// Updates of a model's changed objects.
-fn update(view: View<'_>, st: usize, steps: &mut Vec<Step>) -> Result<()> {
+/// Updates of a model's changed objects, and the rows new objects take over (every column).
+fn update(view: View<'_>, st: usize, switches: &[Switch], steps: &mut Vec<Step>) -> Result<()> {
     let store = view.store(st);
+    for s in switches.iter().filter(|s| s.store == st) {
+        let version = store.table().version;
+        steps.push(Step::Update {
+            store: st,
+            slot: s.slot,
+            id: s.id,
+            columns: (0..store.table().columns.len())
+                .filter(|&c| Some(c) != version)
+                .collect(),
+            read_as: s.old,
+        });
+    }
     for &slot in store.dirty_slots() {
         if store.state(slot) != State::Persistent {
             continue;
@@ -232,21 +322,46 @@ fn update(view: View<'_>, st: usize, steps: &mut Vec<Step>) -> Result<()> {
                 slot,
                 id,
                 columns,
+                read_as: slot,
             });
         }
     }
     Ok(())
 }
 
-/// Deletes of a model's deleted objects (their association rows go by cascade).
-fn delete(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
+/// The ids of a model's deleted objects; with `switches`, leaving out rows that new objects
+/// take over.
+fn deleted_ids(view: View<'_>, st: usize, switches: Option<&[Switch]>) -> Vec<i64> {
     let store = view.store(st);
-    let ids: Vec<i64> = store
+    store
         .deleted_slots()
         .iter()
         .filter(|&&s| store.state(s) == State::Deleted)
+        .filter(|&&s| switches.is_none_or(|sw| !switched(sw, st, s)))
         .filter_map(|&s| store.id(s))
-        .collect();
+        .collect()
+}
+
+/// Deletes of the association rows of a model's deleted objects (switched ones included), from
+/// every association that references the model and that the database has.
+fn detach(view: View<'_>, st: usize, steps: &mut Vec<Step>) {
+    let ids = deleted_ids(view, st, None);
+    if ids.is_empty() {
+        return;
+    }
+    let exists = |table: &str| view.tables.is_none_or(|t| t.0.contains(table));
+    for (assoc, side) in referencing(view.store(st).table(), exists) {
+        steps.push(Step::UnlinkAll {
+            assoc,
+            side,
+            ids: ids.clone(),
+        });
+    }
+}
+
+/// Deletes of a model's deleted objects (their association rows are gone already).
+fn delete(view: View<'_>, st: usize, switches: &[Switch], steps: &mut Vec<Step>) {
+    let ids = deleted_ids(view, st, Some(switches));
     if !ids.is_empty() {
         steps.push(Step::Delete { store: st, ids });
     }

@@ -211,7 +211,7 @@ fn update_writes_only_changed_columns() {
 }
 
 #[test]
-fn deletes_come_last_after_pair_changes_and_skip_pairs_of_deleted_objects() {
+fn deletes_clear_their_pairs_and_come_last_skipping_pending_pairs_of_deleted_objects() {
     let mut s = session();
     let alice = s.adopt(student(Some(1), "Alice"));
     let bob = s.adopt(student(Some(2), "Bob"));
@@ -222,12 +222,13 @@ fn deletes_come_last_after_pair_changes_and_skip_pairs_of_deleted_objects() {
     s.unlink(Student::courses(), alice, art); // a new course has no pairs: no-op
     s.unlink(Course::students(), math, bob); // cancels the link above
     s.link(Student::courses(), alice, art);
-    s.delete(alice); // its pending links go with it (cascade)
+    s.delete(alice); // its pending links go with it: all its pairs are deleted
     s.unlink(Student::courses(), bob, math);
     check(
         &s,
         &[
             r#"INSERT INTO "courses" ("title", "credits") VALUES (?, ?) -- ["Art", 5]"#,
+            r#"DELETE FROM "student_course" WHERE "student_id" IN (?) -- [1]"#,
             r#"DELETE FROM "student_course" WHERE "student_id" = ? AND "course_id" = ? -- [2, 10]"#,
             r#"DELETE FROM "students" WHERE "id" IN (?) -- [1]"#,
         ],
@@ -279,8 +280,16 @@ fn large_inserts_are_chunked() {
         s.delete(k);
     }
     let got = s.pending_statements().unwrap();
-    assert_eq!(got.len(), 3, "600 deletes in chunks of 256: {got:#?}");
+    assert_eq!(
+        got.len(),
+        6,
+        "600 deletes in chunks of 256, their pairs too: {got:#?}"
+    );
+    assert!(got[..3]
+        .iter()
+        .all(|s| s.starts_with(r#"DELETE FROM "student_course""#)));
     assert_eq!(got[2].matches('?').count(), 88);
+    assert_eq!(got[5].matches('?').count(), 88);
     // Two parameters a row: the dialect's limit of 300 parameters caps a statement at 150 rows.
     let mut s = Database::offline(&Batching).session();
     s.add_all((0..300).map(|i| course(None, &format!("c{i}"))));

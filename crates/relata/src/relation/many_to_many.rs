@@ -1,8 +1,9 @@
 //! The many-to-many kind: a relation through an association table, as a [`Processor`]. Its
 //! saves are the pair changes of the session's link set (deletes of unlinked pairs, then inserts
 //! of linked ones), after the inserts of both ends' models; its loads join the association to
-//! the targets; its filter is an `EXISTS` over the association. Deleting an object needs nothing
-//! of it: the database's `ON DELETE CASCADE` removes the object's pairs.
+//! the targets; its filter is an `EXISTS` over the association. Deleting an object clears its
+//! pairs by a step of the plan's own (`Step::UnlinkAll`), from every association registered
+//! for its model, so pending pair changes of a deleted object are left out here.
 
 use super::{AssocDef, Processor, Side};
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ impl Processor for AssocDef {
         let (mut link, mut link_absent) = (Vec::new(), Vec::new());
         for p in links.live() {
             let (ls_, rs_) = (left.state(p.left), right.state(p.right));
-            // A pair of an object being deleted goes with it (ON DELETE CASCADE).
+            // A pair of an object being deleted goes with it (the plan clears all its pairs).
             if ls_ == State::Deleted || rs_ == State::Deleted {
                 continue;
             }

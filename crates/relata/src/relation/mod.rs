@@ -66,12 +66,50 @@ pub struct AssocDef {
     pub slot: fn() -> usize,
 }
 
+/// An association compiled into the program, registered by `#[derive(Association)]`: how a
+/// delete of an object finds the association rows that reference it, in every association,
+/// whether or not a session used it.
+#[doc(hidden)]
+pub struct Registered(pub &'static AssocDef);
+
+inventory::collect!(Registered);
+
+/// Every registered association with a side that references `table` (a self-referential one
+/// once for each side), in a fixed order, leaving out those whose table `exists` says is not in
+/// the database.
+pub(crate) fn referencing(
+    table: &TableDef,
+    exists: impl Fn(&str) -> bool,
+) -> Vec<(&'static AssocDef, Side)> {
+    let mut out: Vec<(&'static AssocDef, Side)> = Vec::new();
+    for r in inventory::iter::<Registered> {
+        let def = r.0;
+        if !exists(def.table) {
+            continue;
+        }
+        for side in [Side::Left, Side::Right] {
+            let s = def.sides(side).0;
+            // Two declarations of one table (in different modules) are one association.
+            let seen = out
+                .iter()
+                .any(|(d, o)| d.table == def.table && d.sides(*o).0.column == s.column);
+            if s.table == table && !seen {
+                out.push((def, side));
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.0.table, a.1 as u8).cmp(&(b.0.table, b.1 as u8)));
+    out
+}
+
 impl PartialEq for AssocDef {
     /// Associations are equal when they have the same table (a schema never holds two of one name).
     fn eq(&self, other: &Self) -> bool {
         self.table == other.table
     }
 }
+
+impl Eq for AssocDef {}
 
 impl AssocDef {
     /// The side a relation starts from, and the side it reaches.

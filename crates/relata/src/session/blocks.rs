@@ -49,6 +49,7 @@ impl Session {
                 operation: "flush()",
             });
         }
+        self.know_tables()?;
         let plan = flush::plan(self.view())?;
         if plan.is_empty() {
             return Ok(());
@@ -56,22 +57,7 @@ impl Session {
         if self.block.is_read_only() {
             return Err(Error::ReadOnly);
         }
-        let view = flush::View {
-            stores: &self.stores,
-            store_order: &self.store_order,
-            links: &self.links,
-            link_order: &self.link_order,
-        };
-        let mut commit = flush::Commit::new(
-            &plan,
-            view,
-            self.db.dialect(),
-            flush::Verify::Outcomes,
-            flush::Tx::Savepoint,
-        );
-        self.db
-            .drive(self.pinned.as_mut(), &mut commit, &mut self.log)?;
-        let ids = commit.finish()?;
+        let ids = self.run_commit(&plan, flush::Tx::Savepoint)?.1?;
         let seq = self.flushes;
         self.flushes += 1;
         flush::apply(&plan, &ids, &mut self.stores, &mut self.links, Some(seq));

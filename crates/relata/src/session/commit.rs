@@ -2,6 +2,7 @@
 //! on the session's connection), transaction blocks and their guard, and rollback.
 
 use super::*;
+use crate::io::{Params, Reads, Statements};
 
 impl Session {
     /// What a commit would do now, as data (no IO).
@@ -22,7 +23,56 @@ impl Session {
             store_order: &self.store_order,
             links: &self.links,
             link_order: &self.link_order,
+            tables: self.tables.as_deref(),
         }
+    }
+
+    /// Runs `plan` as a commit machine ending as `tx` says, on the block's connection or one of
+    /// its own: whether a block's next transaction began, and the keys generated (or why the
+    /// commit failed).
+    pub(super) fn run_commit(
+        &mut self,
+        plan: &Plan,
+        tx: flush::Tx,
+    ) -> Result<(bool, Result<flush::Generated>)> {
+        let view = flush::View {
+            stores: &self.stores,
+            store_order: &self.store_order,
+            links: &self.links,
+            link_order: &self.link_order,
+            tables: self.tables.as_deref(),
+        };
+        let mut commit =
+            flush::Commit::new(plan, view, self.db.dialect(), flush::Verify::Outcomes, tx);
+        self.db
+            .drive(self.pinned.as_mut(), &mut commit, &mut self.log)?;
+        Ok((commit.reopened(), commit.finish()))
+    }
+
+    /// Reads the database's table names, once, if a commit deletes objects: it clears their
+    /// pairs from every association table the database has.
+    pub(super) fn know_tables(&mut self) -> Result<()> {
+        // The database's copy: `create_all` and `execute_batch` forget it.
+        self.tables = self.db.table_names();
+        let deletes = self
+            .stores
+            .iter()
+            .flatten()
+            .any(|s| !s.deleted_slots().is_empty());
+        if self.tables.is_some() || !deletes {
+            return Ok(());
+        }
+        let d = self.db.dialect();
+        let mut reads = Reads::new(
+            &"commit: the database's tables",
+            Statements::One(d.existing_tables_and_indexes(), Params::Values(&[])),
+            TableNames::default(),
+        );
+        self.db
+            .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
+        self.db.set_table_names(Some(reads.finish()?));
+        self.tables = self.db.table_names();
+        Ok(())
     }
 
     /// Writes every pending change in one transaction, in dependency order: inserts (parents
@@ -45,6 +95,7 @@ impl Session {
 
     /// Commits; inside a transaction block, `reopen` starts the block's next transaction.
     pub(super) fn commit_inner(&mut self, reopen: bool) -> Result<()> {
+        self.know_tables()?;
         let plan = flush::plan(self.view())?;
         let in_block = self.pinned.is_some();
         if in_block && self.block.is_read_only() && !plan.is_empty() {
@@ -69,21 +120,13 @@ impl Session {
         } else {
             flush::Tx::Own(dialect.begin().into())
         };
-        let view = flush::View {
-            stores: &self.stores,
-            store_order: &self.store_order,
-            links: &self.links,
-            link_order: &self.link_order,
-        };
-        let mut commit = flush::Commit::new(&plan, view, dialect, flush::Verify::Outcomes, tx);
-        self.db
-            .drive(self.pinned.as_mut(), &mut commit, &mut self.log)?;
-        if in_block && reopen && !commit.reopened() {
+        let (reopened, outcome) = self.run_commit(&plan, tx)?;
+        if in_block && reopen && !reopened {
             // The block goes on without a transaction of its own: each statement then runs in
             // its own, as outside a block.
             self.pinned = None;
         }
-        match commit.finish() {
+        match outcome {
             Ok(ids) => {
                 flush::apply(&plan, &ids, &mut self.stores, &mut self.links, None);
                 self.flushes = 0;

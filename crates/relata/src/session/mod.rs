@@ -23,7 +23,7 @@ pub use store::ObjectState;
 use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
-use crate::io::{Connection, Control, Database, StatementLog};
+use crate::io::{Connection, Control, Database, StatementLog, TableNames};
 use crate::model::{Key, Model};
 use crate::relation::{AssocDef, Relation, Side};
 use crate::transaction::TxOptions;
@@ -83,6 +83,8 @@ pub struct Session {
     savepoints: Vec<u32>,
     /// Whether queries in a read-write block flush first.
     autoflush: bool,
+    /// The database's table names, once a commit that deletes objects needed them.
+    tables: Option<Arc<TableNames>>,
 }
 
 /// Statements of a fixed shape, rendered once per session.
@@ -129,6 +131,7 @@ impl Session {
             flushes: 0,
             savepoints: Vec::new(),
             autoflush: false,
+            tables: None,
         }
     }
 
@@ -249,8 +252,14 @@ impl Session {
     }
 
     /// Marks an object for deletion at the next commit (a new object is simply dropped). Its links
-    /// go with it: the database removes its association rows (`ON DELETE CASCADE`), and the
-    /// session stops showing it in any collection at once.
+    /// go with it: the commit deletes its rows in every association table that references its
+    /// model (one statement per association, before the object's own `DELETE`, so no
+    /// `ON DELETE CASCADE` is needed), and the session stops showing it in any collection at once.
+    ///
+    /// Adding another object with the deleted one's primary key before the commit makes the
+    /// commit an `UPDATE` of the row (a "row switch", as SQLAlchemy does): rows of other tables
+    /// that reference it stay valid, the old object's pairs are deleted and the new one's
+    /// inserted. If the row was deleted elsewhere meanwhile, that is [`Error::Stale`].
     pub fn delete<M: Model>(&mut self, key: Key<M>) {
         let was_new = self.entry_state(key) == State::New;
         self.store_mut::<M>().delete(key.slot);

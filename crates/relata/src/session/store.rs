@@ -218,7 +218,7 @@ pub(crate) trait AnyStore: Any + Send {
     fn committed(&mut self, ids: &[(u32, i64)], flush: Option<u32>);
     /// An update of the object committed (or was flushed): its version column, if it has one,
     /// holds the next version, as the database row now does.
-    fn bump_version(&mut self, slot: u32);
+    fn bump_version(&mut self, slot: u32, read_as: u32);
     /// Puts back what the flushes numbered `mark` and later changed (their transaction or
     /// savepoint rolled back): those changes are pending again. Returns the slots of new objects
     /// deleted after their flush, which are detached again (their links must go).
@@ -319,7 +319,8 @@ impl<M: Model> AnyStore for Store<M> {
         }
         for slot in self.deleted.drain(..) {
             let e = &mut self.entries[slot as usize];
-            if let Some(id) = e.obj.id() {
+            // Unless a new object took its row over (a row switch), the key is free.
+            if let Some(id) = e.obj.id().filter(|&id| self.by_id.get(id) == Some(slot)) {
                 self.by_id.remove(id);
             }
             e.state = State::Detached;
@@ -333,11 +334,10 @@ impl<M: Model> AnyStore for Store<M> {
             self.journal.push(r);
         }
     }
-    fn bump_version(&mut self, slot: u32) {
+    fn bump_version(&mut self, slot: u32, read_as: u32) {
         if let Some(c) = M::TABLE.version {
-            let e = &mut self.entries[slot as usize];
-            if let ValueRef::Integer(v) = e.obj.value(c) {
-                e.obj.set_version(v + 1);
+            if let ValueRef::Integer(v) = self.entries[read_as as usize].obj.value(c) {
+                self.entries[slot as usize].obj.set_version(v + 1);
             }
         }
     }
@@ -345,15 +345,6 @@ impl<M: Model> AnyStore for Store<M> {
         let mut dropped = Vec::new();
         while self.journal.last().is_some_and(|r| r.seq >= mark) {
             let r = self.journal.pop().expect("checked");
-            for slot in r.deleted {
-                let e = &mut self.entries[slot as usize];
-                e.state = State::Deleted;
-                self.detached -= 1;
-                if let Some(id) = e.obj.id() {
-                    self.by_id.insert(id, slot);
-                }
-                self.deleted.push(slot);
-            }
             for (slot, old) in r.updated {
                 // Changed again since the flush: the older state is the one to compare with.
                 let e = &mut self.entries[slot as usize];
@@ -368,7 +359,7 @@ impl<M: Model> AnyStore for Store<M> {
             let mut again = Vec::with_capacity(r.inserted.len());
             for (slot, before) in r.inserted {
                 let e = &mut self.entries[slot as usize];
-                if let Some(id) = e.obj.id() {
+                if let Some(id) = e.obj.id().filter(|&id| self.by_id.get(id) == Some(slot)) {
                     self.by_id.remove(id);
                 }
                 e.obj.set_id(before);
@@ -392,6 +383,16 @@ impl<M: Model> AnyStore for Store<M> {
             }
             // Earlier flushes' objects come first, as they were added first.
             self.new.splice(0..0, again);
+            // After the inserts: a row switch's new object gives the key back to the deleted one.
+            for slot in r.deleted {
+                let e = &mut self.entries[slot as usize];
+                e.state = State::Deleted;
+                self.detached -= 1;
+                if let Some(id) = e.obj.id() {
+                    self.by_id.insert(id, slot);
+                }
+                self.deleted.push(slot);
+            }
         }
         dropped
     }

@@ -139,6 +139,17 @@ pub trait Dialect: Send + Sync + 'static {
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
     }
 
+    /// A query of two text columns naming each foreign key that references the table bound as
+    /// its one parameter (the referencing table, and its column), for a dialect whose error
+    /// for a delete blocked by a foreign key names neither (SQLite); `None` where it does.
+    fn foreign_keys_referencing(&self) -> Option<&'static str> {
+        Some(
+            "SELECT m.name, f.\"from\" FROM sqlite_master AS m \
+             JOIN pragma_foreign_key_list(m.name) AS f \
+             WHERE m.type = 'table' AND f.\"table\" = ? ORDER BY m.name, f.\"from\"",
+        )
+    }
+
     /// How `create_all` keeps two processes from creating the same tables at once, where the
     /// transaction that runs the DDL does not (two PostgreSQL transactions may both run `CREATE
     /// TABLE IF NOT EXISTS` for one table, and the second fails on a catalog unique index):

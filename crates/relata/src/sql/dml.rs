@@ -53,6 +53,14 @@ pub(crate) enum Write<'a> {
         /// Whether a pair already present is skipped rather than an error.
         skip_present: bool,
     },
+    /// Delete every association pair whose `side` is one of the given keys (the pairs of
+    /// deleted objects).
+    DeletePairsOf {
+        /// The association.
+        assoc: &'a AssocDef,
+        /// The side the keys are on.
+        side: Side,
+    },
     /// Delete association pairs; with `returning`, the statement returns the pairs it deleted.
     DeletePairs {
         /// The association.
@@ -78,7 +86,7 @@ impl Write<'_> {
                 .chain([Param::Key])
                 .chain(table.version.map(Param::Column))
                 .collect(),
-            Write::DeleteObjects { .. } => vec![Param::Key],
+            Write::DeleteObjects { .. } | Write::DeletePairsOf { .. } => vec![Param::Key],
             Write::InsertPairs { .. } | Write::DeletePairs { .. } => {
                 vec![Param::End(Side::Left), Param::End(Side::Right)]
             }
@@ -115,6 +123,14 @@ impl Write<'_> {
                 if let Some(v) = version {
                     s.push(" AND ").ident(v).push(" = ").param();
                 }
+            }
+            Write::DeletePairsOf { assoc, side } => {
+                s.push("DELETE FROM ")
+                    .ident(assoc.table)
+                    .push(" WHERE ")
+                    .ident(assoc.sides(side).0.column)
+                    .push(" IN ")
+                    .tuple(rows);
             }
             Write::DeleteObjects { table, returning } => {
                 s.push("DELETE FROM ")

@@ -180,6 +180,10 @@ impl Dialect for MySql {
         "START TRANSACTION"
     }
 
+    fn foreign_keys_referencing(&self) -> Option<&'static str> {
+        None // the error names the referencing table and constraint
+    }
+
     fn existing_tables_and_indexes(&self) -> &'static str {
         // Indexes are declared inside CREATE TABLE here: the tables are all there is.
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"

@@ -91,7 +91,13 @@ fn relata_error(e: &mysql::Error, sql: &str, url: &str) -> Error {
                 .split_once("fails (")
                 .and_then(|(_, rest)| rest.split('`').nth(3))
                 .unwrap_or_default();
-            constraint(ConstraintKind::ForeignKey, table, "")
+            // A parent row still referenced (1451, 1217) names its constraint; for a child
+            // without its parent, relata looks up which parent is missing instead.
+            let name = match err.code {
+                1451 | 1217 => quoted_after(&message, "CONSTRAINT ", '`').unwrap_or_default(),
+                _ => "",
+            };
+            constraint(ConstraintKind::ForeignKey, table, name)
         }
         // "Column 'name' cannot be null" / "Field 'name' doesn't have a default value".
         1048 | 1364 => {

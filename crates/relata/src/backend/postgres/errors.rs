@@ -96,6 +96,12 @@ fn relata_error(e: &tokio_postgres::Error, sql: &str, url: &str) -> Error {
             .join(", ")
     };
     let key = db.detail().and_then(detail_key);
+    // A delete of a row another table still references: `Key (id)=(1) is still referenced from
+    // table "notes".` The error's table is the referencing one; the row is the deleted one,
+    // which the commit names.
+    let still_referenced = db
+        .detail()
+        .is_some_and(|d| d.contains("is still referenced from table"));
     let constraint = |kind| Error::Constraint {
         driver: None,
         kind,
@@ -106,6 +112,9 @@ fn relata_error(e: &tokio_postgres::Error, sql: &str, url: &str) -> Error {
                 Some((columns, _)) => qualified(columns),
                 None => db.constraint().unwrap_or_default().to_owned(),
             },
+            ConstraintKind::ForeignKey if still_referenced => {
+                db.constraint().unwrap_or_default().to_owned()
+            }
             ConstraintKind::ForeignKey => match &key {
                 Some((columns, values)) if columns.len() == 1 => {
                     format!("{} = {values}", qualified(columns))
@@ -114,7 +123,11 @@ fn relata_error(e: &tokio_postgres::Error, sql: &str, url: &str) -> Error {
             },
             _ => db.constraint().unwrap_or_default().to_owned(),
         },
-        row: rejected_row(&table, db.detail().unwrap_or_default()),
+        row: if still_referenced {
+            None
+        } else {
+            rejected_row(&table, db.detail().unwrap_or_default())
+        },
         message: message.clone(),
     };
     let code = db.code();

@@ -3,6 +3,7 @@
 //! so the error names the table, the row and the foreign key.
 
 use super::*;
+use crate::flush::diagnose::still_referenced;
 
 impl<'v> Commit<'v> {
     /// A multi-row statement failed: on a constraint, find the row at fault by retrying the rows
@@ -119,6 +120,21 @@ impl<'v> Commit<'v> {
     /// row whose parent is missing, find which; otherwise the commit fails.
     pub(super) fn rejected(&mut self, error: Error, row: Option<usize>) {
         let step = &self.plan.steps[self.step];
+        if let (Step::Delete { .. }, Some(_)) = (step, self.d.foreign_keys_referencing()) {
+            if matches!(
+                error,
+                Error::Constraint {
+                    kind: ConstraintKind::ForeignKey,
+                    ..
+                }
+            ) {
+                // The database did not say which table still references the row: ask its
+                // catalog.
+                self.referrers = Some(error);
+                self.awaiting = Awaiting::Nothing;
+                return;
+            }
+        }
         let Step::Link { pairs, .. } = step else {
             return self.fail(error);
         };
@@ -183,6 +199,48 @@ impl<'v> Commit<'v> {
         self.pending = Pending::Query { owned: true };
         self.text = Text::Own;
         true
+    }
+
+    /// Readies the look-up of the foreign keys that reference the table of a blocked delete;
+    /// once it ran, the commit fails naming them.
+    pub(super) fn referrers_work(&mut self) -> bool {
+        if self.awaiting == Awaiting::Referrers {
+            let error = self.referrers.take().expect("looking for referrers");
+            let mut found = match std::mem::replace(&mut self.read, Read::Nothing) {
+                Read::Referrers(found) => found,
+                _ => Vec::new(),
+            };
+            // The association rows this commit cleared block nothing.
+            found.retain(|(t, c)| {
+                !self.plan.steps.iter().any(|s| {
+                    matches!(s, Step::UnlinkAll { assoc, side, .. }
+                        if assoc.table == t.as_str() && assoc.sides(*side).0.column == c.as_str())
+                })
+            });
+            let shape = self.shape.expect("a step is under way");
+            self.fail(still_referenced(error, shape.table, &found));
+            return false;
+        }
+        let shape = self.shape.expect("a step is under way");
+        self.sql = self
+            .d
+            .foreign_keys_referencing()
+            .expect("asked only where the dialect has it")
+            .to_owned();
+        self.values = vec![Value::Text(shape.table.to_owned())];
+        self.read = Read::Referrers(Vec::new());
+        self.why = Why::Diagnose;
+        self.awaiting = Awaiting::Referrers;
+        self.pending = Pending::Query { owned: true };
+        self.text = Text::Own;
+        true
+    }
+
+    /// The look-up's outcome: a failure leaves the error as the database gave it.
+    pub(super) fn referrers_done(&mut self, outcome: Outcome) {
+        if outcome.is_err() {
+            self.read = Read::Referrers(Vec::new());
+        }
     }
 
     pub(super) fn parent_done(&mut self, side: usize, outcome: Outcome) {

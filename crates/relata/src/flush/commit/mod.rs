@@ -85,6 +85,8 @@ enum Awaiting {
     Unwind,
     /// Whether the parent at `side` (0 left, 1 right) of a rejected pair exists.
     Parent(usize),
+    /// Which foreign keys reference the table of a delete they blocked.
+    Referrers,
 }
 
 /// A failed batch being narrowed down to its row.
@@ -157,6 +159,8 @@ enum Read {
     Keys(IdSet),
     /// Whether a row came back (a parent looked for).
     Found(bool),
+    /// The foreign keys referencing a table: (table, column) pairs.
+    Referrers(Vec<(String, String)>),
 }
 
 impl RowSink for Read {
@@ -169,6 +173,10 @@ impl RowSink for Read {
             }
             Read::Keys(keys) => keys.insert(row.get_i64(0).ok().flatten().unwrap_or(i64::MIN)),
             Read::Found(found) => *found = true,
+            Read::Referrers(found) => {
+                let text = |i| row.get_text(i).ok().flatten().unwrap_or_default();
+                found.push((text(0), text(1)));
+            }
         }
         Ok(())
     }
@@ -273,6 +281,8 @@ pub(crate) struct Commit<'v> {
     matched: u64,
     diagnosis: Option<Diagnosis>,
     parents: Option<Parents>,
+    /// A delete's foreign key error, while the keys referencing its table are looked up.
+    referrers: Option<Error>,
     gen: Generated,
     error: Option<Error>,
     reopened: bool,
@@ -296,6 +306,11 @@ impl<'v> Commit<'v> {
             Tx::Own(_) | Tx::Savepoint => Phase::Begin,
             _ => Phase::Steps,
         };
+        // A row switch's new object has its key already: its pairs are written with it.
+        let mut gen = Generated::default();
+        for s in &plan.switches {
+            gen.set(s.store, view.store(s.store).len(), s.slot, s.id);
+        }
         Commit {
             plan,
             view,
@@ -324,7 +339,8 @@ impl<'v> Commit<'v> {
             matched: 0,
             diagnosis: None,
             parents: None,
-            gen: Generated::default(),
+            referrers: None,
+            gen,
             error: None,
             reopened: true,
         }
@@ -408,6 +424,7 @@ impl<'v> Commit<'v> {
         self.error = Some(e);
         self.diagnosis = None;
         self.parents = None;
+        self.referrers = None;
         self.phase = match self.tx {
             Tx::None => Phase::Finished,
             _ => Phase::Rollback,
@@ -508,6 +525,7 @@ impl io::Machine for Commit<'_> {
                     self.diagnosis_done(outcome)
                 }
                 Awaiting::Parent(side) => self.parent_done(side, outcome),
+                Awaiting::Referrers => self.referrers_done(outcome),
                 Awaiting::Nothing | Awaiting::Control => {}
             },
             Phase::Commit => match outcome {

@@ -69,6 +69,14 @@ impl<'v> Commit<'v> {
                 table: self.view.links(*links).def.table,
                 kind: Kind::Link,
             },
+            Step::UnlinkAll { assoc, ids, .. } => Shape {
+                count: ids.len(),
+                width: self.layout.len(),
+                per: sql::rows_per_statement(d, self.layout.len(), deletes),
+                table: assoc.table,
+                // However many pairs each object had: nothing to check.
+                kind: Kind::Delete,
+            },
             Step::Delete { store, ids } => Shape {
                 count: ids.len(),
                 width: self.layout.len(),
@@ -107,6 +115,7 @@ impl<'v> Commit<'v> {
                 assoc: self.view.links(*links).def,
                 skip_present: *skip_present,
             },
+            Step::UnlinkAll { assoc, side, .. } => Write::DeletePairsOf { assoc, side: *side },
             Step::Delete { store, .. } => Write::DeleteObjects {
                 table: self.view.store(*store).table(),
                 returning: self.reads_back(),
@@ -181,12 +190,19 @@ impl<'v> Commit<'v> {
                 }
             }
             Step::Update {
-                store, slot, id, ..
+                store,
+                slot,
+                id,
+                read_as,
+                ..
             } => {
                 let store = self.view.store(*store);
+                let version = store.table().version;
                 for &p in &self.layout {
                     params.push(match p {
                         Param::Key => ValueRef::Integer(*id),
+                        // The version checked is the one the session read the row with.
+                        Param::Column(c) if Some(c) == version => store.value(*read_as, c),
                         Param::Column(c) => store.value(*slot, c),
                         Param::End(_) => unplanned(p),
                     });
@@ -212,7 +228,7 @@ impl<'v> Commit<'v> {
                     }));
                 }
             }
-            Step::Delete { ids, .. } => {
+            Step::Delete { ids, .. } | Step::UnlinkAll { ids, .. } => {
                 for &p in &self.layout {
                     params.push(match p {
                         Param::Key => ValueRef::Integer(ids[i]),
@@ -236,6 +252,14 @@ impl<'v> Commit<'v> {
                 let table = self.view.store(*store).table();
                 format!("{}({} = {})", table.name, table.primary_key, ids[i])
             }
+            Step::UnlinkAll { assoc, side, ids } => {
+                format!(
+                    "{}({} = {})",
+                    assoc.table,
+                    assoc.sides(*side).0.column,
+                    ids[i]
+                )
+            }
         }
     }
 
@@ -243,7 +267,7 @@ impl<'v> Commit<'v> {
         match step {
             Step::Insert { .. } => Why::Insert(table),
             Step::Update { .. } => Why::Update(table),
-            Step::Unlink { .. } => Why::Unlink(table),
+            Step::Unlink { .. } | Step::UnlinkAll { .. } => Why::Unlink(table),
             Step::Link { .. } => Why::Link(table),
             Step::Delete { .. } => Why::Delete(table),
         }
@@ -264,6 +288,9 @@ impl<'v> Commit<'v> {
         }
         if self.parents.is_some() {
             return self.parent_work();
+        }
+        if self.referrers.is_some() {
+            return self.referrers_work();
         }
         let plan = self.plan;
         loop {
@@ -487,8 +514,13 @@ impl<'v> Commit<'v> {
             }
             Err(failure) => {
                 let Failure { error, row } = *failure;
-                if shape.kind == Kind::Checked {
-                    return self.fail(error);
+                if shape.kind == Kind::Checked && shape.per > 1 {
+                    // Not retried row by row (the statement reads back what it deleted).
+                    if n == 1 {
+                        let e = with_row(error, shape.table, || self.describe(step, start, &[]));
+                        return self.rejected(e, Some(start));
+                    }
+                    return self.rejected(with_table(error, shape.table), None);
                 }
                 if shape.per == 1 || shape.kind == Kind::Update {
                     // One statement a row: the driver says which row failed.
