@@ -178,6 +178,14 @@ pub enum Error {
     /// was asked to commit changes. They stay pending: commit them after the block, or run it
     /// as a read-write block.
     ReadOnly,
+    /// [`Session::refresh`](crate::Session::refresh) of an object it would have to overwrite
+    /// changes of (or that has no row to read). Nothing was read; the object is as it was.
+    Unsaved {
+        /// The object, as `table(column = value, ...)`.
+        object: String,
+        /// What stands in the way: its unsaved changes, or why it has no row.
+        reason: String,
+    },
     /// An operation that writes into a transaction block's transaction ([`Session::flush`](crate::Session::flush))
     /// was called outside any block. Nothing was written; the changes stay pending.
     NoTransaction {
@@ -316,6 +324,10 @@ impl fmt::Display for Error {
             ),
             Self::ReadOnly => f.write_str(
                 "cannot commit inside a read-only transaction block; the changes stay pending: commit them after the block, or make it read-write (TxOptions without read_only)",
+            ),
+            Self::Unsaved { object, reason } => write!(
+                f,
+                "cannot refresh {object}: {reason}; commit or rollback() first, or use refresh_discarding to drop its changes"
             ),
             Self::NoTransaction { operation } => write!(
                 f,

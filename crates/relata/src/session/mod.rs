@@ -8,6 +8,7 @@ mod commit;
 mod links;
 mod load;
 mod query;
+mod refresh;
 mod relations;
 mod store;
 
@@ -24,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
 use crate::io::{Connection, Control, Database, StatementLog, TableNames};
-use crate::model::{Key, Model};
+use crate::model::{describe_row, Key, Model, TableDef};
 use crate::relation::{AssocDef, Relation, Side};
 use crate::transaction::TxOptions;
 pub(crate) use links::{LinkOp, LinkSet, NewEnds};
@@ -58,6 +59,43 @@ static NEXT_SESSION: AtomicU32 = AtomicU32::new(1);
 /// assert_eq!(s.related(Course::students(), math)?, vec![alice]); // visible before any commit
 /// s.commit()?;
 /// assert!(s[alice].id.is_some());
+/// # Ok::<(), relata::Error>(())
+/// ```
+///
+/// # Commit, flush, savepoints, stale data, refresh
+///
+/// - [`commit`](Session::commit) writes every pending change in one transaction (`BEGIN`, one
+///   statement per batch, `COMMIT`); if anything fails, nothing is written and the session is as it
+///   was.
+/// - [`transaction`](Session::transaction) runs a block on one connection in one transaction; inside
+///   it, [`flush`](Session::flush) writes pending changes without committing (the batches between
+///   `SAVEPOINT` and `RELEASE`), [`set_autoflush`](Session::set_autoflush) flushes before each
+///   query, and [`savepoint`](Session::savepoint) (or a block inside the block) can fail on its own
+///   (`SAVEPOINT`, then `RELEASE` or `ROLLBACK TO`).
+/// - An update or delete whose row another session deleted, or whose `#[relata(version)]` it
+///   changed, is [`Error::Stale`]: never a success for a write the database did not make.
+/// - [`refresh`](Session::refresh) reads an object again (one statement, plus one per loaded
+///   collection), [`expire_all`](Session::expire_all) and
+///   [`Query::populate_existing`] make the next reads overwrite what the session holds, and
+///   [`expunge`](Session::expunge) lets an object go. None overwrites unsaved changes.
+///
+/// ```
+/// # use relata::{Database, Error, Model, schema};
+/// # #[derive(Model)] #[relata(table = "students")]
+/// # struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+/// # let db = Database::open("sqlite::memory:")?;
+/// # db.create_all(&schema![Student])?;
+/// let mut s = db.session();
+/// let alice = s.add(Student { id: None, name: "Alice".into() });
+/// s.commit()?;
+/// let mut other = db.session(); // another user deletes her
+/// let k = other.find::<Student>(s.id(alice).unwrap())?.unwrap();
+/// other.delete(k);
+/// other.commit()?;
+/// s[alice].name = "Алиса".into();
+/// let e = s.commit().unwrap_err(); // UPDATE matched no row
+/// assert!(matches!(e, Error::Stale { statement: "UPDATE", .. }));
+/// assert_eq!(s[alice].name, "Алиса"); // the session keeps the change
 /// # Ok::<(), relata::Error>(())
 /// ```
 pub struct Session {
@@ -209,6 +247,7 @@ impl Session {
             obj,
             state: State::Persistent,
             snapshot: None,
+            expired: false,
         });
         store.by_id.insert(id, slot);
         Key::new(self.id, slot)
@@ -281,8 +320,11 @@ impl Session {
     pub fn find<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
         if let Some(store) = self.store::<M>() {
             if let Some(slot) = store.by_id.get(id) {
-                let key = Key::new(self.id, slot);
-                return Ok((store.entries[slot as usize].state == State::Persistent).then_some(key));
+                let e = &store.entries[slot as usize];
+                if !e.expired {
+                    let key = Key::new(self.id, slot);
+                    return Ok((e.state == State::Persistent).then_some(key));
+                }
             }
         }
         self.select_by_id::<M>(id)

@@ -29,6 +29,8 @@ pub struct Query<'s, M: Model> {
     session: &'s mut Session,
     spec: QuerySpec,
     eager: Vec<EagerSpec>,
+    /// Whether the rows overwrite unchanged objects the session holds.
+    populate: bool,
     _p: PhantomData<fn() -> M>,
 }
 
@@ -38,6 +40,7 @@ impl<'s, M: Model> Query<'s, M> {
             session,
             spec: QuerySpec::default(),
             eager: Vec::new(),
+            populate: false,
             _p: PhantomData,
         }
     }
@@ -82,26 +85,42 @@ impl<'s, M: Model> Query<'s, M> {
         self
     }
 
+    /// Makes the rows read overwrite the objects the session already holds (SQLAlchemy's
+    /// `populate_existing`): by default an object already in the identity map keeps the values
+    /// it was first read with. Objects with unsaved changes are never overwritten: they keep
+    /// their changes. Costs nothing more in statements.
+    pub fn populate_existing(mut self) -> Self {
+        self.populate = true;
+        self
+    }
+
+    /// Runs the query, with the rows overwriting held objects if asked.
+    fn run(&mut self) -> Result<Vec<Key<M>>> {
+        if !self.populate {
+            return self.session.run_query::<M>(&self.spec, &self.eager);
+        }
+        self.session.store_mut::<M>().populate = true;
+        let found = self.session.run_query::<M>(&self.spec, &self.eager);
+        self.session.store_mut::<M>().populate = false;
+        found
+    }
+
     /// Every matching object.
-    pub fn all(self) -> Result<Vec<Key<M>>> {
-        self.session.run_query::<M>(&self.spec, &self.eager)
+    pub fn all(mut self) -> Result<Vec<Key<M>>> {
+        self.run()
     }
 
     /// The first matching object, if any.
     pub fn first(mut self) -> Result<Option<Key<M>>> {
         self.spec.limit = Some(1);
-        Ok(self
-            .session
-            .run_query::<M>(&self.spec, &self.eager)?
-            .into_iter()
-            .next())
+        Ok(self.run()?.into_iter().next())
     }
 
     /// The only matching object: an error if none or several match.
     pub fn one(mut self) -> Result<Key<M>> {
         self.spec.limit = Some(2);
         self.spec.unordered = self.spec.offset.is_none();
-        let found = self.session.run_query::<M>(&self.spec, &self.eager)?;
+        let found = self.run()?;
         match found.len() {
             1 => Ok(found[0]),
             0 => Err(Error::NotFound {

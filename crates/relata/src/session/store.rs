@@ -47,6 +47,8 @@ pub(crate) struct Entry<M> {
     /// The object as last committed, kept from its first mutable access until the next commit or
     /// rollback; the columns that differ from it are the ones an UPDATE writes.
     pub snapshot: Option<Box<M>>,
+    /// To be read again by the next query that returns its row (`Session::expire_all`).
+    pub expired: bool,
 }
 
 pub(crate) struct Store<M: Model> {
@@ -63,6 +65,10 @@ pub(crate) struct Store<M: Model> {
     pub detached: usize,
     /// What each flush of the open transaction changed, to put back if it rolls back.
     pub journal: Vec<Flushed<M>>,
+    /// How many objects are expired (`Entry::expired`), so reads skip the check when none are.
+    pub expired: usize,
+    /// Whether reads overwrite unchanged objects already held (`Query::populate_existing`).
+    pub populate: bool,
 }
 
 /// What one flush (`Session::flush`) did to a store's objects, kept until the transaction ends:
@@ -88,6 +94,8 @@ impl<M: Model> Store<M> {
             deleted: Vec::new(),
             detached: 0,
             journal: Vec::new(),
+            expired: 0,
+            populate: false,
         }
     }
 
@@ -100,6 +108,7 @@ impl<M: Model> Store<M> {
             obj,
             state: State::New,
             snapshot: None,
+            expired: false,
         });
         self.new.push(slot);
         slot
@@ -164,6 +173,9 @@ impl<M: Model> Store<M> {
     /// `start`.
     pub fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32> {
         if let Some(slot) = self.by_id.get(id) {
+            if self.expired > 0 || self.populate {
+                self.reread(slot, id, row, start)?;
+            }
             return Ok(slot);
         }
         let obj = M::from_row(id, row, start)?;
@@ -172,9 +184,41 @@ impl<M: Model> Store<M> {
             obj,
             state: State::Persistent,
             snapshot: None,
+            expired: false,
         });
         self.by_id.insert(id, slot);
         Ok(slot)
+    }
+
+    /// Overwrites an object in the identity map with its row, if it is expired or the read
+    /// populates existing objects, and it has no unsaved changes (those are never overwritten).
+    fn reread(&mut self, slot: u32, id: i64, row: &dyn RowSource, start: usize) -> Result<()> {
+        let e = &self.entries[slot as usize];
+        if !(e.expired || self.populate) || e.state != State::Persistent {
+            return Ok(());
+        }
+        if !self.changed_columns(slot).is_empty() {
+            return Ok(());
+        }
+        let obj = M::from_row(id, row, start)?;
+        let e = &mut self.entries[slot as usize];
+        e.obj = obj;
+        if e.snapshot.take().is_some() {
+            self.dirty.retain(|&d| d != slot);
+        }
+        if std::mem::take(&mut e.expired) {
+            self.expired -= 1;
+        }
+        Ok(())
+    }
+
+    /// Marks an object to be read again by the next read of its row.
+    pub fn expire(&mut self, slot: u32) {
+        let e = &mut self.entries[slot as usize];
+        if !e.expired {
+            e.expired = true;
+            self.expired += 1;
+        }
     }
 
     /// The columns of a persistent object that differ from its snapshot.
@@ -226,6 +270,11 @@ pub(crate) trait AnyStore: Any + Send {
     /// Discards pending changes: new objects are detached, modified ones restored, deleted ones
     /// persistent again.
     fn rolled_back(&mut self);
+    /// Marks every stored object without unsaved changes to be read again by the next read of
+    /// its row.
+    fn expire_unchanged(&mut self);
+    /// Detaches every object: the session forgets them (their keys still read their values).
+    fn expunge_all(&mut self);
 }
 
 impl<M: Model> AnyStore for Store<M> {
@@ -395,6 +444,29 @@ impl<M: Model> AnyStore for Store<M> {
             }
         }
         dropped
+    }
+    fn expire_unchanged(&mut self) {
+        for slot in 0..self.entries.len() as u32 {
+            if self.entries[slot as usize].state == State::Persistent
+                && self.changed_columns(slot).is_empty()
+            {
+                self.expire(slot);
+            }
+        }
+    }
+    fn expunge_all(&mut self) {
+        for e in &mut self.entries {
+            e.state = State::Detached;
+            e.snapshot = None;
+            e.expired = false;
+        }
+        self.detached = self.entries.len();
+        self.by_id = IdIndex::default();
+        self.new.clear();
+        self.dirty.clear();
+        self.deleted.clear();
+        self.journal.clear();
+        self.expired = 0;
     }
     fn rolled_back(&mut self) {
         for slot in self.new.drain(..) {

@@ -368,6 +368,52 @@ impl LinkSet {
         }
     }
 
+    /// Drops the pending change to a pair, putting the views back as `rolled_back` does.
+    pub fn discard(&mut self, l: u32, r: u32) {
+        if let Some(p) = self.cancel(l, r) {
+            match p.op {
+                LinkOp::Add => self.view_remove(l, r),
+                LinkOp::Remove if p.stored == Some(true) => self.view_add_stored(l, r),
+                LinkOp::Remove => {}
+            }
+        }
+    }
+
+    /// Forgets every collection read from the database: each holds its object's pending links
+    /// only, and is read again when next asked for.
+    pub fn expire_all(&mut self) {
+        for coll in self.left.iter_mut().chain(self.right.iter_mut()) {
+            *coll = Collection::default();
+        }
+        let adds: Vec<(u32, u32)> = self
+            .live()
+            .filter(|p| p.op == LinkOp::Add)
+            .map(|p| (p.left, p.right))
+            .collect();
+        for (l, r) in adds {
+            self.view_add(l, r);
+        }
+    }
+
+    /// Expires the collections on `side` that hold the object `slot` of the other side.
+    pub fn expire_holding(&mut self, side: Side, slot: u32) {
+        let holding: Vec<u32> = match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.items.contains(&slot))
+        .map(|(i, _)| i as u32)
+        .collect();
+        for parent in holding {
+            self.expire(side, parent);
+            // An unloaded collection holds pending links only; the object's are gone.
+            let coll = self.collection_mut(side, parent);
+            coll.items.retain(|&s| s != slot);
+        }
+    }
+
     /// Puts a pending pair in the views that are not loaded (a loaded one has it already).
     fn view_add_unloaded(&mut self, l: u32, r: u32) {
         if !self.collection(Side::Left, l).is_some_and(|s| s.loaded) {
@@ -426,131 +472,4 @@ impl LinkSet {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OLD: NewEnds = NewEnds {
-        left: false,
-        right: false,
-    };
-
-    fn set() -> LinkSet {
-        // The tests never look at the definition.
-        static DEF: AssocDef = AssocDef {
-            table: "t",
-            name: "T",
-            left: crate::relation::AssocSide {
-                column: "l",
-                table: &DUMMY,
-                relation: "rs",
-                order_by: None,
-            },
-            right: crate::relation::AssocSide {
-                column: "r",
-                table: &DUMMY,
-                relation: "ls",
-                order_by: None,
-            },
-            slot: || 0,
-        };
-        static DUMMY: crate::model::TableDef = crate::model::TableDef {
-            name: "d",
-            model: "D",
-            primary_key: "id",
-            autoincrement: false,
-            columns: &[],
-            version: None,
-            slot: || 0,
-        };
-        LinkSet::new(&DEF)
-    }
-
-    fn ops(s: &LinkSet) -> Vec<(u32, u32, LinkOp)> {
-        s.live().map(|p| (p.left, p.right, p.op)).collect()
-    }
-
-    #[test]
-    fn link_twice_is_one_pending_insert_visible_from_both_sides() {
-        let mut s = set();
-        assert!(s.link(1, 2, OLD));
-        assert!(!s.link(1, 2, OLD));
-        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Add)]);
-        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
-        assert_eq!(s.collection(Side::Right, 2).unwrap().items, vec![1]);
-    }
-
-    #[test]
-    fn unlink_then_relink_of_a_known_pair_writes_nothing() {
-        let mut s = set();
-        s.collection_mut(Side::Left, 1).loaded = true;
-        s.collection_mut(Side::Left, 1).items.push(2);
-        assert!(s.unlink(1, 2, OLD));
-        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Remove)]);
-        assert!(s.link(1, 2, OLD));
-        assert!(ops(&s).is_empty());
-        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
-    }
-
-    #[test]
-    fn unlink_then_relink_of_an_unknown_pair_still_inserts() {
-        let mut s = set();
-        assert!(s.unlink(1, 2, OLD));
-        assert!(s.link(1, 2, OLD));
-        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Add)]);
-    }
-
-    #[test]
-    fn link_then_unlink_of_an_unknown_pair_still_deletes() {
-        let mut s = set();
-        assert!(s.link(1, 2, OLD));
-        assert!(s.unlink(1, 2, OLD));
-        assert_eq!(ops(&s), vec![(1, 2, LinkOp::Remove)]);
-    }
-
-    #[test]
-    fn link_then_unlink_cancels() {
-        let mut s = set();
-        s.link(
-            1,
-            2,
-            NewEnds {
-                left: true,
-                right: false,
-            },
-        );
-        s.unlink(1, 2, OLD);
-        assert!(ops(&s).is_empty());
-        assert!(s.collection(Side::Left, 1).unwrap().items.is_empty());
-    }
-
-    #[test]
-    fn unlinking_an_absent_pair_of_a_loaded_side_is_a_no_op() {
-        let mut s = set();
-        s.collection_mut(Side::Right, 2).loaded = true;
-        assert!(!s.unlink(1, 2, OLD));
-        assert!(ops(&s).is_empty());
-    }
-
-    #[test]
-    fn rollback_restores_views() {
-        let mut s = set();
-        s.collection_mut(Side::Left, 1).loaded = true;
-        s.collection_mut(Side::Left, 1).items.push(2);
-        s.unlink(1, 2, OLD);
-        s.link(1, 3, OLD);
-        s.rolled_back();
-        let mut items = s.collection(Side::Left, 1).unwrap().items.clone();
-        items.sort();
-        assert_eq!(items, vec![2]);
-        assert!(ops(&s).is_empty());
-    }
-
-    #[test]
-    fn loading_a_pair_linked_in_the_session_drops_the_pending_insert() {
-        let mut s = set();
-        s.link(1, 2, OLD);
-        assert!(!s.loaded_pair(1, 2, Side::Left));
-        assert!(ops(&s).is_empty());
-        assert_eq!(s.collection(Side::Left, 1).unwrap().items, vec![2]);
-    }
-}
+mod tests;
