@@ -32,8 +32,43 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
+/// What a transaction block or savepoint runs: changes, views, flushes.
+fn inner_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => name().prop_map(Op::AddStudent),
+        2 => name().prop_map(Op::AddCourse),
+        5 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Link(a, b, c)),
+        4 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Unlink(a, b, c)),
+        1 => (0..64usize).prop_map(Op::DeleteStudent),
+        1 => (0..64usize).prop_map(Op::DeleteCourse),
+        2 => (0..64usize).prop_map(Op::ViewStudent),
+        2 => (0..64usize).prop_map(Op::ViewCourse),
+        1 => any::<bool>().prop_map(Op::Eager),
+        3 => Just(Op::Flush),
+    ]
+}
+
+/// A savepoint, holding savepoints itself `depth` levels deep.
+fn savepoint(depth: u32) -> BoxedStrategy<Op> {
+    let body = if depth == 0 {
+        inner_op().boxed()
+    } else {
+        prop_oneof![6 => inner_op(), 1 => savepoint(depth - 1)].boxed()
+    };
+    (prop::collection::vec(body, 0..10), any::<bool>())
+        .prop_map(|(ops, fail)| Op::Savepoint(ops, fail))
+        .boxed()
+}
+
+/// A transaction block of changes, flushes and savepoints.
+fn block() -> impl Strategy<Value = Op> {
+    let body = prop_oneof![6 => inner_op(), 2 => savepoint(1)];
+    (prop::collection::vec(body, 0..14), any::<bool>()).prop_map(|(ops, fail)| Op::Block(ops, fail))
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        2 => block(),
         2 => name().prop_map(Op::AddStudent),
         2 => name().prop_map(Op::AddCourse),
         5 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Link(a, b, c)),
@@ -144,6 +179,20 @@ backend_test! {
             Op::ViewCourse(i(0)),
             Op::Link(i(0), i(1), false),
             Op::Commit(true),
+            Op::Block(
+                vec![
+                    Op::AddCourse("Art".into()),
+                    Op::Link(i(0), i(2), false),
+                    Op::Flush,
+                    Op::Savepoint(
+                        vec![Op::DeleteStudent(i(0)), Op::Flush, Op::ViewCourse(i(2))],
+                        true,
+                    ),
+                    Op::Savepoint(vec![Op::Unlink(i(0), i(1), true), Op::Flush], false),
+                ],
+                true,
+            ),
+            Op::Block(vec![Op::Flush, Op::Eager(true)], false),
         ];
         run(&t.db, &ops);
     }

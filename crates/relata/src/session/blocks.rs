@@ -284,17 +284,30 @@ impl Session {
         if self.flushes <= mark {
             return;
         }
-        let mut dropped = Vec::new();
+        let (mut dropped, mut deleted) = (Vec::new(), Vec::new());
         for (i, store) in self.stores.iter_mut().enumerate() {
             if let Some(store) = store {
-                let slots = store.revert_flushes(mark);
-                if !slots.is_empty() {
-                    dropped.push((i, slots));
+                let reverted = store.revert_flushes(mark);
+                if !reverted.dropped.is_empty() {
+                    dropped.push((i, reverted.dropped));
+                }
+                if reverted.deleted {
+                    deleted.push(store.table());
                 }
             }
         }
         for links in self.links.iter_mut().flatten() {
             links.revert_flushes(mark);
+        }
+        // What a reverted flush deleted is back, with its pairs: a collection loaded since
+        // the flush did not see them, so every collection of the model's relations is read
+        // again when next asked for (a rare path: a rolled-back flush that deleted).
+        for table in deleted {
+            for links in self.links.iter_mut().flatten() {
+                if links.def.left.table == table || links.def.right.table == table {
+                    links.expire_all();
+                }
+            }
         }
         // New objects deleted after their flush are gone again, and their links with them.
         for (store, slots) in dropped {

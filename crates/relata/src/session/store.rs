@@ -71,6 +71,14 @@ pub(crate) struct Store<M: Model> {
     pub populate: bool,
 }
 
+/// What undoing flushes did to a store (`AnyStore::revert_flushes`).
+pub(crate) struct Reverted {
+    /// New objects deleted after their flush, which are detached again (their links must go).
+    pub dropped: Vec<u32>,
+    /// Whether a flush undone had deleted objects, which are back with their pairs.
+    pub deleted: bool,
+}
+
 /// What one flush (`Session::flush`) did to a store's objects, kept until the transaction ends:
 /// if it rolls back, the flushed changes become pending again.
 pub(crate) struct Flushed<M> {
@@ -264,9 +272,8 @@ pub(crate) trait AnyStore: Any + Send {
     /// holds the next version, as the database row now does.
     fn bump_version(&mut self, slot: u32, read_as: u32);
     /// Puts back what the flushes numbered `mark` and later changed (their transaction or
-    /// savepoint rolled back): those changes are pending again. Returns the slots of new objects
-    /// deleted after their flush, which are detached again (their links must go).
-    fn revert_flushes(&mut self, mark: u32) -> Vec<u32>;
+    /// savepoint rolled back): those changes are pending again.
+    fn revert_flushes(&mut self, mark: u32) -> Reverted;
     /// Discards pending changes: new objects are detached, modified ones restored, deleted ones
     /// persistent again.
     fn rolled_back(&mut self);
@@ -390,8 +397,9 @@ impl<M: Model> AnyStore for Store<M> {
             }
         }
     }
-    fn revert_flushes(&mut self, mark: u32) -> Vec<u32> {
+    fn revert_flushes(&mut self, mark: u32) -> Reverted {
         let mut dropped = Vec::new();
+        let mut deleted = false;
         while self.journal.last().is_some_and(|r| r.seq >= mark) {
             let r = self.journal.pop().expect("checked");
             for (slot, old) in r.updated {
@@ -433,6 +441,7 @@ impl<M: Model> AnyStore for Store<M> {
             // Earlier flushes' objects come first, as they were added first.
             self.new.splice(0..0, again);
             // After the inserts: a row switch's new object gives the key back to the deleted one.
+            deleted |= !r.deleted.is_empty();
             for slot in r.deleted {
                 let e = &mut self.entries[slot as usize];
                 e.state = State::Deleted;
@@ -443,7 +452,7 @@ impl<M: Model> AnyStore for Store<M> {
                 self.deleted.push(slot);
             }
         }
-        dropped
+        Reverted { dropped, deleted }
     }
     fn expire_unchanged(&mut self) {
         for slot in 0..self.entries.len() as u32 {

@@ -7,6 +7,11 @@
 //! copies `committed` back. Deleting an object removes its pairs. Operations only ever pick live
 //! objects (those in `pending`). Dropping the session for a new one discards pending changes, like
 //! a rollback.
+//!
+//! Inside a transaction block (`Block`), `Flush` writes pending changes into the block's
+//! transaction and `Savepoint` runs operations that may fail: a failed savepoint puts `pending`
+//! back as it was when the savepoint began; a failed block leaves the database as `committed` and
+//! the session's changes pending (what it flushed too); a block that succeeds commits `pending`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,6 +44,26 @@ pub enum Op {
     /// Eager-load every student's courses (`false`) or every course's students (`true`) into
     /// the session as it is, pending changes and all, then check every collection.
     Eager(bool),
+    /// A transaction block running these operations (no `Commit`, `Rollback`, `Reopen` or
+    /// `Block` among them), which fails at its end if `true`.
+    Block(Vec<Op>, bool),
+    /// Inside a block: a savepoint running these operations, which fails at its end if `true`.
+    Savepoint(Vec<Op>, bool),
+    /// Inside a block: write the pending changes into its transaction.
+    Flush,
+}
+
+/// The error a block or savepoint of the harness fails with: the application's own type.
+#[derive(Debug)]
+enum Refused {
+    Db(relata::Error),
+    OnPurpose,
+}
+
+impl From<relata::Error> for Refused {
+    fn from(e: relata::Error) -> Refused {
+        Refused::Db(e)
+    }
 }
 
 /// Objects by tag (a number unique to each added object, in add order), and pairs of tags.
@@ -61,6 +86,8 @@ struct Harness {
     s: Session,
     committed: World,
     pending: World,
+    /// What the database holds as the session sees it: `committed`, plus what a block flushed.
+    written: World,
     next_tag: u32,
     students: HashMap<u32, Key<Student>>,
     courses: HashMap<u32, Key<Course>>,
@@ -78,6 +105,7 @@ impl Harness {
             db: db.clone(),
             committed: World::default(),
             pending: World::default(),
+            written: World::default(),
             next_tag: 0,
             students: HashMap::new(),
             courses: HashMap::new(),
@@ -177,7 +205,7 @@ impl Harness {
                 self.trace.push(format!("delete student {st}"));
                 let k = self.students[&st];
                 self.s.delete(k);
-                let expect = if self.committed.students.contains_key(&st) {
+                let expect = if self.written.students.contains_key(&st) {
                     ObjectState::Deleted
                 } else {
                     ObjectState::Detached
@@ -193,7 +221,7 @@ impl Harness {
                 self.trace.push(format!("delete course {c}"));
                 let k = self.courses[&c];
                 self.s.delete(k);
-                let expect = if self.committed.courses.contains_key(&c) {
+                let expect = if self.written.courses.contains_key(&c) {
                     ObjectState::Deleted
                 } else {
                     ObjectState::Detached
@@ -220,6 +248,7 @@ impl Harness {
                     panic!("commit failed: {e}; {}", self.ctx());
                 }
                 self.committed = self.pending.clone();
+                self.written = self.committed.clone();
                 assert!(
                     !self.s.has_changes(),
                     "changes left after commit; {}",
@@ -252,6 +281,16 @@ impl Harness {
                 }
                 self.check_session_view();
             }
+            Op::Block(ops, fail) => self.block(ops, *fail),
+            Op::Savepoint(ops, fail) => self.savepoint(ops, *fail),
+            Op::Flush => {
+                self.trace.push("flush".into());
+                if let Err(e) = self.s.flush() {
+                    panic!("flush failed: {e}; {}", self.ctx());
+                }
+                self.written = self.pending.clone();
+                self.check_session_view();
+            }
             Op::Rollback(view) => {
                 self.trace.push("rollback".into());
                 self.s.rollback();
@@ -268,6 +307,69 @@ impl Harness {
                 }
             }
         }
+    }
+
+    /// Runs `ops` with the harness's session as `inner` (a block's or a savepoint's): the
+    /// session is moved into the harness for the operations and back out after.
+    fn inside(&mut self, inner: &mut Session, ops: &[Op]) {
+        std::mem::swap(&mut self.s, inner);
+        for op in ops {
+            self.apply(op);
+        }
+        std::mem::swap(&mut self.s, inner);
+    }
+
+    fn block(&mut self, ops: &[Op], fail: bool) {
+        self.trace.push(format!("block (fails: {fail}) {{"));
+        let mut s = std::mem::replace(&mut self.s, self.db.session());
+        let result = s.transaction(|inner| {
+            self.inside(inner, ops);
+            if fail {
+                Err(Refused::OnPurpose)
+            } else {
+                Ok(())
+            }
+        });
+        self.s = s;
+        self.trace.push("}".into());
+        match result {
+            Ok(()) => {
+                self.committed = self.pending.clone();
+                self.written = self.committed.clone();
+                self.check_states();
+            }
+            Err(Refused::OnPurpose) => self.written = self.committed.clone(),
+            Err(Refused::Db(e)) => panic!("block failed: {e}; {}", self.ctx()),
+        }
+        self.check_database();
+        self.check_session_view();
+    }
+
+    fn savepoint(&mut self, ops: &[Op], fail: bool) {
+        self.trace.push(format!("savepoint (fails: {fail}) {{"));
+        let before = self.pending.clone();
+        // A savepoint flushes what is pending first.
+        self.written = self.pending.clone();
+        let mut s = std::mem::replace(&mut self.s, self.db.session());
+        let result = s.savepoint(|inner| {
+            self.inside(inner, ops);
+            if fail {
+                Err(Refused::OnPurpose)
+            } else {
+                Ok(())
+            }
+        });
+        self.s = s;
+        self.trace.push("}".into());
+        match result {
+            Ok(()) => {}
+            Err(Refused::OnPurpose) => {
+                self.written = before.clone();
+                self.pending = before;
+            }
+            Err(Refused::Db(e)) => panic!("savepoint failed: {e}; {}", self.ctx()),
+        }
+        self.check_session_view();
     }
 
     fn reopen(&mut self) {

@@ -336,24 +336,19 @@ impl LinkSet {
             // flush left in the database.
             let since: Vec<Pending> = self.live().copied().collect();
             self.rolled_back();
-            let mut expire = Vec::new();
             for p in &written {
                 self.record(p.left, p.right, p.op, p.stored);
-                match p.op {
+                if p.op == LinkOp::Add {
                     // Loaded views hold the pair (the database had it after the flush); the
                     // others hold their pending links, which it is again.
-                    LinkOp::Add => {
-                        self.view_add_unloaded(p.left, p.right);
-                    }
-                    // A pair removed without knowing whether the database had it: a view loaded
-                    // since cannot tell either, so it is read again.
-                    LinkOp::Remove if p.stored.is_none() => expire.push((p.left, p.right)),
-                    LinkOp::Remove => {}
+                    self.view_add_unloaded(p.left, p.right);
                 }
             }
-            for (l, r) in expire {
-                self.expire(Side::Left, l);
-                self.expire(Side::Right, r);
+            // A view loaded since the flush read what the flush wrote, which is gone: both
+            // ends' collections are read again when next asked for.
+            for p in &written {
+                self.expire(Side::Left, p.left);
+                self.expire(Side::Right, p.right);
             }
             const OLD: NewEnds = NewEnds {
                 left: false,
