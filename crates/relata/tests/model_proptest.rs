@@ -32,8 +32,8 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
-/// What a transaction block or savepoint runs: changes, views, flushes.
-fn inner_op() -> impl Strategy<Value = Op> {
+/// The changes a session makes, in and out of blocks.
+fn change() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => name().prop_map(Op::AddStudent),
         2 => name().prop_map(Op::AddCourse),
@@ -41,6 +41,13 @@ fn inner_op() -> impl Strategy<Value = Op> {
         4 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Unlink(a, b, c)),
         1 => (0..64usize).prop_map(Op::DeleteStudent),
         1 => (0..64usize).prop_map(Op::DeleteCourse),
+    ]
+}
+
+/// What a transaction block or savepoint runs: changes, views, flushes.
+fn inner_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        15 => change(),
         2 => (0..64usize).prop_map(Op::ViewStudent),
         2 => (0..64usize).prop_map(Op::ViewCourse),
         1 => any::<bool>().prop_map(Op::Eager),
@@ -69,12 +76,7 @@ fn block() -> impl Strategy<Value = Op> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => block(),
-        2 => name().prop_map(Op::AddStudent),
-        2 => name().prop_map(Op::AddCourse),
-        5 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Link(a, b, c)),
-        4 => (0..64usize, 0..64usize, any::<bool>()).prop_map(|(a, b, c)| Op::Unlink(a, b, c)),
-        1 => (0..64usize).prop_map(Op::DeleteStudent),
-        1 => (0..64usize).prop_map(Op::DeleteCourse),
+        15 => change(),
         3 => (0..64usize).prop_map(Op::ViewStudent),
         3 => (0..64usize).prop_map(Op::ViewCourse),
         3 => any::<bool>().prop_map(Op::Commit),

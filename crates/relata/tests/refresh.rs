@@ -21,6 +21,21 @@ fn rename_elsewhere(db: &relata::Database, id: i64, name: &str) {
     other.commit().unwrap();
 }
 
+/// Two students committed, then renamed by another session (`jack2`, `ed2`), with `ed` renamed
+/// in this session too (`mine`, not committed).
+fn jack_and_ed_renamed_elsewhere(
+    db: &relata::Database,
+) -> (relata::Session, relata::Key<Student>, relata::Key<Student>) {
+    let mut s = db.session();
+    let jack = s.add(student("jack"));
+    let ed = s.add(student("ed"));
+    s.commit().unwrap();
+    rename_elsewhere(db, s.id(jack).unwrap(), "jack2");
+    rename_elsewhere(db, s.id(ed).unwrap(), "ed2");
+    s[ed].name = "mine".into();
+    (s, jack, ed)
+}
+
 backend_test! {
     /// Ports `ExpireTest::test_refresh`: a refresh of a changed object is refused (relata never
     /// drops changes silently); `refresh_discarding` drops the changed name and the pending link,
@@ -111,13 +126,7 @@ backend_test! {
     /// the next query that returns a row reads it into the object; an object with unsaved
     /// changes keeps them.
     fn expire_all_rereads_at_the_next_query_and_keeps_changes(t) {
-        let mut s = t.db.session();
-        let jack = s.add(student("jack"));
-        let ed = s.add(student("ed"));
-        s.commit().unwrap();
-        rename_elsewhere(&t.db, s.id(jack).unwrap(), "jack2");
-        rename_elsewhere(&t.db, s.id(ed).unwrap(), "ed2");
-        s[ed].name = "mine".into();
+        let (mut s, jack, ed) = jack_and_ed_renamed_elsewhere(&t.db);
 
         let before = s.statements_run();
         s.expire_all();
@@ -136,6 +145,12 @@ backend_test! {
         s.expire_all();
         assert_eq!(s.find::<Student>(s.id(jack).unwrap()).unwrap(), Some(jack));
         assert_eq!(s[jack].name, "jack3");
+        // One object: `expire`.
+        rename_elsewhere(&t.db, s.id(jack).unwrap(), "jack4");
+        s.expire(jack);
+        assert_eq!(s[jack].name, "jack3");
+        s.query::<Student>().all().unwrap();
+        assert_eq!(s[jack].name, "jack4");
     }
 }
 
@@ -167,13 +182,7 @@ backend_test! {
     /// Ports `test_session.py::test_get_populate_existing`: `populate_existing` overwrites the
     /// objects a query returns with their rows, except those with unsaved changes.
     fn populate_existing_overwrites_unchanged_objects(t) {
-        let mut s = t.db.session();
-        let jack = s.add(student("jack"));
-        let ed = s.add(student("ed"));
-        s.commit().unwrap();
-        rename_elsewhere(&t.db, s.id(jack).unwrap(), "jack2");
-        rename_elsewhere(&t.db, s.id(ed).unwrap(), "ed2");
-        s[ed].name = "mine".into();
+        let (mut s, jack, ed) = jack_and_ed_renamed_elsewhere(&t.db);
         s.query::<Student>().all().unwrap();
         assert_eq!(s[jack].name, "jack", "a plain query keeps what the session holds");
         let before = s.statements_run();

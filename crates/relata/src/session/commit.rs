@@ -143,6 +143,10 @@ impl Session {
 
     /// Discards every pending change: new objects become detached, modified objects get their
     /// committed values back, deleted objects and unlinked pairs come back, new links vanish.
+    ///
+    /// Inside a transaction block, what a [`flush`](Session::flush) wrote is in the block's
+    /// transaction, no longer pending: to undo it, fail the block or a
+    /// [`savepoint`](Session::savepoint).
     pub fn rollback(&mut self) {
         for s in self.stores.iter_mut().flatten() {
             s.rolled_back();

@@ -161,6 +161,27 @@ impl Session {
         }
     }
 
+    /// Marks one object to be read again by the next query (or `find`) that returns its row, and
+    /// forgets its loaded collections (read again when next asked for): [`Session::expire_all`]
+    /// for one object. Unsaved changes are kept. No statement runs now.
+    pub fn expire<M: Model>(&mut self, key: Key<M>) {
+        self.check(key);
+        let slot = key.slot;
+        let store = self.store_mut::<M>();
+        if store.entries[slot as usize].state == State::Persistent
+            && store.changed_columns(slot).is_empty()
+        {
+            store.expire(slot);
+        }
+        for links in self.links.iter_mut().flatten() {
+            for side in [Side::Left, Side::Right] {
+                if links.def.sides(side).0.table == M::TABLE {
+                    links.expire(side, slot);
+                }
+            }
+        }
+    }
+
     /// Forgets every collection the session loaded and marks every stored object without unsaved
     /// changes to be read again by the next query (or `find`) that returns its row: the next
     /// reads see what other sessions committed. Objects with unsaved changes keep them, and

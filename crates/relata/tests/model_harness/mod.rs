@@ -309,65 +309,54 @@ impl Harness {
         }
     }
 
-    /// Runs `ops` with the harness's session as `inner` (a block's or a savepoint's): the
+    /// Runs `ops` in a block or a savepoint (`nested`), which fails at its end if `fail`: the
     /// session is moved into the harness for the operations and back out after.
-    fn inside(&mut self, inner: &mut Session, ops: &[Op]) {
-        std::mem::swap(&mut self.s, inner);
-        for op in ops {
-            self.apply(op);
-        }
-        std::mem::swap(&mut self.s, inner);
-    }
-
-    fn block(&mut self, ops: &[Op], fail: bool) {
-        self.trace.push(format!("block (fails: {fail}) {{"));
+    fn nested(&mut self, ops: &[Op], fail: bool, savepoint: bool) -> Result<(), Refused> {
+        let what = if savepoint { "savepoint" } else { "block" };
+        self.trace.push(format!("{what} (fails: {fail}) {{"));
         let mut s = std::mem::replace(&mut self.s, self.db.session());
-        let result = s.transaction(|inner| {
-            self.inside(inner, ops);
+        let body = |inner: &mut Session| {
+            std::mem::swap(&mut self.s, inner);
+            for op in ops {
+                self.apply(op);
+            }
+            std::mem::swap(&mut self.s, inner);
             if fail {
                 Err(Refused::OnPurpose)
             } else {
                 Ok(())
             }
-        });
+        };
+        let result = if savepoint {
+            s.savepoint(body)
+        } else {
+            s.transaction(body)
+        };
         self.s = s;
         self.trace.push("}".into());
-        match result {
-            Ok(()) => {
-                self.committed = self.pending.clone();
-                self.written = self.committed.clone();
-                self.check_states();
-            }
-            Err(Refused::OnPurpose) => self.written = self.committed.clone(),
-            Err(Refused::Db(e)) => panic!("block failed: {e}; {}", self.ctx()),
+        if let Err(Refused::Db(e)) = &result {
+            panic!("{what} failed: {e}; {}", self.ctx());
         }
+        result
+    }
+
+    fn block(&mut self, ops: &[Op], fail: bool) {
+        if self.nested(ops, fail, false).is_ok() {
+            self.committed = self.pending.clone();
+            self.check_states();
+        }
+        self.written = self.committed.clone();
         self.check_database();
         self.check_session_view();
     }
 
     fn savepoint(&mut self, ops: &[Op], fail: bool) {
-        self.trace.push(format!("savepoint (fails: {fail}) {{"));
         let before = self.pending.clone();
         // A savepoint flushes what is pending first.
         self.written = self.pending.clone();
-        let mut s = std::mem::replace(&mut self.s, self.db.session());
-        let result = s.savepoint(|inner| {
-            self.inside(inner, ops);
-            if fail {
-                Err(Refused::OnPurpose)
-            } else {
-                Ok(())
-            }
-        });
-        self.s = s;
-        self.trace.push("}".into());
-        match result {
-            Ok(()) => {}
-            Err(Refused::OnPurpose) => {
-                self.written = before.clone();
-                self.pending = before;
-            }
-            Err(Refused::Db(e)) => panic!("savepoint failed: {e}; {}", self.ctx()),
+        if self.nested(ops, fail, true).is_err() {
+            self.written = before.clone();
+            self.pending = before;
         }
         self.check_session_view();
     }
