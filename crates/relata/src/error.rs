@@ -186,12 +186,6 @@ pub enum Error {
         /// What stands in the way: its unsaved changes, or why it has no row.
         reason: String,
     },
-    /// An operation that writes into a transaction block's transaction ([`Session::flush`](crate::Session::flush))
-    /// was called outside any block. Nothing was written; the changes stay pending.
-    NoTransaction {
-        /// The operation: `flush()`.
-        operation: &'static str,
-    },
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -328,10 +322,6 @@ impl fmt::Display for Error {
             Self::Unsaved { object, reason } => write!(
                 f,
                 "cannot refresh {object}: {reason}; commit or rollback() first, or use refresh_discarding to drop its changes"
-            ),
-            Self::NoTransaction { operation } => write!(
-                f,
-                "{operation} writes into a transaction block's transaction, and there is none: call it inside Session::transaction, or commit() instead; the changes stay pending"
             ),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql, .. } => match sql {

@@ -77,6 +77,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => block(),
         15 => change(),
+        1 => Just(Op::Flush),
         3 => (0..64usize).prop_map(Op::ViewStudent),
         3 => (0..64usize).prop_map(Op::ViewCourse),
         3 => any::<bool>().prop_map(Op::Commit),

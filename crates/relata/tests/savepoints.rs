@@ -414,19 +414,101 @@ backend_test! {
 }
 
 backend_test! {
-    /// A flush needs a block's transaction; a read-only block writes nothing.
-    fn flush_outside_a_block_or_in_a_read_only_one_is_an_error(t) {
+    /// A read-only block writes nothing: a flush with changes is `Error::ReadOnly`.
+    fn flush_in_a_read_only_block_is_an_error(t) {
         let mut s = t.db.session();
         let k = s.add(student("ed"));
-        let e = s.flush().unwrap_err();
-        assert!(matches!(e, Error::NoTransaction { operation: "flush()" }), "{e}");
-        assert!(e.to_string().contains("inside Session::transaction"), "{e}");
-        assert_eq!(s.state(k), ObjectState::New);
         let r = s.transaction_with(TxOptions::new().read_only(), |s| s.flush());
         assert!(matches!(r, Err(Error::ReadOnly)), "{r:?}");
         assert_eq!(s.state(k), ObjectState::New);
         s.commit().unwrap();
         assert_eq!(committed_names(&t.db), ["ed"]);
+    }
+}
+
+backend_test! {
+    /// Ports `AutoExpireTest::test_expunge_pending_on_rollback` and
+    /// `test_trans_pending_cleared_on_commit`, with a flush: outside a block, a flush begins a
+    /// transaction the session holds until `commit()` (which lands it) or `rollback()` (which
+    /// discards everything, flushed or not).
+    fn a_flush_outside_a_block_begins_a_transaction_until_commit_or_rollback(t) {
+        let mut s = t.db.session();
+        let u2 = s.add(student("newuser"));
+        assert!(!s.in_transaction());
+        s.flush().unwrap();
+        assert!(s.in_transaction());
+        assert!(s.id(u2).is_some(), "the flush gave it its id");
+        assert_eq!(names_by_id(&mut s), ["newuser"], "the session's reads see it");
+        if t.backend != "memory" {
+            assert!(committed_names(&t.db).is_empty(), "other sessions do not");
+        }
+        s.rollback();
+        assert!(!s.in_transaction());
+        assert_eq!(s.state(u2), ObjectState::Detached);
+        assert!(committed_names(&t.db).is_empty());
+
+        let u2 = s.add(student("newuser"));
+        s.flush().unwrap();
+        s.commit().unwrap();
+        assert_eq!(s.state(u2), ObjectState::Persistent);
+        let u3 = s.add(student("anotheruser"));
+        s.flush().unwrap();
+        s.rollback();
+        assert_eq!(s.state(u3), ObjectState::Detached);
+        assert_eq!(s.state(u2), ObjectState::Persistent);
+        assert_eq!(committed_names(&t.db), ["newuser"]);
+    }
+}
+
+backend_test! {
+    /// Ports `AutoExpireTest::test_update_deleted_on_rollback`, with a flush: a delete flushed
+    /// outside a block and rolled back is undone in the database and the session.
+    fn a_flushed_delete_rolled_back_is_undone(t) {
+        let mut s = t.db.session();
+        let u1 = s.add(student("ed"));
+        s.commit().unwrap();
+        s.delete(u1);
+        s.flush().unwrap();
+        assert_eq!(s.state(u1), ObjectState::Detached);
+        s.rollback();
+        assert_eq!(s.state(u1), ObjectState::Persistent);
+        assert_eq!(s.find::<Student>(s.id(u1).unwrap()).unwrap(), Some(u1));
+        assert_eq!(committed_names(&t.db), ["ed"]);
+    }
+}
+
+backend_test! {
+    /// A block after a flush outside any block takes the flush's transaction over and commits
+    /// it; a failed first flush holds no transaction; a savepoint joins the flush's transaction.
+    fn a_block_takes_over_a_flushs_transaction(t) {
+        let mut s = t.db.session();
+        s.add(student("Алиса"));
+        s.flush().unwrap();
+        s.transaction(|s| {
+            s.add(student("张伟"));
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        assert_eq!(committed_names(&t.db), ["Алиса", "张伟"]);
+
+        s.add(Student { id: Some(1), name: "duplicate key".into() });
+        assert!(matches!(s.flush(), Err(Error::Constraint { .. })));
+        // No transaction is held: another session writes at once.
+        let mut other = t.db.session();
+        other.add(student("Bob"));
+        other.commit().unwrap();
+        s.rollback();
+
+        s.add(student("Carol"));
+        s.flush().unwrap();
+        let r = s.savepoint(|s| {
+            s.add(student("Dave"));
+            s.flush()?;
+            Err::<(), _>(AppError::Refused("not Dave"))
+        });
+        assert!(r.is_err());
+        s.commit().unwrap();
+        assert_eq!(committed_names(&t.db), ["Bob", "Carol", "Алиса", "张伟"]);
     }
 }
 

@@ -22,9 +22,16 @@ impl Session {
     ///
     /// A flush runs the statements a commit would, between a `SAVEPOINT` and its `RELEASE` (two
     /// more statements), so a flush that fails (a constraint, a stale row) writes nothing, leaves
-    /// the session as it was, and the block can go on. Outside a block it is
-    /// [`Error::NoTransaction`] (use `commit()`); in a read-only block, with changes to write,
-    /// [`Error::ReadOnly`]. With nothing to write it runs no statement.
+    /// the session as it was, and the block can go on. In a read-only block, with changes to
+    /// write, it is [`Error::ReadOnly`]. With nothing to write it runs no statement.
+    ///
+    /// Outside a block, a flush begins a transaction (`BEGIN`, on a connection the session then
+    /// holds) that lasts until [`commit`](Session::commit), which commits it with whatever is
+    /// still pending, or [`rollback`](Session::rollback), which rolls it back and discards every
+    /// change, flushed or not (SQLAlchemy's autobegin). Meanwhile the session's reads see what it
+    /// flushed, and on SQLite the session holds the database's write lock: other writers wait.
+    /// A [`transaction`](Session::transaction) block then takes that transaction over and
+    /// commits it at its end.
     ///
     /// ```
     /// # use relata::{Database, Model, schema};
@@ -44,24 +51,39 @@ impl Session {
     /// # Ok::<(), relata::Error>(())
     /// ```
     pub fn flush(&mut self) -> Result<()> {
-        if self.pinned.is_none() {
-            return Err(Error::NoTransaction {
-                operation: "flush()",
-            });
-        }
         self.know_tables()?;
         let plan = flush::plan(self.view())?;
         if plan.is_empty() {
             return Ok(());
         }
-        if self.block.is_read_only() {
+        if self.pinned.is_some() && self.block.is_read_only() {
             return Err(Error::ReadOnly);
         }
-        let ids = self.run_commit(&plan, flush::Tx::Savepoint)?.1?;
+        let began = self.pinned.is_none();
+        if began {
+            self.begin(TxOptions::new())?;
+            self.implicit = true;
+        }
+        let ids = match self.run_commit(&plan, flush::Tx::Savepoint) {
+            Ok((_, Ok(ids))) => ids,
+            Ok((_, Err(e))) | Err(e) => {
+                if began {
+                    // Nothing was written: the session holds no transaction for nothing.
+                    self.end_implicit(true);
+                }
+                return Err(e);
+            }
+        };
         let seq = self.flushes;
         self.flushes += 1;
         flush::apply(&plan, &ids, &mut self.stores, &mut self.links, Some(seq));
         Ok(())
+    }
+
+    /// Whether the session holds a database transaction now: inside a transaction block, or
+    /// after a [`flush`](Session::flush) outside one, until `commit()` or `rollback()`.
+    pub fn in_transaction(&self) -> bool {
+        self.pinned.is_some()
     }
 
     /// Makes every query (`all`, `first`, `one`, `count`) in a read-write transaction block
@@ -174,15 +196,16 @@ impl Session {
         options: TxOptions,
         body: impl FnOnce(&mut Session) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        if self.pinned.is_some() {
+        if self.pinned.is_some() && !self.implicit {
             return self.savepoint(body);
         }
-        let mut conn = self.db.engine.checkout()?;
-        let mut begin = Control::new("begin", vec![self.db.dialect().begin_with(options)]);
-        self.db.drive(Some(&mut conn), &mut begin, &mut self.log)?;
-        begin.finish()?;
-        self.pinned = Some(conn);
-        self.block = options;
+        if self.implicit {
+            // The transaction a flush began becomes the block's, begun at the default level.
+            self.implicit = false;
+        } else {
+            self.begin(options)?;
+            self.block = options;
+        }
         // Ends the block however `body` leaves it, a panic included: a transaction still open
         // is rolled back and the connection goes back to the pool, so the session can run
         // blocks again and other sessions are not locked out.
@@ -259,6 +282,30 @@ impl Session {
             return Err(e.into());
         }
         Ok(value)
+    }
+
+    /// Checks a connection out of the pool and begins a transaction on it, which the session
+    /// then holds.
+    fn begin(&mut self, options: TxOptions) -> Result<()> {
+        let mut conn = self.db.engine.checkout()?;
+        let mut begin = Control::new("begin", vec![self.db.dialect().begin_with(options)]);
+        self.db.drive(Some(&mut conn), &mut begin, &mut self.log)?;
+        begin.finish()?;
+        self.pinned = Some(conn);
+        Ok(())
+    }
+
+    /// Ends the transaction a flush outside any block began: after `commit`, or rolled back.
+    pub(super) fn end_implicit(&mut self, roll_back: bool) {
+        if !std::mem::take(&mut self.implicit) {
+            return;
+        }
+        if roll_back {
+            let _ = self.control("rollback", vec!["ROLLBACK".into()]);
+        }
+        self.pinned = None;
+        self.savepoints.clear();
+        self.undo_flushes(0);
     }
 
     /// Runs statements without parameters on the block's connection (never on another: with
@@ -340,9 +387,9 @@ impl Session {
         );
         // Nothing was pending when the savepoint began (it flushed): every pending change is
         // the savepoint's, before and after its flushes are made pending again.
-        self.rollback();
+        self.discard_pending();
         self.undo_flushes(mark);
-        self.rollback();
+        self.discard_pending();
     }
 }
 

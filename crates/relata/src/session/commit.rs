@@ -90,6 +90,13 @@ impl Session {
             // writes the changes so far, which land when the outermost block commits.
             return self.flush();
         }
+        if self.implicit {
+            // The transaction a flush began: committed (or rolled back by the failure), and
+            // the session holds no connection after.
+            let done = self.commit_inner(false);
+            self.end_implicit(false);
+            return done;
+        }
         self.commit_inner(true)
     }
 
@@ -146,8 +153,15 @@ impl Session {
     ///
     /// Inside a transaction block, what a [`flush`](Session::flush) wrote is in the block's
     /// transaction, no longer pending: to undo it, fail the block or a
-    /// [`savepoint`](Session::savepoint).
+    /// [`savepoint`](Session::savepoint). Outside a block, the transaction a flush began is
+    /// rolled back, and what it wrote is discarded with the rest.
     pub fn rollback(&mut self) {
+        self.end_implicit(true);
+        self.discard_pending();
+    }
+
+    /// Discards every pending change, in the session only.
+    pub(super) fn discard_pending(&mut self) {
         for s in self.stores.iter_mut().flatten() {
             s.rolled_back();
         }

@@ -121,6 +121,9 @@ pub struct Session {
     savepoints: Vec<u32>,
     /// Whether queries in a read-write block flush first.
     autoflush: bool,
+    /// Whether the pinned connection's transaction was begun by a `flush()` outside any block
+    /// (it lasts until `commit()` or `rollback()`), rather than by a block.
+    implicit: bool,
     /// The database's table names, once a commit that deletes objects needed them.
     tables: Option<Arc<TableNames>>,
 }
@@ -169,6 +172,7 @@ impl Session {
             flushes: 0,
             savepoints: Vec::new(),
             autoflush: false,
+            implicit: false,
             tables: None,
         }
     }
