@@ -3,6 +3,7 @@
 
 mod association;
 mod attrs;
+mod enums;
 mod model;
 
 use proc_macro::TokenStream;
@@ -15,8 +16,9 @@ use syn::{parse_macro_input, DeriveInput};
 /// - One field `#[relata(primary_key)]` of type `Option<i64>`: `None` until the object is first
 ///   committed; add `autoincrement` (`#[relata(primary_key, autoincrement)]`) so that keys are
 ///   never reused after a delete.
-/// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, or `Option<T>` of
-///   those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or
+/// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, a type of your
+///   own that implements `relata::StoredAs` (or an enum with `#[derive(relata::Enum)]`), or
+///   `Option<T>` of those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or
 ///   `#[relata(index = "hash")]`: equality lookups only, no size limit on PostgreSQL, where a
 ///   B-tree entry holds about 2,700 bytes), `#[relata(column = "name")]` to rename.
 ///
@@ -50,6 +52,25 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_association(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     association::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `relata::StoredAs` for an enum whose variants have no fields: it is stored as text, one
+/// string per variant (its name, or `#[relata(rename = "...")]` on the variant, or
+/// `#[relata(rename_all = "snake_case")]` (also `"lowercase"`, `"UPPERCASE"`) on the enum). The
+/// enum must be `Clone`. Reading a string that is no variant fails with an error naming the table,
+/// the column, the value and the variants expected.
+///
+/// ```text
+/// #[derive(Debug, Clone, Copy, PartialEq, relata::Enum)]
+/// #[relata(rename_all = "snake_case")]
+/// enum Status { Active, OnLeave, Graduated }   // stored as "active", "on_leave", "graduated"
+/// ```
+#[proc_macro_derive(Enum, attributes(relata))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    enums::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -110,13 +110,15 @@ pub use io::Database;
 pub use mask::mask_url;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};
-pub use relata_derive::{Association, Model};
+pub use relata_derive::{Association, Enum, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{ObjectState, Query, Related, Session};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
-pub use value::{Bind, ColumnType, DecodeError, RowSource, SqlType, Value, ValueRef};
+pub use value::{
+    Bind, ColumnType, DecodeError, Encode, RowSource, SqlType, StoredAs, Value, ValueRef,
+};
 
 /// The README's Rust example is compiled and run as a doctest.
 #[cfg(doctest)]

@@ -24,7 +24,7 @@ pub enum SqlType {
 }
 
 /// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum ValueRef<'a> {
     /// SQL `NULL`.
     Null,
@@ -38,13 +38,40 @@ pub enum ValueRef<'a> {
     Text(&'a str),
     /// Bytes.
     Blob(&'a [u8]),
+    /// A field of a user type ([`StoredAs`]), turned into its stored value when it is bound,
+    /// compared or shown (so the field need not hold that value itself).
+    Encoded(&'a dyn Encode),
+}
+
+/// A value that becomes a SQL value on demand: what a [`ValueRef::Encoded`] holds. Implemented
+/// for every [`StoredAs`] type; implement `StoredAs`, not this.
+pub trait Encode: Send + Sync + 'static {
+    /// The value to bind.
+    fn encode(&self) -> Value;
+}
+
+impl fmt::Debug for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Null => f.write_str("Null"),
+            Self::Integer(v) => f.debug_tuple("Integer").field(v).finish(),
+            Self::Real(v) => f.debug_tuple("Real").field(v).finish(),
+            Self::Bool(v) => f.debug_tuple("Bool").field(v).finish(),
+            Self::Text(v) => f.debug_tuple("Text").field(v).finish(),
+            Self::Blob(v) => f.debug_tuple("Blob").field(v).finish(),
+            Self::Encoded(v) => f.debug_tuple("Encoded").field(&v.encode()).finish(),
+        }
+    }
 }
 
 impl PartialEq for ValueRef<'_> {
     /// Equality as change tracking needs it: floats compare by bits, so `NaN` equals itself and a
-    /// field that did not change is never written.
+    /// field that did not change is never written. An encoded value compares as what it encodes
+    /// to.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
+            (Self::Encoded(a), b) => a.encode().as_ref() == *b,
+            (a, Self::Encoded(b)) => *a == b.encode().as_ref(),
             (Self::Null, Self::Null) => true,
             (Self::Integer(a), Self::Integer(b)) => a == b,
             (Self::Real(a), Self::Real(b)) => a.to_bits() == b.to_bits(),
@@ -66,6 +93,7 @@ impl ValueRef<'_> {
             Self::Bool(v) => Value::Bool(v),
             Self::Text(v) => Value::Text(v.to_owned()),
             Self::Blob(v) => Value::Blob(v.to_owned()),
+            Self::Encoded(v) => v.encode(),
         }
     }
 }
@@ -120,6 +148,7 @@ impl fmt::Display for ValueRef<'_> {
                 }
             }
             Self::Blob(v) => write!(f, "<{} bytes>", v.len()),
+            Self::Encoded(v) => v.encode().fmt(f),
         }
     }
 }
@@ -158,7 +187,7 @@ pub trait RowSource {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a relata column",
     label = "unsupported field type",
-    note = "supported field types: i64, i32, String, bool, f64, Vec<u8>, and Option<T> of those (nullable)"
+    note = "supported field types: i64, i32, String, bool, f64, Vec<u8>, your own types that implement relata::StoredAs (or #[derive(relata::Enum)]), and Option<T> of those (nullable)"
 )]
 pub trait ColumnType: Clone + 'static {
     /// The SQL type of the column.
@@ -208,6 +237,69 @@ column_type!(bool, Bool, get_bool, |v| ValueRef::Bool(*v), |r| Ok(r));
 // SQLite stores a REAL with no fractional part as an integer, so -0.0 reads back as 0.0.
 column_type!(f64, Double, get_f64, |v| ValueRef::Real(*v), |r| Ok(r));
 column_type!(Vec<u8>, Blob, get_blob, |v| ValueRef::Blob(v), |r| Ok(r));
+
+/// A type of your own stored as one of relata's column types: a newtype, an enum, anything that
+/// converts to and from a value relata stores. Implementing it makes the type a model field (and
+/// `Option<T>` a nullable one) and a filter value; `#[derive(relata::Enum)]` implements it for an
+/// enum stored by variant name.
+///
+/// ```
+/// use relata::{DecodeError, StoredAs};
+///
+/// /// A grade, stored as its letter.
+/// #[derive(Debug, Clone, Copy, PartialEq)]
+/// struct Grade(char);
+///
+/// impl StoredAs for Grade {
+///     type Stored = String;
+///     fn to_stored(&self) -> String {
+///         self.0.to_string()
+///     }
+///     fn from_stored(stored: String) -> Result<Self, DecodeError> {
+///         match stored.as_str() {
+///             "A" | "B" | "C" | "D" | "F" => Ok(Grade(stored.chars().next().unwrap())),
+///             other => Err(DecodeError(format!("{other:?} is not a grade (A, B, C, D or F)"))),
+///         }
+///     }
+/// }
+///
+/// #[derive(relata::Model)]
+/// struct Enrollment {
+///     #[relata(primary_key)]
+///     id: Option<i64>,
+///     grade: Grade,             // a TEXT column
+///     retake: Option<Grade>,    // a nullable one
+/// }
+/// # let _ = Enrollment::GRADE.eq(Grade('A'));
+/// ```
+pub trait StoredAs: Clone + Send + Sync + 'static {
+    /// The column type it is stored as (`String`, `i64`, `Vec<u8>`, ...; not an `Option`).
+    type Stored: ColumnType;
+    /// The value to store.
+    fn to_stored(&self) -> Self::Stored;
+    /// The value back from what was stored; an error says why the stored value is not one (it
+    /// is reported with the table and column).
+    fn from_stored(stored: Self::Stored) -> Result<Self, DecodeError>;
+}
+
+impl<T: StoredAs> Encode for T {
+    fn encode(&self) -> Value {
+        self.to_stored().to_value().to_owned()
+    }
+}
+
+impl<T: StoredAs> ColumnType for T {
+    const SQL_TYPE: SqlType = T::Stored::SQL_TYPE;
+    fn to_value(&self) -> ValueRef<'_> {
+        ValueRef::Encoded(self)
+    }
+    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
+        match T::Stored::read_nullable(row, idx)? {
+            None => Ok(None),
+            Some(stored) => T::from_stored(stored).map(Some),
+        }
+    }
+}
 
 impl<T: ColumnType> ColumnType for Option<T> {
     const SQL_TYPE: SqlType = T::SQL_TYPE;

@@ -158,7 +158,22 @@ impl ToSql for Bind<'_> {
             ValueRef::Bool(v) => SqlValueRef::Integer(i64::from(v)),
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Blob(v) => SqlValueRef::Blob(v),
+            ValueRef::Encoded(v) => return Ok(ToSqlOutput::Owned(owned(v.encode()))),
         }))
+    }
+}
+
+/// A value a user type encoded to, as rusqlite owns one.
+fn owned(v: crate::value::Value) -> rusqlite::types::Value {
+    use crate::value::Value;
+    use rusqlite::types::Value as Sql;
+    match v {
+        Value::Null => Sql::Null,
+        Value::Integer(v) => Sql::Integer(v),
+        Value::Real(v) => Sql::Real(v),
+        Value::Bool(v) => Sql::Integer(i64::from(v)),
+        Value::Text(v) => Sql::Text(v),
+        Value::Blob(v) => Sql::Blob(v),
     }
 }
 

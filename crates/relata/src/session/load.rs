@@ -517,7 +517,7 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
             ValueRef::Null => 0,
             ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) => 1,
             ValueRef::Text(_) => 2,
-            ValueRef::Blob(_) => 3,
+            ValueRef::Blob(_) | ValueRef::Encoded(_) => 3,
         }
     }
     fn num(v: &ValueRef<'_>) -> f64 {
@@ -529,6 +529,8 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         }
     }
     match (a, b) {
+        (ValueRef::Encoded(x), y) => compare_values(x.encode().as_ref(), y),
+        (x, ValueRef::Encoded(y)) => compare_values(x, y.encode().as_ref()),
         (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
         (ValueRef::Text(x), ValueRef::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),

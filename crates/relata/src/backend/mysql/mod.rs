@@ -224,19 +224,20 @@ fn params(values: &[ValueRef<'_>]) -> Params {
     if values.is_empty() {
         return Params::Empty;
     }
-    Params::Positional(
-        values
-            .iter()
-            .map(|v| match *v {
-                ValueRef::Null => MyValue::NULL,
-                ValueRef::Integer(v) => MyValue::Int(v),
-                ValueRef::Real(v) => MyValue::Double(v),
-                ValueRef::Bool(v) => MyValue::Int(i64::from(v)),
-                ValueRef::Text(v) => MyValue::Bytes(v.as_bytes().to_vec()),
-                ValueRef::Blob(v) => MyValue::Bytes(v.to_vec()),
-            })
-            .collect(),
-    )
+    Params::Positional(values.iter().map(|&v| my_value(v)).collect())
+}
+
+/// One of relata's values as the `mysql` crate binds it.
+fn my_value(v: ValueRef<'_>) -> MyValue {
+    match v {
+        ValueRef::Null => MyValue::NULL,
+        ValueRef::Integer(v) => MyValue::Int(v),
+        ValueRef::Real(v) => MyValue::Double(v),
+        ValueRef::Bool(v) => MyValue::Int(i64::from(v)),
+        ValueRef::Text(v) => MyValue::Bytes(v.as_bytes().to_vec()),
+        ValueRef::Blob(v) => MyValue::Bytes(v.to_vec()),
+        ValueRef::Encoded(v) => my_value(v.encode().as_ref()),
+    }
 }
 
 impl MyConn {

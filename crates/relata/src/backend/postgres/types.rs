@@ -37,6 +37,7 @@ impl ToSql for Bind<'_> {
             },
             ValueRef::Text(v) => v.to_sql(ty, out),
             ValueRef::Blob(v) => v.to_sql(ty, out),
+            ValueRef::Encoded(v) => Bind(v.encode().as_ref()).to_sql(ty, out),
         }
     }
 

@@ -1,0 +1,7 @@
+#[derive(Clone, relata::Enum)]
+enum Payment {
+    Cash,
+    Card(String),
+}
+
+fn main() {}
