@@ -87,6 +87,8 @@
 extern crate self as relata;
 
 mod backend;
+#[cfg(feature = "chrono")]
+mod chrono_types;
 mod database;
 mod error;
 mod flush;
@@ -100,6 +102,7 @@ mod schema;
 mod session;
 mod sql;
 mod table;
+mod temporal;
 mod toposort;
 mod transaction;
 mod value;
@@ -117,7 +120,8 @@ pub use session::{ObjectState, Query, Related, Session};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{
-    Bind, ColumnType, DecodeError, Encode, RowSource, SqlType, StoredAs, Value, ValueRef,
+    Bind, ColumnType, Date, DateTime, DecodeError, Encode, RowSource, SqlType, StoredAs, Time,
+    Timestamp, Value, ValueRef,
 };
 
 /// The README's Rust example is compiled and run as a doctest.

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+pub use crate::temporal::{Date, DateTime, Time, Timestamp};
+
 /// The SQL storage type of a column, as the schema declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
@@ -21,6 +23,16 @@ pub enum SqlType {
     Double,
     /// Bytes (`Vec<u8>`).
     Blob,
+    /// A calendar date (`chrono::NaiveDate`): `DATE`, ISO-8601 text on SQLite.
+    Date,
+    /// A time of day to the microsecond (`chrono::NaiveTime`): `TIME`.
+    Time,
+    /// A date and time without a time zone (`chrono::NaiveDateTime`): `TIMESTAMP` on
+    /// PostgreSQL, `DATETIME(6)` on MySQL.
+    DateTime,
+    /// An instant in UTC (`chrono::DateTime<Utc>`): `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)`
+    /// holding UTC on MySQL.
+    Timestamp,
 }
 
 /// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
@@ -38,6 +50,14 @@ pub enum ValueRef<'a> {
     Text(&'a str),
     /// Bytes.
     Blob(&'a [u8]),
+    /// A calendar date.
+    Date(Date),
+    /// A time of day.
+    Time(Time),
+    /// A date and time without a time zone.
+    DateTime(DateTime),
+    /// An instant in UTC.
+    Timestamp(Timestamp),
     /// A field of a user type ([`StoredAs`]), turned into its stored value when it is bound,
     /// compared or shown (so the field need not hold that value itself).
     Encoded(&'a dyn Encode),
@@ -59,6 +79,10 @@ impl fmt::Debug for ValueRef<'_> {
             Self::Bool(v) => f.debug_tuple("Bool").field(v).finish(),
             Self::Text(v) => f.debug_tuple("Text").field(v).finish(),
             Self::Blob(v) => f.debug_tuple("Blob").field(v).finish(),
+            Self::Date(v) => f.debug_tuple("Date").field(v).finish(),
+            Self::Time(v) => f.debug_tuple("Time").field(v).finish(),
+            Self::DateTime(v) => f.debug_tuple("DateTime").field(v).finish(),
+            Self::Timestamp(v) => f.debug_tuple("Timestamp").field(v).finish(),
             Self::Encoded(v) => f.debug_tuple("Encoded").field(&v.encode()).finish(),
         }
     }
@@ -78,6 +102,10 @@ impl PartialEq for ValueRef<'_> {
             (Self::Bool(a), Self::Bool(b)) => a == b,
             (Self::Text(a), Self::Text(b)) => a == b,
             (Self::Blob(a), Self::Blob(b)) => a == b,
+            (Self::Date(a), Self::Date(b)) => a == b,
+            (Self::Time(a), Self::Time(b)) => a == b,
+            (Self::DateTime(a), Self::DateTime(b)) => a == b,
+            (Self::Timestamp(a), Self::Timestamp(b)) => a == b,
             _ => false,
         }
     }
@@ -93,9 +121,29 @@ impl ValueRef<'_> {
             Self::Bool(v) => Value::Bool(v),
             Self::Text(v) => Value::Text(v.to_owned()),
             Self::Blob(v) => Value::Blob(v.to_owned()),
+            Self::Date(v) => Value::Date(v),
+            Self::Time(v) => Value::Time(v),
+            Self::DateTime(v) => Value::DateTime(v),
+            Self::Timestamp(v) => Value::Timestamp(v),
             Self::Encoded(v) => v.encode(),
         }
     }
+}
+
+/// Checks that a date or time value is one relata stores (years 1 to 9999), before it is bound:
+/// outside that range, text would no longer sort by time and the servers differ.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code) // only the backends bind
+)]
+pub(crate) fn in_range(v: ValueRef<'_>) -> Result<(), String> {
+    let date = match v {
+        ValueRef::Date(d) => d,
+        ValueRef::DateTime(dt) => dt.date,
+        ValueRef::Timestamp(ts) => ts.to_utc().date,
+        _ => return Ok(()),
+    };
+    date.checked().map(|_| ()).map_err(|e| e.0)
 }
 
 /// An owned SQL value: the parameters of queries and filters.
@@ -113,6 +161,14 @@ pub enum Value {
     Text(String),
     /// Bytes.
     Blob(Vec<u8>),
+    /// A calendar date.
+    Date(Date),
+    /// A time of day.
+    Time(Time),
+    /// A date and time without a time zone.
+    DateTime(DateTime),
+    /// An instant in UTC.
+    Timestamp(Timestamp),
 }
 
 impl Value {
@@ -125,6 +181,10 @@ impl Value {
             Self::Bool(v) => ValueRef::Bool(*v),
             Self::Text(v) => ValueRef::Text(v),
             Self::Blob(v) => ValueRef::Blob(v),
+            Self::Date(v) => ValueRef::Date(*v),
+            Self::Time(v) => ValueRef::Time(*v),
+            Self::DateTime(v) => ValueRef::DateTime(*v),
+            Self::Timestamp(v) => ValueRef::Timestamp(*v),
         }
     }
 }
@@ -148,6 +208,10 @@ impl fmt::Display for ValueRef<'_> {
                 }
             }
             Self::Blob(v) => write!(f, "<{} bytes>", v.len()),
+            Self::Date(v) => write!(f, "{v}"),
+            Self::Time(v) => write!(f, "{v}"),
+            Self::DateTime(v) => write!(f, "{v}"),
+            Self::Timestamp(v) => write!(f, "{v}"),
             Self::Encoded(v) => v.encode().fmt(f),
         }
     }
@@ -177,6 +241,24 @@ pub trait RowSource {
     fn get_text(&self, idx: usize) -> Result<Option<String>, DecodeError>;
     /// Reads a bytes column.
     fn get_blob(&self, idx: usize) -> Result<Option<Vec<u8>>, DecodeError>;
+    /// Reads a date column (by default from ISO-8601 text, as SQLite stores it).
+    fn get_date(&self, idx: usize) -> Result<Option<Date>, DecodeError> {
+        self.get_text(idx)?.map(|t| Date::parse(&t)).transpose()
+    }
+    /// Reads a time column (by default from ISO-8601 text).
+    fn get_time(&self, idx: usize) -> Result<Option<Time>, DecodeError> {
+        self.get_text(idx)?.map(|t| Time::parse(&t)).transpose()
+    }
+    /// Reads a date-and-time column (by default from ISO-8601 text).
+    fn get_datetime(&self, idx: usize) -> Result<Option<DateTime>, DecodeError> {
+        self.get_text(idx)?.map(|t| DateTime::parse(&t)).transpose()
+    }
+    /// Reads a UTC timestamp column (by default from ISO-8601 text with `Z` or an offset).
+    fn get_timestamp(&self, idx: usize) -> Result<Option<Timestamp>, DecodeError> {
+        self.get_text(idx)?
+            .map(|t| Timestamp::parse(&t))
+            .transpose()
+    }
 }
 
 /// A Rust type that can be a model's field: it knows its SQL type, how to bind itself, and how

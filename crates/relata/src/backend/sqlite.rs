@@ -9,7 +9,7 @@ use rusqlite::{ffi, Connection, OpenFlags, ToSql};
 use super::{Conn, Each};
 use crate::error::{ConstraintKind, DriverError, Error, Result};
 use crate::sql::{Dialect, Sqlite};
-use crate::value::{DecodeError, RowSource, ValueRef};
+use crate::value::{in_range, DecodeError, RowSource, ValueRef};
 
 /// Where an SQLite URL points.
 pub(super) enum Target {
@@ -159,6 +159,10 @@ impl ToSql for Bind<'_> {
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Blob(v) => SqlValueRef::Blob(v),
             ValueRef::Encoded(v) => return Ok(ToSqlOutput::Owned(owned(v.encode()))),
+            other => {
+                in_range(other).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                return Ok(ToSqlOutput::Owned(owned(other.to_owned())));
+            }
         }))
     }
 }
@@ -174,6 +178,11 @@ fn owned(v: crate::value::Value) -> rusqlite::types::Value {
         Value::Bool(v) => Sql::Integer(i64::from(v)),
         Value::Text(v) => Sql::Text(v),
         Value::Blob(v) => Sql::Blob(v),
+        // ISO-8601 text: what SQLite's date functions read, in an order that sorts by time.
+        Value::Date(v) => Sql::Text(v.to_string()),
+        Value::Time(v) => Sql::Text(v.to_string()),
+        Value::DateTime(v) => Sql::Text(v.to_string()),
+        Value::Timestamp(v) => Sql::Text(v.to_string()),
     }
 }
 

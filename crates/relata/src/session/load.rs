@@ -518,6 +518,10 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
             ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) => 1,
             ValueRef::Text(_) => 2,
             ValueRef::Blob(_) | ValueRef::Encoded(_) => 3,
+            ValueRef::Date(_)
+            | ValueRef::Time(_)
+            | ValueRef::DateTime(_)
+            | ValueRef::Timestamp(_) => 4,
         }
     }
     fn num(v: &ValueRef<'_>) -> f64 {
@@ -534,6 +538,10 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
         (ValueRef::Text(x), ValueRef::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),
+        (ValueRef::Date(x), ValueRef::Date(y)) => x.cmp(&y),
+        (ValueRef::Time(x), ValueRef::Time(y)) => x.cmp(&y),
+        (ValueRef::DateTime(x), ValueRef::DateTime(y)) => x.cmp(&y),
+        (ValueRef::Timestamp(x), ValueRef::Timestamp(y)) => x.cmp(&y),
         (x, y) if rank(&x) == 1 && rank(&y) == 1 => num(&x).total_cmp(&num(&y)),
         (x, y) => rank(&x).cmp(&rank(&y)),
     }

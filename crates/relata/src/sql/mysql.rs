@@ -137,6 +137,10 @@ impl Dialect for MySql {
             SqlType::Bool => "BOOLEAN",
             SqlType::Double => "DOUBLE",
             SqlType::Blob => "LONGBLOB",
+            SqlType::Date => "DATE",
+            SqlType::Time => "TIME(6)",
+            // MySQL's TIMESTAMP stops in 2038: a UTC instant is a DATETIME holding UTC.
+            SqlType::DateTime | SqlType::Timestamp => "DATETIME(6)",
         }
     }
 

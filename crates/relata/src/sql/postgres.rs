@@ -52,6 +52,10 @@ impl Dialect for Postgres {
             SqlType::Bool => "BOOLEAN",
             SqlType::Double => "DOUBLE PRECISION",
             SqlType::Blob => "BYTEA",
+            SqlType::Date => "DATE",
+            SqlType::Time => "TIME",
+            SqlType::DateTime => "TIMESTAMP",
+            SqlType::Timestamp => "TIMESTAMPTZ",
         }
     }
 

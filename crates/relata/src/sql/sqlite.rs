@@ -34,7 +34,12 @@ impl Dialect for Sqlite {
     fn column_type(&self, ty: SqlType) -> &'static str {
         match ty {
             SqlType::BigInt | SqlType::Int | SqlType::Bool => "INTEGER",
-            SqlType::Text => "TEXT",
+            // Dates and times as ISO-8601 text, which SQLite's date functions and other tools read.
+            SqlType::Text
+            | SqlType::Date
+            | SqlType::Time
+            | SqlType::DateTime
+            | SqlType::Timestamp => "TEXT",
             SqlType::Double => "REAL",
             SqlType::Blob => "BLOB",
         }

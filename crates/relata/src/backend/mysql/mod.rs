@@ -11,7 +11,7 @@ use super::url::UrlOptions;
 use super::{transaction_state, Conn};
 use crate::error::{Error, Result};
 use crate::sql::{Dialect, MySql};
-use crate::value::{DecodeError, RowSource, ValueRef};
+use crate::value::{Date, DateTime, DecodeError, RowSource, Time, Timestamp, ValueRef};
 
 /// What relata needs to open connections to one MySQL or MariaDB database.
 pub(super) struct Target {
@@ -227,6 +227,19 @@ fn params(values: &[ValueRef<'_>]) -> Params {
     Params::Positional(values.iter().map(|&v| my_value(v)).collect())
 }
 
+/// Refuses a value relata does not store (a date past year 9999) before the server sees it, with
+/// the message the other backends give.
+fn bindable(sql: &str, values: &[ValueRef<'_>]) -> Result<()> {
+    for &v in values {
+        crate::value::in_range(v).map_err(|message| Error::Database {
+            message,
+            sql: Some(sql.to_owned()),
+            driver: None,
+        })?;
+    }
+    Ok(())
+}
+
 /// One of relata's values as the `mysql` crate binds it.
 fn my_value(v: ValueRef<'_>) -> MyValue {
     match v {
@@ -236,7 +249,62 @@ fn my_value(v: ValueRef<'_>) -> MyValue {
         ValueRef::Bool(v) => MyValue::Int(i64::from(v)),
         ValueRef::Text(v) => MyValue::Bytes(v.as_bytes().to_vec()),
         ValueRef::Blob(v) => MyValue::Bytes(v.to_vec()),
+        ValueRef::Date(d) => my_datetime(DateTime {
+            date: d,
+            time: Time { micros: 0 },
+        }),
+        ValueRef::Time(t) => {
+            let (h, m, s, us) = t.parts();
+            MyValue::Time(false, 0, h as u8, m as u8, s as u8, us)
+        }
+        ValueRef::DateTime(dt) => my_datetime(dt),
+        ValueRef::Timestamp(ts) => my_datetime(ts.to_utc()),
         ValueRef::Encoded(v) => my_value(v.encode().as_ref()),
+    }
+}
+
+fn my_datetime(dt: DateTime) -> MyValue {
+    let (h, m, s, us) = dt.time.parts();
+    MyValue::Date(
+        dt.date.year as u16,
+        dt.date.month,
+        dt.date.day,
+        h as u8,
+        m as u8,
+        s as u8,
+        us,
+    )
+}
+
+/// A DATE, DATETIME or TIMESTAMP value as the server sent it (binary, or text).
+fn read_datetime(v: &MyValue) -> std::result::Result<Option<DateTime>, DecodeError> {
+    match v {
+        MyValue::NULL => Ok(None),
+        MyValue::Date(y, mo, d, h, mi, s, us) => {
+            let date = Date {
+                year: i32::from(*y),
+                month: *mo,
+                day: *d,
+            }
+            .checked()?;
+            let time = Time::from_hms_micro(u32::from(*h), u32::from(*mi), u32::from(*s), *us)
+                .ok_or_else(|| DecodeError(format!("{v:?} is not a time of day")))?;
+            Ok(Some(DateTime { date, time }))
+        }
+        MyValue::Bytes(b) => {
+            let text = std::str::from_utf8(b).map_err(|_| wrong_type("a date", v))?;
+            if text.len() == 10 {
+                Date::parse(text).map(|date| {
+                    Some(DateTime {
+                        date,
+                        time: Time { micros: 0 },
+                    })
+                })
+            } else {
+                DateTime::parse(text).map(Some)
+            }
+        }
+        other => Err(wrong_type("a date", other)),
     }
 }
 
@@ -271,6 +339,7 @@ impl Conn for MyConn {
 
     fn execute(&mut self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64> {
         self.usable()?;
+        bindable(sql, values)?;
         // Read the result to its end: an error after the first row (an `INSERT ... RETURNING`
         // whose row fails) would otherwise be dropped unseen with the result.
         let outcome = self
@@ -331,6 +400,7 @@ impl Conn for MyConn {
         each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
     ) -> Result<()> {
         self.usable()?;
+        bindable(sql, values)?;
         let mut failed = None;
         let outcome = match self.conn.exec_iter(sql, params(values)) {
             Ok(mut result) => {
@@ -400,6 +470,30 @@ fn wrong_type(expected: &str, found: &MyValue) -> DecodeError {
 }
 
 impl RowSource for Row<'_> {
+    fn get_date(&self, idx: usize) -> std::result::Result<Option<Date>, DecodeError> {
+        Ok(read_datetime(self.value(idx))?.map(|dt| dt.date))
+    }
+    fn get_datetime(&self, idx: usize) -> std::result::Result<Option<DateTime>, DecodeError> {
+        read_datetime(self.value(idx))
+    }
+    fn get_timestamp(&self, idx: usize) -> std::result::Result<Option<Timestamp>, DecodeError> {
+        Ok(read_datetime(self.value(idx))?.map(Timestamp::from_utc))
+    }
+    fn get_time(&self, idx: usize) -> std::result::Result<Option<Time>, DecodeError> {
+        match self.value(idx) {
+            MyValue::NULL => Ok(None),
+            MyValue::Time(false, 0, h, m, s, us) => {
+                Time::from_hms_micro(u32::from(*h), u32::from(*m), u32::from(*s), *us)
+                    .map(Some)
+                    .ok_or_else(|| wrong_type("a time of day", self.value(idx)))
+            }
+            MyValue::Bytes(b) => std::str::from_utf8(b)
+                .map_err(|_| wrong_type("a time of day", self.value(idx)))
+                .and_then(Time::parse)
+                .map(Some),
+            other => Err(wrong_type("a time of day", other)),
+        }
+    }
     fn get_i64(&self, idx: usize) -> std::result::Result<Option<i64>, DecodeError> {
         match self.value(idx) {
             MyValue::NULL => Ok(None),

@@ -6,7 +6,11 @@ use std::error::Error as StdError;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{IsNull, Kind, ToSql, Type};
 
-use crate::value::{DecodeError, RowSource, ValueRef};
+use crate::value::{Date, DateTime, DecodeError, RowSource, Time, Timestamp, ValueRef};
+
+/// PostgreSQL counts days and microseconds from 2000-01-01, the Unix epoch's 10,957th day.
+const PG_EPOCH_DAYS: i64 = 10_957;
+const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS * 86_400_000_000;
 
 /// Binds relata's values to whatever type the server inferred for each parameter, checking
 /// ranges instead of wrapping (an i64 into an `INTEGER` column that cannot hold it is an error).
@@ -17,6 +21,7 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        crate::value::in_range(self.0)?;
         match self.0 {
             ValueRef::Null => Ok(IsNull::Yes),
             ValueRef::Integer(v) => match *ty {
@@ -37,6 +42,30 @@ impl ToSql for Bind<'_> {
             },
             ValueRef::Text(v) => v.to_sql(ty, out),
             ValueRef::Blob(v) => v.to_sql(ty, out),
+            ValueRef::Date(d) => match *ty {
+                Type::DATE => {
+                    out.put_i32(i32::try_from(d.days_since_epoch() - PG_EPOCH_DAYS)?);
+                    Ok(IsNull::No)
+                }
+                _ => temporal(
+                    ty,
+                    out,
+                    DateTime {
+                        date: d,
+                        time: Time { micros: 0 },
+                    },
+                    "a date",
+                ),
+            },
+            ValueRef::Time(t) => match *ty {
+                Type::TIME => {
+                    out.put_i64(t.micros as i64);
+                    Ok(IsNull::No)
+                }
+                _ => Err(mismatch("a time of day", ty)),
+            },
+            ValueRef::DateTime(dt) => temporal(ty, out, dt, "a date and time"),
+            ValueRef::Timestamp(ts) => temporal(ty, out, ts.to_utc(), "a timestamp"),
             ValueRef::Encoded(v) => Bind(v.encode().as_ref()).to_sql(ty, out),
         }
     }
@@ -100,6 +129,63 @@ impl ToSql for Column<'_> {
     tokio_postgres::types::to_sql_checked!();
 }
 
+/// A date and time bound to a `TIMESTAMP` or `TIMESTAMPTZ` parameter (taken as UTC), as
+/// microseconds since 2000-01-01.
+fn temporal(
+    ty: &Type,
+    out: &mut BytesMut,
+    dt: DateTime,
+    what: &str,
+) -> std::result::Result<IsNull, BoxError> {
+    match *ty {
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => {
+            out.put_i64(Timestamp::from_utc(dt).micros - PG_EPOCH_MICROS);
+            Ok(IsNull::No)
+        }
+        _ => Err(mismatch(what, ty)),
+    }
+}
+
+/// A `DATE` as PostgreSQL sends it: days since 2000-01-01.
+struct PgDays(i32);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgDays {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(PgDays(i32::from_be_bytes(raw.try_into()?)))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::DATE
+    }
+}
+
+/// A `TIME`, `TIMESTAMP` or `TIMESTAMPTZ` as PostgreSQL sends it: microseconds (since midnight,
+/// or since 2000-01-01).
+struct PgMicros(i64);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgMicros {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(PgMicros(i64::from_be_bytes(raw.try_into()?)))
+    }
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ)
+    }
+}
+
+/// PostgreSQL's `infinity` and `-infinity` are no date relata reads.
+fn finite<T: Copy + PartialEq + std::fmt::Debug>(
+    v: T,
+    min: T,
+    max: T,
+) -> std::result::Result<T, DecodeError> {
+    if v == min || v == max {
+        Err(DecodeError(
+            "the database holds infinity, which is no date relata reads".into(),
+        ))
+    } else {
+        Ok(v)
+    }
+}
+
 pub(super) fn mismatch(what: &str, ty: &Type) -> BoxError {
     format!("cannot store {what} in a column of type {ty}").into()
 }
@@ -154,5 +240,33 @@ impl RowSource for Row<'_> {
     }
     fn get_blob(&self, idx: usize) -> std::result::Result<Option<Vec<u8>>, DecodeError> {
         self.get::<Vec<u8>>(idx)
+    }
+    fn get_date(&self, idx: usize) -> std::result::Result<Option<Date>, DecodeError> {
+        let Some(PgDays(days)) = self.get::<PgDays>(idx)? else {
+            return Ok(None);
+        };
+        let days = finite(days, i32::MIN, i32::MAX)?;
+        Date::from_days_since_epoch(i64::from(days) + PG_EPOCH_DAYS)
+            .checked()
+            .map(Some)
+    }
+    fn get_time(&self, idx: usize) -> std::result::Result<Option<Time>, DecodeError> {
+        Ok(self
+            .get::<PgMicros>(idx)?
+            .map(|PgMicros(us)| Time { micros: us as u64 }))
+    }
+    fn get_timestamp(&self, idx: usize) -> std::result::Result<Option<Timestamp>, DecodeError> {
+        let Some(PgMicros(us)) = self.get::<PgMicros>(idx)? else {
+            return Ok(None);
+        };
+        let us = finite(us, i64::MIN, i64::MAX)?;
+        let ts = Timestamp {
+            micros: us + PG_EPOCH_MICROS,
+        };
+        ts.to_utc().date.checked()?;
+        Ok(Some(ts))
+    }
+    fn get_datetime(&self, idx: usize) -> std::result::Result<Option<DateTime>, DecodeError> {
+        Ok(self.get_timestamp(idx)?.map(Timestamp::to_utc))
     }
 }
