@@ -17,7 +17,9 @@ use syn::{parse_macro_input, DeriveInput};
 ///   committed; add `autoincrement` (`#[relata(primary_key, autoincrement)]`) so that keys are
 ///   never reused after a delete.
 /// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, chrono's
-///   `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (feature `chrono`), a type of your
+///   `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (feature `chrono`),
+///   `uuid::Uuid`, `serde_json::Value` and `relata::Json<T>` (or `#[relata(json)]` on a field of
+///   any serde type: stored as a JSON document), a type of your
 ///   own that implements `relata::StoredAs` (or an enum with `#[derive(relata::Enum)]`), or
 ///   `Option<T>` of those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or
 ///   `#[relata(index = "hash")]`: equality lookups only, no size limit on PostgreSQL, where a

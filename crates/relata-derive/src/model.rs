@@ -17,6 +17,20 @@ struct Col<'a> {
     hash: bool,
     /// `version`: the optimistic concurrency counter.
     version: bool,
+    /// `json`: stored as a JSON document (as `relata::Json<T>`).
+    json: bool,
+}
+
+impl Col<'_> {
+    /// The type whose `ColumnType` stores the field: the field's own, or `Json<_>` of it.
+    fn stored(&self) -> TokenStream {
+        let ty = self.ty;
+        if self.json {
+            quote! { ::relata::Json<#ty> }
+        } else {
+            quote! { #ty }
+        }
+    }
 }
 
 pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -39,7 +53,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     for f in named_fields(input, "Model")? {
         let field = f.ident.as_ref().expect("named");
         let (mut is_pk, mut auto, mut unique, mut index) = (false, false, false, false);
-        let (mut hash, mut version) = (false, false);
+        let (mut hash, mut version, mut json) = (false, false, false);
         let mut name = field.to_string();
         for item in items(&f.attrs)? {
             match item.key.to_string().as_str() {
@@ -61,10 +75,11 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 }
                 "column" => name = item.string()?.value(),
                 "version" => { item.flag()?; version = true }
+                "json" => { item.flag()?; json = true }
                 _ => {
                     return Err(syn::Error::new(
                         item.key.span(),
-                        "unknown attribute; expected primary_key, autoincrement, unique, index, version or column = \"...\"",
+                        "unknown attribute; expected primary_key, autoincrement, unique, index, version, json or column = \"...\"",
                     ))
                 }
             }
@@ -97,6 +112,12 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     ),
                 ));
             }
+        }
+        if json && (is_pk || unique || index || version) {
+            return Err(syn::Error::new(
+                f.span(),
+                "a `json` column holds a document: it cannot be the primary key, unique, indexed or a version",
+            ));
         }
         if auto && !is_pk {
             return Err(syn::Error::new(
@@ -133,6 +154,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 index,
                 hash,
                 version,
+                json,
             });
         }
     }
@@ -156,7 +178,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let (name, field, ty, unique, index, hash) = (
             &c.name,
             c.field.to_string(),
-            c.ty,
+            c.stored(),
             c.unique,
             c.index,
             c.hash,
@@ -174,18 +196,23 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
     });
     let checks = cols.iter().map(|c| {
-        let ty = c.ty;
-        quote_spanned! {ty.span()=> const _: () = ::relata::__private::assert_column_type::<#ty>(); }
+        let (ty, stored) = (c.ty, c.stored());
+        quote_spanned! {ty.span()=> const _: () = ::relata::__private::assert_column_type::<#stored>(); }
     });
     let values = cols.iter().enumerate().map(|(i, c)| {
         let f = c.field;
-        quote! { #i => ::relata::ColumnType::to_value(&self.#f), }
+        if c.json {
+            quote! { #i => ::relata::ColumnType::to_value(::relata::Json::from_ref(&self.#f)), }
+        } else {
+            quote! { #i => ::relata::ColumnType::to_value(&self.#f), }
+        }
     });
     let reads = cols.iter().enumerate().map(|(i, c)| {
-        let (f, ty, name) = (c.field, c.ty, &c.name);
+        let (f, stored, name) = (c.field, c.stored(), &c.name);
         let at = i;
+        let unwrap = if c.json { quote! { .map(|j| j.0) } } else { quote! {} };
         quote! {
-            #f: <#ty as ::relata::ColumnType>::read(row, start + #at).map_err(|e| ::relata::Error::Decode {
+            #f: <#stored as ::relata::ColumnType>::read(row, start + #at)#unwrap.map_err(|e| ::relata::Error::Decode {
                 table: #table,
                 column: #name,
                 reason: e.0,

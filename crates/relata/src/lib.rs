@@ -94,6 +94,8 @@ mod error;
 mod flush;
 mod hash;
 mod io;
+#[cfg(feature = "serde_json")]
+mod json_types;
 mod mask;
 mod model;
 mod query;
@@ -105,11 +107,15 @@ mod table;
 mod temporal;
 mod toposort;
 mod transaction;
+#[cfg(feature = "uuid")]
+mod uuid_types;
 mod value;
 
 pub use error::{ConstraintKind, DriverError, Error, OptionalExtension, Result};
 pub use flush::Plan;
 pub use io::Database;
+#[cfg(feature = "serde_json")]
+pub use json_types::Json;
 pub use mask::mask_url;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};

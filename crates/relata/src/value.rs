@@ -33,6 +33,12 @@ pub enum SqlType {
     /// An instant in UTC (`chrono::DateTime<Utc>`): `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)`
     /// holding UTC on MySQL.
     Timestamp,
+    /// A UUID (`uuid::Uuid`): `UUID` on PostgreSQL, `CHAR(36)` on MySQL, hyphenated text on
+    /// SQLite.
+    Uuid,
+    /// A JSON document (`serde_json::Value`, `Json<T>`): `JSONB` on PostgreSQL, `JSON` on
+    /// MySQL, text on SQLite.
+    Json,
 }
 
 /// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
@@ -58,6 +64,10 @@ pub enum ValueRef<'a> {
     DateTime(DateTime),
     /// An instant in UTC.
     Timestamp(Timestamp),
+    /// A UUID's 16 bytes.
+    Uuid([u8; 16]),
+    /// A JSON document's text.
+    Json(&'a str),
     /// A field of a user type ([`StoredAs`]), turned into its stored value when it is bound,
     /// compared or shown (so the field need not hold that value itself).
     Encoded(&'a dyn Encode),
@@ -68,6 +78,11 @@ pub enum ValueRef<'a> {
 pub trait Encode: Send + Sync + 'static {
     /// The value to bind.
     fn encode(&self) -> Value;
+    /// Why the value cannot be bound, if it cannot (checked before binding: a JSON document
+    /// that does not serialize); `encode` is then never bound.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl fmt::Debug for ValueRef<'_> {
@@ -83,6 +98,8 @@ impl fmt::Debug for ValueRef<'_> {
             Self::Time(v) => f.debug_tuple("Time").field(v).finish(),
             Self::DateTime(v) => f.debug_tuple("DateTime").field(v).finish(),
             Self::Timestamp(v) => f.debug_tuple("Timestamp").field(v).finish(),
+            Self::Uuid(v) => f.debug_tuple("Uuid").field(&uuid_text(v)).finish(),
+            Self::Json(v) => f.debug_tuple("Json").field(v).finish(),
             Self::Encoded(v) => f.debug_tuple("Encoded").field(&v.encode()).finish(),
         }
     }
@@ -106,6 +123,8 @@ impl PartialEq for ValueRef<'_> {
             (Self::Time(a), Self::Time(b)) => a == b,
             (Self::DateTime(a), Self::DateTime(b)) => a == b,
             (Self::Timestamp(a), Self::Timestamp(b)) => a == b,
+            (Self::Uuid(a), Self::Uuid(b)) => a == b,
+            (Self::Json(a), Self::Json(b)) => a == b,
             _ => false,
         }
     }
@@ -125,19 +144,23 @@ impl ValueRef<'_> {
             Self::Time(v) => Value::Time(v),
             Self::DateTime(v) => Value::DateTime(v),
             Self::Timestamp(v) => Value::Timestamp(v),
+            Self::Uuid(v) => Value::Uuid(v),
+            Self::Json(v) => Value::Json(v.to_owned()),
             Self::Encoded(v) => v.encode(),
         }
     }
 }
 
-/// Checks that a date or time value is one relata stores (years 1 to 9999), before it is bound:
-/// outside that range, text would no longer sort by time and the servers differ.
+/// Checks that a value can be bound, before it is: a date or time relata stores (years 1 to
+/// 9999; outside, text would no longer sort by time and the servers differ), a user value that
+/// encodes ([`Encode::check`]).
 #[cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code) // only the backends bind
 )]
 pub(crate) fn in_range(v: ValueRef<'_>) -> Result<(), String> {
     let date = match v {
+        ValueRef::Encoded(e) => return e.check(),
         ValueRef::Date(d) => d,
         ValueRef::DateTime(dt) => dt.date,
         ValueRef::Timestamp(ts) => ts.to_utc().date,
@@ -169,6 +192,10 @@ pub enum Value {
     DateTime(DateTime),
     /// An instant in UTC.
     Timestamp(Timestamp),
+    /// A UUID's 16 bytes.
+    Uuid([u8; 16]),
+    /// A JSON document's text.
+    Json(String),
 }
 
 impl Value {
@@ -185,8 +212,37 @@ impl Value {
             Self::Time(v) => ValueRef::Time(*v),
             Self::DateTime(v) => ValueRef::DateTime(*v),
             Self::Timestamp(v) => ValueRef::Timestamp(*v),
+            Self::Uuid(v) => ValueRef::Uuid(*v),
+            Self::Json(v) => ValueRef::Json(v),
         }
     }
+}
+
+/// A UUID's canonical text: 36 lowercase hex digits and hyphens.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Parses a UUID's text (hyphenated or not, any case).
+pub fn parse_uuid(text: &str) -> Result<[u8; 16], DecodeError> {
+    let hex: Vec<u8> = text.bytes().filter(|&c| c != b'-').collect();
+    let bad = || DecodeError(format!("{text:?} is not a UUID"));
+    if hex.len() != 32 || text.len() > 36 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).map_err(|_| bad())?;
+        out[i] = u8::from_str_radix(s, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 impl fmt::Display for ValueRef<'_> {
@@ -212,6 +268,8 @@ impl fmt::Display for ValueRef<'_> {
             Self::Time(v) => write!(f, "{v}"),
             Self::DateTime(v) => write!(f, "{v}"),
             Self::Timestamp(v) => write!(f, "{v}"),
+            Self::Uuid(v) => f.write_str(&uuid_text(v)),
+            Self::Json(v) => ValueRef::Text(v).fmt(f),
             Self::Encoded(v) => v.encode().fmt(f),
         }
     }
@@ -258,6 +316,14 @@ pub trait RowSource {
         self.get_text(idx)?
             .map(|t| Timestamp::parse(&t))
             .transpose()
+    }
+    /// Reads a UUID column (by default from its text).
+    fn get_uuid(&self, idx: usize) -> Result<Option<[u8; 16]>, DecodeError> {
+        self.get_text(idx)?.map(|t| parse_uuid(&t)).transpose()
+    }
+    /// Reads a JSON column's text (by default as text).
+    fn get_json(&self, idx: usize) -> Result<Option<String>, DecodeError> {
+        self.get_text(idx)
     }
 }
 

@@ -151,6 +151,7 @@ struct Bind<'a>(ValueRef<'a>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        in_range(self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         Ok(ToSqlOutput::Borrowed(match self.0 {
             ValueRef::Null => SqlValueRef::Null,
             ValueRef::Integer(v) => SqlValueRef::Integer(v),
@@ -158,11 +159,9 @@ impl ToSql for Bind<'_> {
             ValueRef::Bool(v) => SqlValueRef::Integer(i64::from(v)),
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Blob(v) => SqlValueRef::Blob(v),
+            ValueRef::Json(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Encoded(v) => return Ok(ToSqlOutput::Owned(owned(v.encode()))),
-            other => {
-                in_range(other).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-                return Ok(ToSqlOutput::Owned(owned(other.to_owned())));
-            }
+            other => return Ok(ToSqlOutput::Owned(owned(other.to_owned()))),
         }))
     }
 }
@@ -183,6 +182,8 @@ fn owned(v: crate::value::Value) -> rusqlite::types::Value {
         Value::Time(v) => Sql::Text(v.to_string()),
         Value::DateTime(v) => Sql::Text(v.to_string()),
         Value::Timestamp(v) => Sql::Text(v.to_string()),
+        Value::Uuid(v) => Sql::Text(crate::value::uuid_text(&v)),
+        Value::Json(v) => Sql::Text(v),
     }
 }
 

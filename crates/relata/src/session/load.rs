@@ -516,7 +516,7 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         match v {
             ValueRef::Null => 0,
             ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) => 1,
-            ValueRef::Text(_) => 2,
+            ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Uuid(_) => 2,
             ValueRef::Blob(_) | ValueRef::Encoded(_) => 3,
             ValueRef::Date(_)
             | ValueRef::Time(_)
@@ -542,6 +542,8 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         (ValueRef::Time(x), ValueRef::Time(y)) => x.cmp(&y),
         (ValueRef::DateTime(x), ValueRef::DateTime(y)) => x.cmp(&y),
         (ValueRef::Timestamp(x), ValueRef::Timestamp(y)) => x.cmp(&y),
+        (ValueRef::Uuid(x), ValueRef::Uuid(y)) => x.cmp(&y),
+        (ValueRef::Json(x), ValueRef::Json(y)) => x.cmp(y),
         (x, y) if rank(&x) == 1 && rank(&y) == 1 => num(&x).total_cmp(&num(&y)),
         (x, y) => rank(&x).cmp(&rank(&y)),
     }

@@ -141,6 +141,8 @@ impl Dialect for MySql {
             SqlType::Time => "TIME(6)",
             // MySQL's TIMESTAMP stops in 2038: a UTC instant is a DATETIME holding UTC.
             SqlType::DateTime | SqlType::Timestamp => "DATETIME(6)",
+            SqlType::Uuid => "CHAR(36)",
+            SqlType::Json => "JSON",
         }
     }
 

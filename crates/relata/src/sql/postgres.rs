@@ -56,6 +56,8 @@ impl Dialect for Postgres {
             SqlType::Time => "TIME",
             SqlType::DateTime => "TIMESTAMP",
             SqlType::Timestamp => "TIMESTAMPTZ",
+            SqlType::Uuid => "UUID",
+            SqlType::Json => "JSONB",
         }
     }
 

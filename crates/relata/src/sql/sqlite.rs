@@ -34,12 +34,15 @@ impl Dialect for Sqlite {
     fn column_type(&self, ty: SqlType) -> &'static str {
         match ty {
             SqlType::BigInt | SqlType::Int | SqlType::Bool => "INTEGER",
-            // Dates and times as ISO-8601 text, which SQLite's date functions and other tools read.
+            // Dates and times as ISO-8601 text, which SQLite's date functions and other tools
+            // read; UUIDs hyphenated; JSON as its text, which SQLite's JSON functions read.
             SqlType::Text
             | SqlType::Date
             | SqlType::Time
             | SqlType::DateTime
-            | SqlType::Timestamp => "TEXT",
+            | SqlType::Timestamp
+            | SqlType::Uuid
+            | SqlType::Json => "TEXT",
             SqlType::Double => "REAL",
             SqlType::Blob => "BLOB",
         }

@@ -259,6 +259,8 @@ fn my_value(v: ValueRef<'_>) -> MyValue {
         }
         ValueRef::DateTime(dt) => my_datetime(dt),
         ValueRef::Timestamp(ts) => my_datetime(ts.to_utc()),
+        ValueRef::Uuid(v) => MyValue::Bytes(crate::value::uuid_text(&v).into_bytes()),
+        ValueRef::Json(v) => MyValue::Bytes(v.as_bytes().to_vec()),
         ValueRef::Encoded(v) => my_value(v.encode().as_ref()),
     }
 }

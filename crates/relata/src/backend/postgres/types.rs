@@ -66,6 +66,26 @@ impl ToSql for Bind<'_> {
             },
             ValueRef::DateTime(dt) => temporal(ty, out, dt, "a date and time"),
             ValueRef::Timestamp(ts) => temporal(ty, out, ts.to_utc(), "a timestamp"),
+            ValueRef::Uuid(v) => match *ty {
+                Type::UUID => {
+                    out.put_slice(&v);
+                    Ok(IsNull::No)
+                }
+                _ => crate::value::uuid_text(&v).as_str().to_sql(ty, out),
+            },
+            ValueRef::Json(v) => match *ty {
+                // JSONB's binary form: a version byte, then the text.
+                Type::JSONB => {
+                    out.put_u8(1);
+                    out.put_slice(v.as_bytes());
+                    Ok(IsNull::No)
+                }
+                Type::JSON => {
+                    out.put_slice(v.as_bytes());
+                    Ok(IsNull::No)
+                }
+                _ => v.to_sql(ty, out),
+            },
             ValueRef::Encoded(v) => Bind(v.encode().as_ref()).to_sql(ty, out),
         }
     }
@@ -171,6 +191,38 @@ impl<'a> tokio_postgres::types::FromSql<'a> for PgMicros {
     }
 }
 
+/// A `UUID` as PostgreSQL sends it: 16 bytes.
+struct PgUuid([u8; 16]);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgUuid {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(PgUuid(raw.try_into()?))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::UUID
+    }
+}
+
+/// A `JSON` or `JSONB` document's text (JSONB's version byte dropped).
+struct PgJson(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgJson {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        let text = if *ty == Type::JSONB {
+            match raw.split_first() {
+                Some((1, rest)) => rest,
+                _ => return Err("an unknown JSONB version".into()),
+            }
+        } else {
+            raw
+        };
+        Ok(PgJson(std::str::from_utf8(text)?.to_owned()))
+    }
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::JSON | Type::JSONB)
+    }
+}
+
 /// PostgreSQL's `infinity` and `-infinity` are no date relata reads.
 fn finite<T: Copy + PartialEq + std::fmt::Debug>(
     v: T,
@@ -268,5 +320,11 @@ impl RowSource for Row<'_> {
     }
     fn get_datetime(&self, idx: usize) -> std::result::Result<Option<DateTime>, DecodeError> {
         Ok(self.get_timestamp(idx)?.map(Timestamp::to_utc))
+    }
+    fn get_uuid(&self, idx: usize) -> std::result::Result<Option<[u8; 16]>, DecodeError> {
+        Ok(self.get::<PgUuid>(idx)?.map(|PgUuid(b)| b))
+    }
+    fn get_json(&self, idx: usize) -> std::result::Result<Option<String>, DecodeError> {
+        Ok(self.get::<PgJson>(idx)?.map(|PgJson(t)| t))
     }
 }
