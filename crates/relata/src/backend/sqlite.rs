@@ -151,7 +151,6 @@ struct Bind<'a>(ValueRef<'a>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        in_range(self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         Ok(ToSqlOutput::Borrowed(match self.0 {
             ValueRef::Null => SqlValueRef::Null,
             ValueRef::Integer(v) => SqlValueRef::Integer(v),
@@ -160,8 +159,12 @@ impl ToSql for Bind<'_> {
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Blob(v) => SqlValueRef::Blob(v),
             ValueRef::Json(v) => SqlValueRef::Text(v.as_bytes()),
-            ValueRef::Encoded(v) => return Ok(ToSqlOutput::Owned(owned(v.encode()))),
-            other => return Ok(ToSqlOutput::Owned(owned(other.to_owned()))),
+            // The plain values above bind as they are; the others are checked first (a date past
+            // 9999, a document that does not serialize).
+            other => {
+                in_range(other).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                return Ok(ToSqlOutput::Owned(owned(other.to_owned())));
+            }
         }))
     }
 }
