@@ -186,6 +186,14 @@ pub enum Error {
         /// What stands in the way: its unsaved changes, or why it has no row.
         reason: String,
     },
+    /// A statement of the application's own ([`Session::execute`](crate::Session::execute),
+    /// [`Session::select`](crate::Session::select)) could not be run as given.
+    Statement {
+        /// The statement.
+        sql: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A key was used with a session that did not create it, or the primary key of a stored object
     /// was changed.
     InvalidKey {
@@ -323,6 +331,7 @@ impl fmt::Display for Error {
                 f,
                 "cannot refresh {object}: {reason}; commit or rollback() first, or use refresh_discarding to drop its changes"
             ),
+            Self::Statement { sql, message } => write!(f, "cannot run `{sql}`: {message}"),
             Self::InvalidKey { message } => f.write_str(message),
             Self::Database { message, sql, .. } => match sql {
                 Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),

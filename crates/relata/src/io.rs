@@ -298,6 +298,51 @@ impl fmt::Debug for Database {
     }
 }
 
+/// One statement with parameters, run for the number of rows it changed (raw SQL's
+/// `Session::execute`).
+pub(crate) struct Exec<'a> {
+    why: &'a dyn fmt::Display,
+    sql: &'a str,
+    params: Vec<ValueRef<'a>>,
+    issued: bool,
+    result: Result<u64>,
+}
+
+impl<'a> Exec<'a> {
+    /// `sql` with `params`, run for `why`.
+    pub fn new(why: &'a dyn fmt::Display, sql: &'a str, params: &'a [Value]) -> Self {
+        Exec {
+            why,
+            sql,
+            params: params.iter().map(Value::as_ref).collect(),
+            issued: false,
+            result: Ok(0),
+        }
+    }
+
+    /// The rows it changed, or why it failed.
+    pub fn finish(self) -> Result<u64> {
+        self.result
+    }
+}
+
+impl Machine for Exec<'_> {
+    fn next(&mut self) -> Option<Work<'_>> {
+        if std::mem::replace(&mut self.issued, true) {
+            return None;
+        }
+        Some(Work {
+            why: self.why,
+            sql: self.sql,
+            run: Run::Execute(&self.params),
+        })
+    }
+
+    fn done(&mut self, outcome: Outcome) {
+        self.result = outcome.map_err(|f| f.error);
+    }
+}
+
 /// Runs statements that take no parameters, in order, stopping at the first failure
 /// (transaction control: `BEGIN`, `COMMIT`, `ROLLBACK`).
 pub(crate) struct Control<'a> {

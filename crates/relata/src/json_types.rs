@@ -46,6 +46,17 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("the value does not serialize to JSON: {e}"))
 }
 
+/// Reads a JSON column into `T`; `what` says what failed.
+fn read_json<T: DeserializeOwned>(
+    row: &dyn RowSource,
+    idx: usize,
+    what: &str,
+) -> Result<Option<T>, DecodeError> {
+    row.get_json(idx)?
+        .map(|text| serde_json::from_str(&text).map_err(|e| DecodeError(format!("{what}: {e}"))))
+        .transpose()
+}
+
 impl<T: Serialize + Send + Sync + 'static> Encode for Json<T> {
     fn encode(&self) -> Value {
         to_json(&self.0).map_or(Value::Null, Value::Json)
@@ -61,16 +72,8 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> ColumnType
         ValueRef::Encoded(self)
     }
     fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_json(idx)?
-            .map(|text| {
-                serde_json::from_str(&text).map(Json).map_err(|e| {
-                    DecodeError(format!(
-                        "the JSON does not fit {}: {e}",
-                        std::any::type_name::<T>()
-                    ))
-                })
-            })
-            .transpose()
+        let what = format!("the JSON does not fit {}", std::any::type_name::<T>());
+        Ok(read_json(row, idx, &what)?.map(Json))
     }
 }
 
@@ -86,11 +89,6 @@ impl ColumnType for serde_json::Value {
         ValueRef::Encoded(self)
     }
     fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_json(idx)?
-            .map(|text| {
-                serde_json::from_str(&text)
-                    .map_err(|e| DecodeError(format!("the column holds no JSON document: {e}")))
-            })
-            .transpose()
+        read_json(row, idx, "the column holds no JSON document")
     }
 }

@@ -122,7 +122,7 @@ pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Enum, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
-pub use session::{ObjectState, Query, Related, Session};
+pub use session::{FromRow, ObjectState, Query, Related, Session, ToParam};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{

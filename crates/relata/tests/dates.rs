@@ -23,16 +23,6 @@ struct Event {
     until: Option<NaiveDate>,
 }
 
-/// The catalog's view of `events`' columns (a view made per backend, read as a model).
-#[derive(Model, Debug, Clone, PartialEq)]
-#[relata(table = "event_columns")]
-struct EventColumn {
-    #[relata(primary_key)]
-    id: Option<i64>,
-    column_name: String,
-    data_type: String,
-}
-
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
@@ -134,22 +124,8 @@ backend_test! {
     /// Each type has the native column type: DATE, TIME, TIMESTAMP, TIMESTAMPTZ on PostgreSQL;
     /// DATE, TIME, DATETIME on MySQL; TEXT holding ISO-8601 on SQLite.
     fn columns_have_native_types(t, tables()) {
-        let view = match t.backend {
-            "postgres" => "CREATE VIEW event_columns AS SELECT CAST(ordinal_position AS BIGINT) AS id, \
-                CAST(column_name AS TEXT) AS column_name, CAST(data_type AS TEXT) AS data_type \
-                FROM information_schema.columns WHERE table_name = 'events' AND table_schema = current_schema()",
-            "mysql" => "CREATE VIEW event_columns AS SELECT CAST(ORDINAL_POSITION AS SIGNED) AS id, \
-                COLUMN_NAME AS column_name, COLUMN_TYPE AS data_type \
-                FROM information_schema.COLUMNS WHERE TABLE_NAME = 'events' AND TABLE_SCHEMA = DATABASE()",
-            _ => "CREATE VIEW event_columns AS SELECT cid + 1 AS id, name AS column_name, type AS data_type \
-                FROM pragma_table_info('events')",
-        };
-        t.db.execute_batch(view).unwrap();
-        let mut s = t.db.session();
-        let cols = s.query::<EventColumn>().all().unwrap();
-        let types: Vec<(String, String)> = cols
-            .iter()
-            .map(|&k| (s[k].column_name.clone(), s[k].data_type.to_lowercase()))
+        let types: Vec<(String, String)> = common::column_types(t, "events")
+            .into_iter()
             .filter(|(c, _)| ["day", "at", "local", "instant"].contains(&c.as_str()))
             .collect();
         let expect: [&str; 4] = match t.backend {

@@ -31,16 +31,6 @@ struct Profile {
     note: Option<Json<Settings>>,
 }
 
-/// The catalog's view of `profiles`' columns.
-#[derive(Model, Debug, Clone, PartialEq)]
-#[relata(table = "profile_columns")]
-struct ProfileColumn {
-    #[relata(primary_key)]
-    id: Option<i64>,
-    column_name: String,
-    data_type: String,
-}
-
 fn token(n: u8) -> Uuid {
     Uuid::from_bytes([
         n, 0x12, 0x34, 0x56, 0x78, 0x9a, 0x4b, 0xcd, 0x8e, 0xf0, 0x11, 0x22, 0x33, 0x44, 0x55, n,
@@ -140,30 +130,17 @@ backend_test! {
     /// UUID and JSONB on PostgreSQL, CHAR(36) and JSON on MySQL (MariaDB reports JSON as
     /// longtext), text on SQLite.
     fn columns_have_native_types(t, tables()) {
-        let view = match t.backend {
-            "postgres" => "CREATE VIEW profile_columns AS SELECT CAST(ordinal_position AS BIGINT) AS id, \
-                CAST(column_name AS TEXT) AS column_name, CAST(data_type AS TEXT) AS data_type \
-                FROM information_schema.columns WHERE table_name = 'profiles' AND table_schema = current_schema()",
-            "mysql" => "CREATE VIEW profile_columns AS SELECT CAST(ORDINAL_POSITION AS SIGNED) AS id, \
-                COLUMN_NAME AS column_name, COLUMN_TYPE AS data_type \
-                FROM information_schema.COLUMNS WHERE TABLE_NAME = 'profiles' AND TABLE_SCHEMA = DATABASE()",
-            _ => "CREATE VIEW profile_columns AS SELECT cid + 1 AS id, name AS column_name, type AS data_type \
-                FROM pragma_table_info('profiles')",
-        };
-        t.db.execute_batch(view).unwrap();
-        let mut s = t.db.session();
-        let cols = s.query::<ProfileColumn>().all().unwrap();
-        let types: Vec<String> = cols
-            .iter()
-            .filter(|&&k| ["token", "settings"].contains(&s[k].column_name.as_str()))
-            .map(|&k| s[k].data_type.to_lowercase())
+        let types: Vec<(String, String)> = common::column_types(t, "profiles")
+            .into_iter()
+            .filter(|(c, _)| ["token", "settings"].contains(&c.as_str()))
             .collect();
         let expect: [&str; 2] = match t.backend {
             "postgres" => ["uuid", "jsonb"],
             "mysql" => ["char(36)", "longtext"],
             _ => ["text", "text"],
         };
-        assert_eq!(types, expect);
+        let got: Vec<&str> = types.iter().map(|(_, ty)| ty.as_str()).collect();
+        assert_eq!(got, expect, "{types:?}");
     }
 }
 

@@ -446,3 +446,19 @@ fn every_write_binds_what_its_layout_lists_in_order() {
         }
     }
 }
+
+#[test]
+fn user_placeholders_skip_quotes_and_comments() {
+    use crate::sql::user_placeholders;
+    use crate::Postgres;
+    let (sql, n) = user_placeholders(
+        &Postgres,
+        "SELECT '?', \"a?\", `b?` FROM t -- ?\nWHERE x = ? /* ? */ AND y = 'it''s ?' AND z = ?",
+    );
+    assert_eq!(n, 2);
+    assert_eq!(
+        sql,
+        "SELECT '?', \"a?\", `b?` FROM t -- ?\nWHERE x = $1 /* ? */ AND y = 'it''s ?' AND z = $2"
+    );
+    assert_eq!(user_placeholders(&Sqlite, "? ?"), ("? ?".to_owned(), 2));
+}

@@ -52,7 +52,7 @@ impl Session {
 
     /// Runs a select of `M`'s columns, merging the rows into the identity map; returns their
     /// slots in order, leaving out objects deleted in this session.
-    fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
+    pub(super) fn run_select<M: Model>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<u32>> {
         self.ensure_store::<M>();
         let store = self.stores[(M::TABLE.slot)()].as_mut().expect("ensured");
         let merge = Merge {

@@ -8,6 +8,7 @@ mod commit;
 mod links;
 mod load;
 mod query;
+mod raw;
 mod refresh;
 mod relations;
 mod store;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 pub(crate) use query::EagerSpec;
 pub use query::Query;
+pub use raw::{FromRow, ToParam};
 pub use relations::Related;
 pub use store::ObjectState;
 

@@ -97,3 +97,57 @@ pub(crate) fn insert_rows_per_statement(d: &dyn Dialect, width: usize, cap: usiz
         rows_per_statement(d, width, cap)
     }
 }
+
+/// Rewrites the `?` placeholders of a statement a user wrote into `d`'s own (`$1, $2, ...` on
+/// PostgreSQL), leaving alone any `?` inside a quoted string, a quoted identifier or a comment.
+/// Returns the statement and how many placeholders it has.
+pub(crate) fn user_placeholders(d: &dyn Dialect, sql: &str) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '?' => {
+                n += 1;
+                d.placeholder(&mut out, n);
+            }
+            '\'' | '"' | '`' => {
+                // A quoted string or identifier, to its closing quote (a doubled quote is one
+                // quote inside it).
+                out.push(c);
+                while let Some(q) = chars.next() {
+                    out.push(q);
+                    if q == c {
+                        if chars.peek() == Some(&c) {
+                            out.push(chars.next().expect("peeked"));
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if q == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(c);
+                let mut prev = ' ';
+                for q in chars.by_ref() {
+                    out.push(q);
+                    if prev == '*' && q == '/' {
+                        break;
+                    }
+                    prev = q;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    (out, n)
+}

@@ -314,3 +314,46 @@ pub fn as_sqlite(line: &str) -> String {
     }
     out
 }
+
+/// One column of a table as the database's own catalog describes it (read through a view).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[relata(table = "relata_test_columns")]
+pub struct CatalogColumn {
+    #[relata(primary_key)]
+    pub id: Option<i64>,
+    pub column_name: String,
+    pub data_type: String,
+}
+
+/// The declared type of each of `table`'s columns, lowercased, by the database's own catalog
+/// (PostgreSQL's `data_type`, MySQL's `COLUMN_TYPE`, SQLite's declared type), in column order.
+pub fn column_types(t: &TestDb, table: &str) -> Vec<(String, String)> {
+    let view = match t.backend {
+        "postgres" => format!(
+            "CREATE VIEW relata_test_columns AS SELECT CAST(ordinal_position AS BIGINT) AS id, \
+             CAST(column_name AS TEXT) AS column_name, CAST(data_type AS TEXT) AS data_type \
+             FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = current_schema()"
+        ),
+        "mysql" => format!(
+            "CREATE VIEW relata_test_columns AS SELECT CAST(ORDINAL_POSITION AS SIGNED) AS id, \
+             COLUMN_NAME AS column_name, COLUMN_TYPE AS data_type \
+             FROM information_schema.COLUMNS WHERE TABLE_NAME = '{table}' AND TABLE_SCHEMA = DATABASE()"
+        ),
+        _ => format!(
+            "CREATE VIEW relata_test_columns AS SELECT cid + 1 AS id, name AS column_name, \
+             type AS data_type FROM pragma_table_info('{table}')"
+        ),
+    };
+    t.db.execute_batch("DROP VIEW IF EXISTS relata_test_columns")
+        .unwrap();
+    t.db.execute_batch(&view).unwrap();
+    let mut s = t.db.session();
+    let cols = s
+        .query::<CatalogColumn>()
+        .order_by(CatalogColumn::ID.asc())
+        .all()
+        .unwrap();
+    cols.iter()
+        .map(|&k| (s[k].column_name.clone(), s[k].data_type.to_lowercase()))
+        .collect()
+}
