@@ -18,7 +18,7 @@ use syn::{parse_macro_input, DeriveInput};
 ///   never reused after a delete.
 /// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, chrono's
 ///   `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (feature `chrono`),
-///   `uuid::Uuid`, `serde_json::Value` and `relata::Json<T>` (or `#[relata(json)]` on a field of
+///   `uuid::Uuid`, `rust_decimal::Decimal`, `serde_json::Value` and `relata::Json<T>` (or `#[relata(json)]` on a field of
 ///   any serde type: stored as a JSON document), a type of your
 ///   own that implements `relata::StoredAs` (or an enum with `#[derive(relata::Enum)]`), or
 ///   `Option<T>` of those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or

@@ -90,6 +90,8 @@ mod backend;
 #[cfg(feature = "chrono")]
 mod chrono_types;
 mod database;
+#[cfg(feature = "rust_decimal")]
+mod decimal_types;
 mod error;
 mod flush;
 mod hash;
@@ -98,6 +100,7 @@ mod io;
 mod json_types;
 mod mask;
 mod model;
+mod numeric;
 mod query;
 mod relation;
 mod schema;
@@ -126,8 +129,8 @@ pub use session::{FromRow, ObjectState, Query, Related, Session, ToParam};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{
-    Bind, ColumnType, Date, DateTime, DecodeError, Encode, RowSource, SqlType, StoredAs, Time,
-    Timestamp, Value, ValueRef,
+    Bind, ColumnType, Date, DateTime, DecodeError, Encode, Numeric, RowSource, SqlType, StoredAs,
+    Time, Timestamp, Value, ValueRef,
 };
 
 /// The README's Rust example is compiled and run as a doctest.

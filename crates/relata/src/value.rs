@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+pub use crate::numeric::Numeric;
 pub use crate::temporal::{Date, DateTime, Time, Timestamp};
 
 /// The SQL storage type of a column, as the schema declares it.
@@ -39,6 +40,9 @@ pub enum SqlType {
     /// A JSON document (`serde_json::Value`, `Json<T>`): `JSONB` on PostgreSQL, `JSON` on
     /// MySQL, text on SQLite.
     Json,
+    /// An exact decimal (`rust_decimal::Decimal`): `NUMERIC` on PostgreSQL, `DECIMAL(57, 28)`
+    /// on MySQL, decimal text on SQLite.
+    Decimal,
 }
 
 /// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
@@ -68,6 +72,8 @@ pub enum ValueRef<'a> {
     Uuid([u8; 16]),
     /// A JSON document's text.
     Json(&'a str),
+    /// An exact decimal.
+    Decimal(Numeric),
     /// A field of a user type ([`StoredAs`]), turned into its stored value when it is bound,
     /// compared or shown (so the field need not hold that value itself).
     Encoded(&'a dyn Encode),
@@ -100,6 +106,7 @@ impl fmt::Debug for ValueRef<'_> {
             Self::Timestamp(v) => f.debug_tuple("Timestamp").field(v).finish(),
             Self::Uuid(v) => f.debug_tuple("Uuid").field(&uuid_text(v)).finish(),
             Self::Json(v) => f.debug_tuple("Json").field(v).finish(),
+            Self::Decimal(v) => f.debug_tuple("Decimal").field(&v.to_string()).finish(),
             Self::Encoded(v) => f.debug_tuple("Encoded").field(&v.encode()).finish(),
         }
     }
@@ -125,6 +132,7 @@ impl PartialEq for ValueRef<'_> {
             (Self::Timestamp(a), Self::Timestamp(b)) => a == b,
             (Self::Uuid(a), Self::Uuid(b)) => a == b,
             (Self::Json(a), Self::Json(b)) => a == b,
+            (Self::Decimal(a), Self::Decimal(b)) => a == b,
             _ => false,
         }
     }
@@ -146,6 +154,7 @@ impl ValueRef<'_> {
             Self::Timestamp(v) => Value::Timestamp(v),
             Self::Uuid(v) => Value::Uuid(v),
             Self::Json(v) => Value::Json(v.to_owned()),
+            Self::Decimal(v) => Value::Decimal(v),
             Self::Encoded(v) => v.encode(),
         }
     }
@@ -196,6 +205,8 @@ pub enum Value {
     Uuid([u8; 16]),
     /// A JSON document's text.
     Json(String),
+    /// An exact decimal.
+    Decimal(Numeric),
 }
 
 impl Value {
@@ -214,6 +225,7 @@ impl Value {
             Self::Timestamp(v) => ValueRef::Timestamp(*v),
             Self::Uuid(v) => ValueRef::Uuid(*v),
             Self::Json(v) => ValueRef::Json(v),
+            Self::Decimal(v) => ValueRef::Decimal(*v),
         }
     }
 }
@@ -270,6 +282,7 @@ impl fmt::Display for ValueRef<'_> {
             Self::Timestamp(v) => write!(f, "{v}"),
             Self::Uuid(v) => f.write_str(&uuid_text(v)),
             Self::Json(v) => ValueRef::Text(v).fmt(f),
+            Self::Decimal(v) => write!(f, "{v}"),
             Self::Encoded(v) => v.encode().fmt(f),
         }
     }
@@ -320,6 +333,10 @@ pub trait RowSource {
     /// Reads a UUID column (by default from its text).
     fn get_uuid(&self, idx: usize) -> Result<Option<[u8; 16]>, DecodeError> {
         self.get_text(idx)?.map(|t| parse_uuid(&t)).transpose()
+    }
+    /// Reads a decimal column (by default from its text).
+    fn get_decimal(&self, idx: usize) -> Result<Option<Numeric>, DecodeError> {
+        self.get_text(idx)?.map(|t| Numeric::parse(&t)).transpose()
     }
     /// Reads a JSON column's text (by default as text).
     fn get_json(&self, idx: usize) -> Result<Option<String>, DecodeError> {

@@ -187,6 +187,7 @@ fn owned(v: crate::value::Value) -> rusqlite::types::Value {
         Value::Timestamp(v) => Sql::Text(v.to_string()),
         Value::Uuid(v) => Sql::Text(crate::value::uuid_text(&v)),
         Value::Json(v) => Sql::Text(v),
+        Value::Decimal(v) => Sql::Text(v.to_string()),
     }
 }
 

@@ -515,7 +515,9 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
     fn rank(v: &ValueRef<'_>) -> u8 {
         match v {
             ValueRef::Null => 0,
-            ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) => 1,
+            ValueRef::Integer(_) | ValueRef::Real(_) | ValueRef::Bool(_) | ValueRef::Decimal(_) => {
+                1
+            }
             ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Uuid(_) => 2,
             ValueRef::Blob(_) | ValueRef::Encoded(_) => 3,
             ValueRef::Date(_)
@@ -544,6 +546,11 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         (ValueRef::Timestamp(x), ValueRef::Timestamp(y)) => x.cmp(&y),
         (ValueRef::Uuid(x), ValueRef::Uuid(y)) => x.cmp(&y),
         (ValueRef::Json(x), ValueRef::Json(y)) => x.cmp(y),
+        (ValueRef::Decimal(x), ValueRef::Decimal(y)) => {
+            let approx =
+                |n: crate::value::Numeric| n.mantissa() as f64 / 10f64.powi(n.scale() as i32);
+            approx(x).total_cmp(&approx(y))
+        }
         (x, y) if rank(&x) == 1 && rank(&y) == 1 => num(&x).total_cmp(&num(&y)),
         (x, y) => rank(&x).cmp(&rank(&y)),
     }

@@ -143,6 +143,8 @@ impl Dialect for MySql {
             SqlType::DateTime | SqlType::Timestamp => "DATETIME(6)",
             SqlType::Uuid => "CHAR(36)",
             SqlType::Json => "JSON",
+            // Any rust_decimal: 29 digits before the point (2^96) and 28 after.
+            SqlType::Decimal => "DECIMAL(57, 28)",
         }
     }
 

@@ -58,6 +58,7 @@ impl Dialect for Postgres {
             SqlType::Timestamp => "TIMESTAMPTZ",
             SqlType::Uuid => "UUID",
             SqlType::Json => "JSONB",
+            SqlType::Decimal => "NUMERIC",
         }
     }
 

@@ -42,7 +42,8 @@ impl Dialect for Sqlite {
             | SqlType::DateTime
             | SqlType::Timestamp
             | SqlType::Uuid
-            | SqlType::Json => "TEXT",
+            | SqlType::Json
+            | SqlType::Decimal => "TEXT",
             SqlType::Double => "REAL",
             SqlType::Blob => "BLOB",
         }

@@ -11,7 +11,7 @@ use super::url::UrlOptions;
 use super::{transaction_state, Conn};
 use crate::error::{Error, Result};
 use crate::sql::{Dialect, MySql};
-use crate::value::{Date, DateTime, DecodeError, RowSource, Time, Timestamp, ValueRef};
+use crate::value::{Date, DateTime, DecodeError, Numeric, RowSource, Time, Timestamp, ValueRef};
 
 /// What relata needs to open connections to one MySQL or MariaDB database.
 pub(super) struct Target {
@@ -261,6 +261,7 @@ fn my_value(v: ValueRef<'_>) -> MyValue {
         ValueRef::Timestamp(ts) => my_datetime(ts.to_utc()),
         ValueRef::Uuid(v) => MyValue::Bytes(crate::value::uuid_text(&v).into_bytes()),
         ValueRef::Json(v) => MyValue::Bytes(v.as_bytes().to_vec()),
+        ValueRef::Decimal(v) => MyValue::Bytes(v.to_string().into_bytes()),
         ValueRef::Encoded(v) => my_value(v.encode().as_ref()),
     }
 }
@@ -472,6 +473,19 @@ fn wrong_type(expected: &str, found: &MyValue) -> DecodeError {
 }
 
 impl RowSource for Row<'_> {
+    fn get_decimal(&self, idx: usize) -> std::result::Result<Option<Numeric>, DecodeError> {
+        // DECIMAL(57, 28) pads every value to 28 places: read without the padding.
+        self.get_text(idx)?
+            .map(|t| {
+                let t = if t.contains('.') {
+                    t.trim_end_matches('0').trim_end_matches('.')
+                } else {
+                    &t
+                };
+                Numeric::parse(t)
+            })
+            .transpose()
+    }
     fn get_date(&self, idx: usize) -> std::result::Result<Option<Date>, DecodeError> {
         Ok(read_datetime(self.value(idx))?.map(|dt| dt.date))
     }

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{IsNull, Kind, ToSql, Type};
 
-use crate::value::{Date, DateTime, DecodeError, RowSource, Time, Timestamp, ValueRef};
+use crate::value::{Date, DateTime, DecodeError, Numeric, RowSource, Time, Timestamp, ValueRef};
 
 /// PostgreSQL counts days and microseconds from 2000-01-01, the Unix epoch's 10,957th day.
 const PG_EPOCH_DAYS: i64 = 10_957;
@@ -72,6 +72,13 @@ impl ToSql for Bind<'_> {
                     Ok(IsNull::No)
                 }
                 _ => crate::value::uuid_text(&v).as_str().to_sql(ty, out),
+            },
+            ValueRef::Decimal(v) => match *ty {
+                Type::NUMERIC => {
+                    out.put_slice(&v.to_pg());
+                    Ok(IsNull::No)
+                }
+                _ => v.to_string().as_str().to_sql(ty, out),
             },
             ValueRef::Json(v) => match *ty {
                 // JSONB's binary form: a version byte, then the text.
@@ -188,6 +195,18 @@ impl<'a> tokio_postgres::types::FromSql<'a> for PgMicros {
     }
     fn accepts(ty: &Type) -> bool {
         matches!(*ty, Type::TIME | Type::TIMESTAMP | Type::TIMESTAMPTZ)
+    }
+}
+
+/// A `NUMERIC` as PostgreSQL sends it.
+struct PgNumeric(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgNumeric {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(PgNumeric(raw.to_vec()))
+    }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
     }
 }
 
@@ -320,6 +339,11 @@ impl RowSource for Row<'_> {
     }
     fn get_datetime(&self, idx: usize) -> std::result::Result<Option<DateTime>, DecodeError> {
         Ok(self.get_timestamp(idx)?.map(Timestamp::to_utc))
+    }
+    fn get_decimal(&self, idx: usize) -> std::result::Result<Option<Numeric>, DecodeError> {
+        self.get::<PgNumeric>(idx)?
+            .map(|PgNumeric(raw)| Numeric::from_pg(&raw))
+            .transpose()
     }
     fn get_uuid(&self, idx: usize) -> std::result::Result<Option<[u8; 16]>, DecodeError> {
         Ok(self.get::<PgUuid>(idx)?.map(|PgUuid(b)| b))
