@@ -108,6 +108,8 @@ mod session;
 mod sql;
 mod table;
 mod temporal;
+#[cfg(feature = "time")]
+mod time_types;
 mod toposort;
 mod transaction;
 #[cfg(feature = "uuid")]
