@@ -156,9 +156,7 @@ backend_test! {
 
         // Infinities and NaN, in a NOT NULL column and a nullable one.
         for special in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            // SQLite stores a NaN it is given as NULL, so relata cannot keep one there (a NOT NULL
-            // column rejects the row as a NOT NULL violation, a nullable one reads back `None`);
-            // that is not checked here.
+            // SQLite would store a NaN as NULL, so relata refuses to bind one there (tests/floats.rs).
             if special.is_nan() && !t.is_server() {
                 continue;
             }

@@ -154,6 +154,12 @@ impl ToSql for Bind<'_> {
         Ok(ToSqlOutput::Borrowed(match self.0 {
             ValueRef::Null => SqlValueRef::Null,
             ValueRef::Integer(v) => SqlValueRef::Integer(v),
+            // SQLite would store NaN as NULL: refused, not turned into another value.
+            ValueRef::Real(v) if v.is_nan() => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "NaN cannot be stored on SQLite (it would become NULL); use an Option<f64> with None, or PostgreSQL".into(),
+                ))
+            }
             ValueRef::Real(v) => SqlValueRef::Real(v),
             ValueRef::Bool(v) => SqlValueRef::Integer(i64::from(v)),
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
