@@ -4,9 +4,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
-use crate::value::{
-    ColumnType, Date, DateTime, DecodeError, RowSource, SqlType, Time, Timestamp, ValueRef,
-};
+use crate::value::{column_type, Date, DateTime, DecodeError, Time, Timestamp, ValueRef};
 
 fn date_of(d: &NaiveDate) -> Date {
     Date {
@@ -35,59 +33,37 @@ fn naive_time(t: Time) -> Result<NaiveTime, DecodeError> {
         .ok_or_else(|| DecodeError(format!("{t} is not a time of day")))
 }
 
-impl ColumnType for NaiveDate {
-    const SQL_TYPE: SqlType = SqlType::Date;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Date(date_of(self))
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_date(idx)?.map(naive_date).transpose()
-    }
-}
-
-impl ColumnType for NaiveTime {
-    const SQL_TYPE: SqlType = SqlType::Time;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Time(time_of(self))
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_time(idx)?.map(naive_time).transpose()
-    }
-}
-
-impl ColumnType for NaiveDateTime {
-    const SQL_TYPE: SqlType = SqlType::DateTime;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::DateTime(DateTime {
-            date: date_of(&self.date()),
-            time: time_of(&self.time()),
-        })
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_datetime(idx)?
-            .map(|dt| {
-                Ok(NaiveDateTime::new(
-                    naive_date(dt.date)?,
-                    naive_time(dt.time)?,
-                ))
-            })
-            .transpose()
-    }
-}
-
-impl ColumnType for chrono::DateTime<Utc> {
-    const SQL_TYPE: SqlType = SqlType::Timestamp;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Timestamp(Timestamp {
-            micros: self.timestamp_micros(),
-        })
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_timestamp(idx)?
-            .map(|ts| {
-                chrono::DateTime::<Utc>::from_timestamp_micros(ts.micros)
-                    .ok_or_else(|| DecodeError(format!("{ts} is out of chrono's range")))
-            })
-            .transpose()
-    }
-}
+column_type!(
+    NaiveDate,
+    Date,
+    get_date,
+    |v| ValueRef::Date(date_of(v)),
+    |r| naive_date(r)
+);
+column_type!(
+    NaiveTime,
+    Time,
+    get_time,
+    |v| ValueRef::Time(time_of(v)),
+    |r| naive_time(r)
+);
+column_type!(
+    NaiveDateTime,
+    DateTime,
+    get_datetime,
+    |v| ValueRef::DateTime(DateTime {
+        date: date_of(&v.date()),
+        time: time_of(&v.time()),
+    }),
+    |r| Ok::<_, DecodeError>(NaiveDateTime::new(naive_date(r.date)?, naive_time(r.time)?))
+);
+column_type!(
+    chrono::DateTime<Utc>,
+    Timestamp,
+    get_timestamp,
+    |v| ValueRef::Timestamp(Timestamp {
+        micros: v.timestamp_micros(),
+    }),
+    |r| chrono::DateTime::<Utc>::from_timestamp_micros(r.micros)
+        .ok_or_else(|| DecodeError(format!("{r} is out of chrono's range")))
+);

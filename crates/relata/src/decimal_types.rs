@@ -5,24 +5,18 @@
 
 use rust_decimal::Decimal;
 
-use crate::value::{ColumnType, DecodeError, Numeric, RowSource, SqlType, ValueRef};
+use crate::value::{column_type, DecodeError, Numeric, ValueRef};
 
 fn numeric_of(d: &Decimal) -> Numeric {
     // A Decimal's mantissa is below 2^96 and its scale at most 28: always a Numeric.
     Numeric::new(d.mantissa(), d.scale()).expect("a rust_decimal fits a Numeric")
 }
 
-impl ColumnType for Decimal {
-    const SQL_TYPE: SqlType = SqlType::Decimal;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Decimal(numeric_of(self))
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_decimal(idx)?
-            .map(|n| {
-                Decimal::try_from_i128_with_scale(n.mantissa(), n.scale())
-                    .map_err(|e| DecodeError(format!("{n} is not a rust_decimal: {e}")))
-            })
-            .transpose()
-    }
-}
+column_type!(
+    Decimal,
+    Decimal,
+    get_decimal,
+    |v| ValueRef::Decimal(numeric_of(v)),
+    |r| Decimal::try_from_i128_with_scale(r.mantissa(), r.scale())
+        .map_err(|e| DecodeError(format!("{r} is not a rust_decimal: {e}")))
+);

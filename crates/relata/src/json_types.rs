@@ -58,11 +58,8 @@ fn read_json<T: DeserializeOwned>(
 }
 
 impl<T: Serialize + Send + Sync + 'static> Encode for Json<T> {
-    fn encode(&self) -> Value {
-        to_json(&self.0).map_or(Value::Null, Value::Json)
-    }
-    fn check(&self) -> Result<(), String> {
-        to_json(&self.0).map(|_| ())
+    fn encode(&self) -> Result<Value, String> {
+        to_json(&self.0).map(Value::Json)
     }
 }
 
@@ -78,8 +75,8 @@ impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> ColumnType
 }
 
 impl Encode for serde_json::Value {
-    fn encode(&self) -> Value {
-        to_json(self).map_or(Value::Null, Value::Json)
+    fn encode(&self) -> Result<Value, String> {
+        to_json(self).map(Value::Json)
     }
 }
 

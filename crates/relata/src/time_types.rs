@@ -4,9 +4,7 @@
 
 use time::{Month, OffsetDateTime, PrimitiveDateTime};
 
-use crate::value::{
-    ColumnType, Date, DateTime, DecodeError, RowSource, SqlType, Time, Timestamp, ValueRef,
-};
+use crate::value::{column_type, Date, DateTime, DecodeError, Time, Timestamp, ValueRef};
 
 fn date_of(d: &time::Date) -> Date {
     Date {
@@ -33,59 +31,40 @@ fn time_time(t: Time) -> Result<time::Time, DecodeError> {
         .map_err(|e| DecodeError(format!("{t}: {e}")))
 }
 
-impl ColumnType for time::Date {
-    const SQL_TYPE: SqlType = SqlType::Date;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Date(date_of(self))
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_date(idx)?.map(time_date).transpose()
-    }
-}
-
-impl ColumnType for time::Time {
-    const SQL_TYPE: SqlType = SqlType::Time;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Time(time_of(self))
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_time(idx)?.map(time_time).transpose()
-    }
-}
-
-impl ColumnType for PrimitiveDateTime {
-    const SQL_TYPE: SqlType = SqlType::DateTime;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::DateTime(DateTime {
-            date: date_of(&self.date()),
-            time: time_of(&self.time()),
-        })
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_datetime(idx)?
-            .map(|dt| {
-                Ok(PrimitiveDateTime::new(
-                    time_date(dt.date)?,
-                    time_time(dt.time)?,
-                ))
-            })
-            .transpose()
-    }
-}
-
-impl ColumnType for OffsetDateTime {
-    const SQL_TYPE: SqlType = SqlType::Timestamp;
-    fn to_value(&self) -> ValueRef<'_> {
-        ValueRef::Timestamp(Timestamp {
-            micros: (self.unix_timestamp_nanos() / 1_000) as i64,
-        })
-    }
-    fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
-        row.get_timestamp(idx)?
-            .map(|ts| {
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.micros) * 1_000)
-                    .map_err(|e| DecodeError(format!("{ts}: {e}")))
-            })
-            .transpose()
-    }
-}
+column_type!(
+    time::Date,
+    Date,
+    get_date,
+    |v| ValueRef::Date(date_of(v)),
+    |r| time_date(r)
+);
+column_type!(
+    time::Time,
+    Time,
+    get_time,
+    |v| ValueRef::Time(time_of(v)),
+    |r| time_time(r)
+);
+column_type!(
+    PrimitiveDateTime,
+    DateTime,
+    get_datetime,
+    |v| ValueRef::DateTime(DateTime {
+        date: date_of(&v.date()),
+        time: time_of(&v.time()),
+    }),
+    |r| Ok::<_, DecodeError>(PrimitiveDateTime::new(
+        time_date(r.date)?,
+        time_time(r.time)?
+    ))
+);
+column_type!(
+    OffsetDateTime,
+    Timestamp,
+    get_timestamp,
+    |v| ValueRef::Timestamp(Timestamp {
+        micros: (v.unix_timestamp_nanos() / 1_000) as i64,
+    }),
+    |r| OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.micros) * 1_000)
+        .map_err(|e| DecodeError(format!("{r}: {e}")))
+);

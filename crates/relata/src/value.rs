@@ -82,13 +82,15 @@ pub enum ValueRef<'a> {
 /// A value that becomes a SQL value on demand: what a [`ValueRef::Encoded`] holds. Implemented
 /// for every [`StoredAs`] type; implement `StoredAs`, not this.
 pub trait Encode: Send + Sync + 'static {
-    /// The value to bind.
-    fn encode(&self) -> Value;
-    /// Why the value cannot be bound, if it cannot (checked before binding: a JSON document
-    /// that does not serialize); `encode` is then never bound.
-    fn check(&self) -> Result<(), String> {
-        Ok(())
-    }
+    /// The value to bind, or why there is none (a JSON document that does not serialize): the
+    /// statement is then not run.
+    fn encode(&self) -> Result<Value, String>;
+}
+
+/// An encoded value for comparing and showing: one that cannot be encoded counts as `NULL` (it
+/// is never bound: binding it is an error).
+fn lossy(e: &dyn Encode) -> Value {
+    e.encode().unwrap_or(Value::Null)
 }
 
 impl fmt::Debug for ValueRef<'_> {
@@ -118,8 +120,8 @@ impl PartialEq for ValueRef<'_> {
     /// to.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Self::Encoded(a), b) => a.encode().as_ref() == *b,
-            (a, Self::Encoded(b)) => *a == b.encode().as_ref(),
+            (Self::Encoded(a), b) => lossy(*a).as_ref() == *b,
+            (a, Self::Encoded(b)) => *a == lossy(*b).as_ref(),
             (Self::Null, Self::Null) => true,
             (Self::Integer(a), Self::Integer(b)) => a == b,
             (Self::Real(a), Self::Real(b)) => a.to_bits() == b.to_bits(),
@@ -155,21 +157,19 @@ impl ValueRef<'_> {
             Self::Uuid(v) => Value::Uuid(v),
             Self::Json(v) => Value::Json(v.to_owned()),
             Self::Decimal(v) => Value::Decimal(v),
-            Self::Encoded(v) => v.encode(),
+            Self::Encoded(v) => lossy(v),
         }
     }
 }
 
-/// Checks that a value can be bound, before it is: a date or time relata stores (years 1 to
-/// 9999; outside, text would no longer sort by time and the servers differ), a user value that
-/// encodes ([`Encode::check`]).
+/// Checks that a date or time value is one relata stores (years 1 to 9999), before it is bound:
+/// outside that range, text would no longer sort by time and the servers differ.
 #[cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code) // only the backends bind
 )]
 pub(crate) fn in_range(v: ValueRef<'_>) -> Result<(), String> {
     let date = match v {
-        ValueRef::Encoded(e) => return e.check(),
         ValueRef::Date(d) => d,
         ValueRef::DateTime(dt) => dt.date,
         ValueRef::Timestamp(ts) => ts.to_utc().date,
@@ -283,7 +283,7 @@ impl fmt::Display for ValueRef<'_> {
             Self::Uuid(v) => f.write_str(&uuid_text(v)),
             Self::Json(v) => ValueRef::Text(v).fmt(f),
             Self::Decimal(v) => write!(f, "{v}"),
-            Self::Encoded(v) => v.encode().fmt(f),
+            Self::Encoded(v) => lossy(*v).fmt(f),
         }
     }
 }
@@ -371,15 +371,21 @@ pub trait ColumnType: Clone + 'static {
     }
 }
 
+/// `ColumnType` for a field type from its SQL type, the `RowSource` getter that reads it, how it
+/// binds (`|v| ..` from `&Self`) and how it reads (`|r| ..` from the getter's value, a `Result`).
+/// The optional types (chrono, time, uuid, rust_decimal) use it too.
 macro_rules! column_type {
     ($ty:ty, $sql:ident, $get:ident, |$v:ident| $to:expr, |$r:ident| $from:expr) => {
-        impl ColumnType for $ty {
-            const SQL_TYPE: SqlType = SqlType::$sql;
-            fn to_value(&self) -> ValueRef<'_> {
+        impl $crate::value::ColumnType for $ty {
+            const SQL_TYPE: $crate::value::SqlType = $crate::value::SqlType::$sql;
+            fn to_value(&self) -> $crate::value::ValueRef<'_> {
                 let $v = self;
                 $to
             }
-            fn read_nullable(row: &dyn RowSource, idx: usize) -> Result<Option<Self>, DecodeError> {
+            fn read_nullable(
+                row: &dyn $crate::value::RowSource,
+                idx: usize,
+            ) -> Result<Option<Self>, $crate::value::DecodeError> {
                 match row.$get(idx)? {
                     None => Ok(None),
                     Some($r) => $from.map(Some),
@@ -388,6 +394,11 @@ macro_rules! column_type {
         }
     };
 }
+#[cfg_attr(
+    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "rust_decimal")),
+    allow(unused_imports) // used by the optional types' modules only
+)]
+pub(crate) use column_type;
 
 column_type!(i64, BigInt, get_i64, |v| ValueRef::Integer(*v), |r| Ok(r));
 column_type!(
@@ -448,8 +459,8 @@ pub trait StoredAs: Clone + Send + Sync + 'static {
 }
 
 impl<T: StoredAs> Encode for T {
-    fn encode(&self) -> Value {
-        self.to_stored().to_value().to_owned()
+    fn encode(&self) -> Result<Value, String> {
+        Ok(self.to_stored().to_value().to_owned())
     }
 }
 

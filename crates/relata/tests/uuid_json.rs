@@ -164,3 +164,27 @@ fn sqlite_stores_text_its_json_functions_read() {
     assert_eq!(tok, "04123456-789a-4bcd-8ef0-112233445504");
     assert_eq!(theme, "тема 4 主题");
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[relata(table = "grids")]
+struct Grid {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    name: String,
+    /// Tuple keys: JSON objects have text keys only, so this does not serialize.
+    #[relata(json)]
+    cells: std::collections::BTreeMap<(i32, i32), i32>,
+}
+
+backend_test! {
+    /// A document that does not serialize is refused when it is bound, with the reason, and
+    /// nothing of the commit is written.
+    fn a_document_that_does_not_serialize_is_refused(t, schema![Grid]) {
+        let mut s = t.db.session();
+        s.add(Grid { id: None, name: "empty".into(), cells: Default::default() });
+        s.add(Grid { id: None, name: "tuple keys".into(), cells: [((0, 0), 1)].into() });
+        let e = s.commit().unwrap_err();
+        assert!(e.to_string().contains("does not serialize to JSON"), "{e}");
+        assert_eq!(t.db.session().query::<Grid>().count().unwrap(), 0, "nothing was written");
+    }
+}

@@ -165,8 +165,11 @@ impl ToSql for Bind<'_> {
             ValueRef::Text(v) => SqlValueRef::Text(v.as_bytes()),
             ValueRef::Blob(v) => SqlValueRef::Blob(v),
             ValueRef::Json(v) => SqlValueRef::Text(v.as_bytes()),
-            // The plain values above bind as they are; the others are checked first (a date past
-            // 9999, a document that does not serialize).
+            ValueRef::Encoded(v) => {
+                let value = v.encode().map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                return Ok(ToSqlOutput::Owned(owned(value)));
+            }
+            // The plain values above bind as they are; dates are checked first (years 1 to 9999).
             other => {
                 in_range(other).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
                 return Ok(ToSqlOutput::Owned(owned(other.to_owned())));

@@ -535,8 +535,8 @@ fn compare_values(a: ValueRef<'_>, b: ValueRef<'_>) -> Ordering {
         }
     }
     match (a, b) {
-        (ValueRef::Encoded(x), y) => compare_values(x.encode().as_ref(), y),
-        (x, ValueRef::Encoded(y)) => compare_values(x, y.encode().as_ref()),
+        (x @ ValueRef::Encoded(_), y) => compare_values(x.to_owned().as_ref(), y),
+        (x, y @ ValueRef::Encoded(_)) => compare_values(x, y.to_owned().as_ref()),
         (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
         (ValueRef::Text(x), ValueRef::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),

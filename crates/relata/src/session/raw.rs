@@ -112,7 +112,9 @@ impl Session {
     }
 
     /// Runs a statement of your own (`INSERT`, `UPDATE`, `DELETE`, DDL) with bound parameters,
-    /// and returns how many rows it changed. Write `?` for each parameter, on every backend.
+    /// and returns how many rows it changed. Write `?` for each parameter, on every backend
+    /// (a `?` inside quotes or a comment is left alone; PostgreSQL's JSON operators `?`, `?|`
+    /// and `?&` cannot be written: use `jsonb_exists`, `jsonb_exists_any`, `jsonb_exists_all`).
     /// It runs in the session's transaction block if there is one, else on its own; it does not
     /// touch the objects the session holds (read them again with `refresh` or `expire_all`).
     ///

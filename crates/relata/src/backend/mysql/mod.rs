@@ -220,27 +220,30 @@ struct MyConn {
     broken: bool,
 }
 
-fn params(values: &[ValueRef<'_>]) -> Params {
+/// The parameters of `sql` as the `mysql` crate binds them. A value relata does not store (a
+/// date past year 9999, a document that does not serialize) is refused before the server sees
+/// it, with the message the other backends give.
+fn params(sql: &str, values: &[ValueRef<'_>]) -> Result<Params> {
     if values.is_empty() {
-        return Params::Empty;
+        return Ok(Params::Empty);
     }
-    Params::Positional(values.iter().map(|&v| my_value(v)).collect())
-}
-
-/// Refuses a value relata does not store (a date past year 9999) before the server sees it, with
-/// the message the other backends give.
-fn bindable(sql: &str, values: &[ValueRef<'_>]) -> Result<()> {
+    let refused = |message| Error::Database {
+        message,
+        sql: Some(sql.to_owned()),
+        driver: None,
+    };
+    let mut out = Vec::with_capacity(values.len());
     for &v in values {
-        crate::value::in_range(v).map_err(|message| Error::Database {
-            message,
-            sql: Some(sql.to_owned()),
-            driver: None,
-        })?;
+        crate::value::in_range(v).map_err(refused)?;
+        out.push(match v {
+            ValueRef::Encoded(e) => my_value(e.encode().map_err(refused)?.as_ref()),
+            plain => my_value(plain),
+        });
     }
-    Ok(())
+    Ok(Params::Positional(out))
 }
 
-/// One of relata's values as the `mysql` crate binds it.
+/// One of relata's values as the `mysql` crate binds it (an encoded one already encoded).
 fn my_value(v: ValueRef<'_>) -> MyValue {
     match v {
         ValueRef::Null => MyValue::NULL,
@@ -262,7 +265,8 @@ fn my_value(v: ValueRef<'_>) -> MyValue {
         ValueRef::Uuid(v) => MyValue::Bytes(crate::value::uuid_text(&v).into_bytes()),
         ValueRef::Json(v) => MyValue::Bytes(v.as_bytes().to_vec()),
         ValueRef::Decimal(v) => MyValue::Bytes(v.to_string().into_bytes()),
-        ValueRef::Encoded(v) => my_value(v.encode().as_ref()),
+        // `params` encodes these first, refusing one that does not encode.
+        ValueRef::Encoded(e) => my_value(e.encode().unwrap_or(crate::value::Value::Null).as_ref()),
     }
 }
 
@@ -342,12 +346,11 @@ impl Conn for MyConn {
 
     fn execute(&mut self, sql: &str, values: &[ValueRef<'_>]) -> Result<u64> {
         self.usable()?;
-        bindable(sql, values)?;
         // Read the result to its end: an error after the first row (an `INSERT ... RETURNING`
         // whose row fails) would otherwise be dropped unseen with the result.
         let outcome = self
             .conn
-            .exec_iter(sql, params(values))
+            .exec_iter(sql, params(sql, values)?)
             .and_then(|mut result| {
                 // A statement without rows reports its count at once; reading the result to its
                 // end moves past that report (the count read afterwards was always 0).
@@ -403,9 +406,8 @@ impl Conn for MyConn {
         each: &mut dyn FnMut(&dyn RowSource) -> Result<()>,
     ) -> Result<()> {
         self.usable()?;
-        bindable(sql, values)?;
         let mut failed = None;
-        let outcome = match self.conn.exec_iter(sql, params(values)) {
+        let outcome = match self.conn.exec_iter(sql, params(sql, values)?) {
             Ok(mut result) => {
                 let mut outcome = Ok(());
                 for row in result.by_ref() {

@@ -93,7 +93,7 @@ impl ToSql for Bind<'_> {
                 }
                 _ => v.to_sql(ty, out),
             },
-            ValueRef::Encoded(v) => Bind(v.encode().as_ref()).to_sql(ty, out),
+            ValueRef::Encoded(v) => Bind(v.encode()?.as_ref()).to_sql(ty, out),
         }
     }
 
