@@ -20,3 +20,8 @@ column_type!(
     |r| Decimal::try_from_i128_with_scale(r.mantissa(), r.scale())
         .map_err(|e| DecodeError(format!("{r} is not a rust_decimal: {e}")))
 );
+
+impl crate::expr::Summable for Decimal {
+    type Sum = Decimal;
+    type Avg = Decimal;
+}

@@ -89,3 +89,13 @@ impl ColumnType for serde_json::Value {
         read_json(row, idx, "the column holds no JSON document")
     }
 }
+
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> crate::expr::Nullable
+    for Json<T>
+{
+    type Base = Json<T>;
+}
+
+impl crate::expr::Nullable for serde_json::Value {
+    type Base = serde_json::Value;
+}

@@ -93,6 +93,7 @@ mod database;
 #[cfg(feature = "rust_decimal")]
 mod decimal_types;
 mod error;
+mod expr;
 mod flush;
 mod hash;
 mod io;
@@ -117,6 +118,7 @@ mod uuid_types;
 mod value;
 
 pub use error::{ConstraintKind, DriverError, Error, OptionalExtension, Result};
+pub use expr::{Aggregated, Expression, Nullable, PerRow, Summable};
 pub use flush::Plan;
 pub use io::Database;
 #[cfg(feature = "serde_json")]
@@ -127,7 +129,10 @@ pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Enum, Model};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
-pub use session::{FromRow, ObjectState, Query, Related, Session, ToParam};
+pub use session::{
+    Columns, FromRow, Has, Here, NoColumns, ObjectState, Outer, Parts, Projection, Query, Related,
+    Select, Session, Sources, There, ToParam,
+};
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{

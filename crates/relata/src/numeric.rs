@@ -190,6 +190,85 @@ impl Numeric {
     }
 }
 
+/// Exact arithmetic for the aggregates relata computes itself (SQLite has no decimal type): sums
+/// that keep every digit that fits, averages rounded to the digits that fit, and comparison by
+/// value (`2.50` equals `2.5`; text would sort `10` before `9`).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // only SQLite's aggregates need it
+impl Numeric {
+    /// `mantissa / 10^by`, rounded half away from zero.
+    fn shrink(mantissa: i128, by: u32) -> i128 {
+        if by == 0 {
+            return mantissa;
+        }
+        let d = 10i128.pow(by);
+        let (q, r) = (mantissa / d, mantissa % d);
+        if r.abs() * 2 >= d {
+            q + mantissa.signum()
+        } else {
+            q
+        }
+    }
+
+    /// A mantissa of any size at `scale`, with the fraction digits that do not fit dropped
+    /// (rounded); `None` when even its integer part does not fit 96 bits.
+    fn fit(mut mantissa: i128, mut scale: u32) -> Option<Numeric> {
+        while scale > MAX_SCALE || (mantissa.unsigned_abs() >= LIMIT && scale > 0) {
+            mantissa = Numeric::shrink(mantissa, 1);
+            scale -= 1;
+        }
+        Numeric::new(mantissa, scale)
+    }
+
+    /// The exact sum, rounded in its last digits only when it needs more than 96 bits; `None`
+    /// when its integer part does not fit.
+    pub(crate) fn checked_add(self, other: Numeric) -> Option<Numeric> {
+        let scale = self.scale().max(other.scale());
+        let at = |n: Numeric| n.mantissa().checked_mul(10i128.pow(scale - n.scale()));
+        match (at(self), at(other)) {
+            (Some(a), Some(b)) => Numeric::fit(a.checked_add(b)?, scale),
+            // Too many digits to align: drop a fraction digit of the finer one and try again.
+            _ => {
+                let (fine, coarse) = if self.scale() >= other.scale() {
+                    (self, other)
+                } else {
+                    (other, self)
+                };
+                let fine = Numeric::new(Numeric::shrink(fine.mantissa(), 1), fine.scale() - 1)?;
+                fine.checked_add(coarse)
+            }
+        }
+    }
+
+    /// The quotient by a count, with as many fraction digits as fit (rounded).
+    pub(crate) fn div_count(self, count: u64) -> Numeric {
+        let (mut m, mut scale) = (self.mantissa(), self.scale());
+        let count = i128::from(count.max(1));
+        // Widen the fraction while the dividend stays far from overflow.
+        while scale < MAX_SCALE && m.unsigned_abs() < u128::MAX / 1000 / count.unsigned_abs() {
+            m *= 10;
+            scale += 1;
+        }
+        let (q, r) = (m / count, m % count);
+        let q = if r.abs() * 2 >= count {
+            q + m.signum()
+        } else {
+            q
+        };
+        Numeric::fit(q, scale).expect("a quotient by a count is no larger than its dividend")
+    }
+
+    /// Compares by value.
+    pub(crate) fn cmp_value(self, other: Numeric) -> std::cmp::Ordering {
+        // (integer part, fraction scaled to 28 digits): both fit an i128.
+        let parts = |n: Numeric| {
+            let d = 10i128.pow(n.scale());
+            let m = n.mantissa();
+            (m / d, (m % d) * 10i128.pow(MAX_SCALE - n.scale()))
+        };
+        parts(self).cmp(&parts(other))
+    }
+}
+
 impl fmt::Display for Numeric {
     /// `-12.50`: the scale's digits after the point, as many as the scale says.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -245,5 +324,45 @@ mod tests {
         let padded = format!("1.5{}", "0".repeat(30));
         assert_eq!(Numeric::parse(&padded).unwrap().scale(), 28);
         assert_eq!(Numeric::new(1250, 2).unwrap().to_string(), "12.50");
+    }
+
+    #[test]
+    fn arithmetic_is_exact_where_digits_fit() {
+        let n = |t: &str| Numeric::parse(t).unwrap();
+        let sum = |a: &str, b: &str| a_sum(n(a), n(b)).to_string();
+        fn a_sum(a: Numeric, b: Numeric) -> Numeric {
+            a.checked_add(b).unwrap()
+        }
+        assert_eq!(sum("0.1", "0.2"), "0.3");
+        assert_eq!(sum("-1.25", "1"), "-0.25");
+        assert_eq!(
+            sum("12345678901234567890.123456789", "0.3"),
+            "12345678901234567890.423456789"
+        );
+        // 28 fraction digits and a large integer part: the last fraction digits are rounded.
+        assert_eq!(
+            sum("0.0000000000000000000000000001", "1000000000000000000000"),
+            "1000000000000000000000.0000000"
+        );
+        let max = n("79228162514264337593543950335");
+        assert!(max.checked_add(n("1")).is_none(), "past 2^96");
+        assert_eq!(
+            n("1").div_count(3).to_string(),
+            "0.3333333333333333333333333333"
+        );
+        assert_eq!(
+            n("2").div_count(3).to_string(),
+            "0.6666666666666666666666666667"
+        );
+        assert_eq!(
+            n("-7.5").div_count(2).to_string().trim_end_matches('0'),
+            "-3.75"
+        );
+        assert_eq!(max.div_count(1), max);
+        use std::cmp::Ordering::*;
+        assert_eq!(n("10").cmp_value(n("9")), Greater);
+        assert_eq!(n("2.50").cmp_value(n("2.5")), Equal);
+        assert_eq!(n("-0.1").cmp_value(n("-0.01")), Less);
+        assert_eq!(max.cmp_value(n("0.0000000000000000000000000001")), Greater);
     }
 }

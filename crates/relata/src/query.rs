@@ -4,9 +4,10 @@
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};
 
+use crate::expr::Scalar;
 use crate::model::Column;
 use crate::relation::{AssocDef, Side};
-use crate::value::{Bind, Value};
+use crate::value::{Bind, ColumnType, Value};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,28 @@ pub(crate) enum CmpOp {
     Le,
     Gt,
     Ge,
+}
+
+impl CmpOp {
+    /// The operator as SQL writes it (`<>` for not equal).
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            CmpOp::Eq => " = ",
+            CmpOp::Ne => " <> ",
+            CmpOp::Lt => " < ",
+            CmpOp::Le => " <= ",
+            CmpOp::Gt => " > ",
+            CmpOp::Ge => " >= ",
+        }
+    }
+
+    /// The operator for messages.
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Ne => "!=",
+            op => op.sql().trim(),
+        }
+    }
 }
 
 /// The untyped filter tree; [`Filter`] wraps it with the model it applies to.
@@ -38,6 +61,12 @@ pub(crate) enum Expr {
     IsNull {
         column: &'static str,
         negated: bool,
+    },
+    /// An expression compared with a value.
+    Compare {
+        left: Scalar,
+        op: CmpOp,
+        value: Value,
     },
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -196,19 +225,11 @@ impl<M, T> Column<M, T> {
     }
     /// Ascending order on this column.
     pub fn asc(self) -> Order<M> {
-        Order {
-            column: self.name,
-            descending: false,
-            _p: PhantomData,
-        }
+        Order::new(Scalar::Column(self.name), false)
     }
     /// Descending order on this column.
     pub fn desc(self) -> Order<M> {
-        Order {
-            column: self.name,
-            descending: true,
-            _p: PhantomData,
-        }
+        Order::new(Scalar::Column(self.name), true)
     }
 }
 
@@ -236,24 +257,43 @@ impl<M, T: TextLike> Column<M, T> {
     }
 }
 
-/// Column types that `LIKE` applies to (`String` and `Option<String>`).
-pub trait TextLike {}
-impl TextLike for String {}
-impl TextLike for Option<String> {}
+/// Column types that `LIKE` and `length` apply to (`String` and `Option<String>`), with the type
+/// of their length: `i64`, or `Option<i64>` for a nullable column.
+pub trait TextLike {
+    /// The type of the length.
+    type Length: ColumnType;
+}
+impl TextLike for String {
+    type Length = i64;
+}
+impl TextLike for Option<String> {
+    type Length = Option<i64>;
+}
 
-/// An ordering on a column of model `M`: `Student::NAME.asc()`.
-#[derive(Debug, Clone, Copy)]
+/// An ordering on a column or an expression of model `M`: `Student::NAME.asc()`,
+/// `Course::students().count().desc()`.
+#[derive(Debug, Clone)]
 pub struct Order<M> {
-    pub(crate) column: &'static str,
+    pub(crate) by: Scalar,
     pub(crate) descending: bool,
     _p: PhantomData<fn() -> M>,
+}
+
+impl<M> Order<M> {
+    pub(crate) fn new(by: Scalar, descending: bool) -> Self {
+        Order {
+            by,
+            descending,
+            _p: PhantomData,
+        }
+    }
 }
 
 /// What the session needs to run a query (the typed parts erased).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QuerySpec {
     pub filter: Option<Expr>,
-    pub order: Vec<(&'static str, bool)>,
+    pub order: Vec<(Scalar, bool)>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
     /// The caller needs no order (`one()`): no `ORDER BY`, so a server's planner never trades
@@ -275,17 +315,8 @@ fn describe_expr(e: &Expr) -> String {
         v.iter().map(describe_expr).collect::<Vec<_>>().join(sep)
     }
     match e {
-        Expr::Cmp { column, op, value } => {
-            let op = match op {
-                CmpOp::Eq => "=",
-                CmpOp::Ne => "!=",
-                CmpOp::Lt => "<",
-                CmpOp::Le => "<=",
-                CmpOp::Gt => ">",
-                CmpOp::Ge => ">=",
-            };
-            format!("{column} {op} {value}")
-        }
+        Expr::Cmp { column, op, value } => format!("{column} {} {value}", op.symbol()),
+        Expr::Compare { left, op, value } => format!("{left} {} {value}", op.symbol()),
         Expr::Like { column, pattern } => format!("{column} LIKE {pattern:?}"),
         Expr::In { column, values } => format!("{column} IN ({} values)", values.len()),
         Expr::IsNull { column, negated } => {

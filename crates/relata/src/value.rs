@@ -392,6 +392,9 @@ macro_rules! column_type {
                 }
             }
         }
+        impl $crate::expr::Nullable for $ty {
+            type Base = $ty;
+        }
     };
 }
 #[cfg_attr(
@@ -475,6 +478,10 @@ impl<T: StoredAs> ColumnType for T {
             Some(stored) => T::from_stored(stored).map(Some),
         }
     }
+}
+
+impl<T: StoredAs> crate::expr::Nullable for T {
+    type Base = T;
 }
 
 impl<T: ColumnType> ColumnType for Option<T> {

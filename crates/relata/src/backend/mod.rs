@@ -10,6 +10,8 @@ mod postgres;
 mod runner;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_decimal;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod url;
 

@@ -7,6 +7,7 @@
 
 use super::{AssocDef, Processor, Side};
 use crate::error::{Error, Result};
+use crate::expr::Scalar;
 use crate::flush::{End, Step, View};
 use crate::model::TableDef;
 use crate::query::{Expr, QuerySpec};
@@ -121,5 +122,28 @@ impl Processor for AssocDef {
         params: &mut Vec<Value>,
     ) {
         sql::exists_related(s, self, side, outer, inner, depth, params);
+    }
+
+    fn aggregate(
+        &self,
+        s: &mut Sql<'_>,
+        side: Side,
+        outer: (&str, &TableDef),
+        agg: &Scalar,
+        depth: &mut usize,
+        params: &mut Vec<Value>,
+    ) {
+        sql::aggregate_related(s, self, side, outer, agg, depth, params);
+    }
+
+    fn join(
+        &self,
+        s: &mut Sql<'_>,
+        side: Side,
+        outer: (&str, &TableDef),
+        target: &str,
+        left: bool,
+    ) {
+        sql::join_related(s, self, side, outer, target, left);
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::error::Result;
+use crate::expr::Scalar;
 use crate::flush::{Step, View};
 use crate::model::{Model, TableDef};
 use crate::query::{Expr, Filter, QuerySpec};
@@ -173,6 +174,21 @@ pub(crate) trait Processor: Sync {
         depth: &mut usize,
         params: &mut Vec<Value>,
     );
+    /// Appends an aggregate `agg` (on the related rows) over the objects related to each row
+    /// of `outer`, as a value (a correlated subquery).
+    #[allow(clippy::too_many_arguments)] // the renderer's own state, passed through
+    fn aggregate(
+        &self,
+        s: &mut Sql<'_>,
+        side: Side,
+        outer: (&str, &TableDef),
+        agg: &Scalar,
+        depth: &mut usize,
+        params: &mut Vec<Value>,
+    );
+    /// Appends the join from `outer` to the related rows, aliased `target` (`LEFT JOIN` with
+    /// `left`: rows of `outer` with no related row stay, with `NULL`s).
+    fn join(&self, s: &mut Sql<'_>, side: Side, outer: (&str, &TableDef), target: &str, left: bool);
 }
 
 /// A type declaring an association table: implemented by `#[derive(Association)]`.

@@ -274,7 +274,7 @@ impl Session {
 }
 
 /// Why a query or count ran: `query students`.
-struct Doing(&'static str, &'static str);
+pub(super) struct Doing(pub &'static str, pub &'static str);
 
 impl std::fmt::Display for Doing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

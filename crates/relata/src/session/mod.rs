@@ -11,6 +11,7 @@ mod query;
 mod raw;
 mod refresh;
 mod relations;
+mod select;
 mod store;
 
 use std::ops::{Index, IndexMut};
@@ -21,6 +22,7 @@ pub(crate) use query::EagerSpec;
 pub use query::Query;
 pub use raw::{FromRow, ToParam};
 pub use relations::Related;
+pub use select::{Columns, Has, Here, NoColumns, Outer, Parts, Projection, Select, Sources, There};
 pub use store::ObjectState;
 
 use crate::error::{Error, Result};

@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 
+use super::select::{Columns, NoColumns, Outer, Projection, Select};
 use super::Session;
 use crate::error::{Error, Result};
 use crate::model::{Key, Model};
@@ -57,7 +58,7 @@ impl<'s, M: Model> Query<'s, M> {
     /// Orders the results (several calls add tie-breakers); the primary key always breaks the last
     /// tie, so results come in a stable order.
     pub fn order_by(mut self, order: Order<M>) -> Self {
-        self.spec.order.push((order.column, order.descending));
+        self.spec.order.push((order.by, order.descending));
         self
     }
 
@@ -103,6 +104,69 @@ impl<'s, M: Model> Query<'s, M> {
         let found = self.session.run_query::<M>(&self.spec, &self.eager);
         self.session.store_mut::<M>().populate = false;
         found
+    }
+
+    /// Turns the query into a [`Select`] of values (its filter, order and window kept; eager
+    /// loads do not apply to values).
+    fn into_select(self) -> Select<'s, (M, ()), NoColumns> {
+        Select::from_query(self.session, self.spec)
+    }
+
+    /// Reads values instead of objects: a column, an [`Expression`](crate::Expression), or a
+    /// tuple of them, per matching row (see [`Select`]).
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// # #[derive(Model)] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Course])?;
+    /// let mut s = db.session();
+    /// for title in ["Math", "Logic", "Музыка"] {
+    ///     s.add(Course { id: None, title: title.into() });
+    /// }
+    /// s.commit()?;
+    /// let rows: Vec<(String, i64)> = s
+    ///     .query::<Course>()
+    ///     .order_by(Course::TITLE.length().desc())
+    ///     .order_by(Course::TITLE.asc())
+    ///     .select((Course::TITLE, Course::TITLE.length()))
+    ///     .all()?;
+    /// assert_eq!(rows[0], ("Музыка".to_owned(), 6)); // characters, not bytes
+    /// let (n, avg): (i64, Option<f64>) =
+    ///     s.query::<Course>().select((Course::ID.count(), Course::TITLE.length().avg())).one()?;
+    /// assert_eq!((n, avg), (3, Some(5.0)));
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn select<P: Projection<(M, ()), I>, I>(
+        self,
+        parts: P,
+    ) -> Select<'s, (M, ()), Columns<P::Row>> {
+        self.into_select().select(parts)
+    }
+
+    /// Joins the objects related along `relation` for a [`Select`] of values: one row per
+    /// related pair, rows with no related object left out.
+    pub fn join<T: Model>(self, relation: Relation<M, T>) -> Select<'s, (T, (M, ())), NoColumns> {
+        self.into_select().join(relation)
+    }
+
+    /// Joins like [`Query::join`], keeping rows with no related object (see
+    /// [`Select::left_join`]).
+    pub fn left_join<T: Model>(
+        self,
+        relation: Relation<M, T>,
+    ) -> Select<'s, (Outer<T>, (M, ())), NoColumns> {
+        self.into_select().left_join(relation)
+    }
+
+    /// Groups the rows for a [`Select`] of aggregates (see [`Select::group_by`]).
+    pub fn group_by<P: Projection<(M, ()), I>, I>(self, by: P) -> Select<'s, (M, ()), NoColumns> {
+        self.into_select().group_by(by)
+    }
+
+    /// Leaves out duplicate rows of a [`Select`] (see [`Select::distinct`]).
+    pub fn distinct(self) -> Select<'s, (M, ()), NoColumns> {
+        self.into_select().distinct()
     }
 
     /// Every matching object.

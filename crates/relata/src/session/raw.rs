@@ -78,13 +78,18 @@ const COLUMNS: [&str; 8] = [
     "column 1", "column 2", "column 3", "column 4", "column 5", "column 6", "column 7", "column 8",
 ];
 
+/// The name of column `i` (0-based) of a query's result, for messages.
+pub(super) fn column_name(i: usize) -> &'static str {
+    COLUMNS.get(i).copied().unwrap_or("a column")
+}
+
 struct Rows<R>(Vec<R>);
 
 impl<R: FromRow> Reader for Rows<R> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
         let r = R::from_row(row).map_err(|(i, e)| Error::Decode {
             table: "the query's result",
-            column: COLUMNS.get(i).copied().unwrap_or("a column"),
+            column: column_name(i),
             reason: e.0,
         })?;
         self.0.push(r);

@@ -119,6 +119,27 @@ pub trait Dialect: Send + Sync + 'static {
         out.push(')');
     }
 
+    /// The type an aggregate's result is cast to so that it reads as `ty`, where the database
+    /// answers with another type (PostgreSQL sums integers as `NUMERIC` and averages them as
+    /// `NUMERIC`; MySQL as `DECIMAL`); `None` to leave it as the database gives it (SQLite).
+    fn aggregate_cast(&self, ty: SqlType) -> Option<&'static str> {
+        let _ = ty;
+        None
+    }
+
+    /// The aggregate function that computes `func` (`SUM`, `AVG`, `MIN` or `MAX`) for a result
+    /// of type `ty`: `func` itself, or a function of relata's where the database's own would not
+    /// be exact (SQLite's decimals).
+    fn aggregate_function(&self, func: &'static str, ty: SqlType) -> &'static str {
+        let _ = ty;
+        func
+    }
+
+    /// The function that gives a text's length in characters.
+    fn char_length(&self) -> &'static str {
+        "length"
+    }
+
     /// The definition of an integer primary key the database generates.
     fn generated_key(&self, autoincrement: bool) -> &'static str;
 

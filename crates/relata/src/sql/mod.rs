@@ -6,6 +6,7 @@
 //!   it can do: plain data);
 //! - `dml.rs`: inserts, updates and deletes, of objects and of pairs;
 //! - `select.rs`: queries, counts, lazy and eager loads, and filter trees;
+//! - `project.rs`: selects of expressions (aggregates, groups, joins) and value expressions;
 //! - `ddl.rs`: `CREATE TABLE` and indexes, from the table values models and associations give.
 
 mod ddl;
@@ -13,6 +14,7 @@ mod dialect;
 mod dml;
 mod mysql;
 mod postgres;
+mod project;
 mod select;
 mod sqlite;
 
@@ -21,6 +23,7 @@ pub use dialect::{Capabilities, Dialect, SchemaLock};
 pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;
 pub use postgres::Postgres;
+pub(crate) use project::{aggregate_related, join_related, select_exprs, Join, SelectSpec, Source};
 pub(crate) use select::{count, exists_related, select, select_eager, select_related};
 pub use sqlite::Sqlite;
 

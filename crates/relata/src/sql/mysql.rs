@@ -148,6 +148,20 @@ impl Dialect for MySql {
         }
     }
 
+    fn aggregate_cast(&self, ty: SqlType) -> Option<&'static str> {
+        match ty {
+            SqlType::BigInt | SqlType::Int => Some("SIGNED"),
+            SqlType::Double => Some("DOUBLE"),
+            // An average has 4 more decimal places than its column: back to relata's 28.
+            SqlType::Decimal => Some("DECIMAL(65, 28)"),
+            _ => None,
+        }
+    }
+
+    fn char_length(&self) -> &'static str {
+        "CHAR_LENGTH" // LENGTH counts bytes
+    }
+
     fn key_column_type(&self, ty: SqlType) -> &'static str {
         match ty {
             SqlType::Text => "VARCHAR(768)",

@@ -62,6 +62,14 @@ impl Dialect for Postgres {
         }
     }
 
+    fn aggregate_cast(&self, ty: SqlType) -> Option<&'static str> {
+        match ty {
+            SqlType::BigInt | SqlType::Int => Some("BIGINT"),
+            SqlType::Double => Some("DOUBLE PRECISION"),
+            _ => None,
+        }
+    }
+
     fn generated_key(&self, _autoincrement: bool) -> &'static str {
         // A sequence never hands out a value twice, so every key is "autoincrement". BY DEFAULT
         // (not ALWAYS) lets objects be added with an id of their own.

@@ -1,6 +1,7 @@
 //! Reads: a model's select and count with their filter, the lazy load of one collection, the
 //! eager load of every result's collection, and filter trees as SQL (`EXISTS` for relations).
 
+use super::project::scalar;
 use super::{Dialect, Sql};
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
@@ -31,17 +32,23 @@ fn from_where_order(
     }
     if order {
         s.push(" ORDER BY ");
-        for (column, desc) in &spec.order {
-            s.col("t0", column)
-                .push(if *desc { " DESC, " } else { ", " });
+        let mut depth = 0;
+        for (by, desc) in &spec.order {
+            scalar(s, by, ("t0", table), &mut depth, params);
+            s.push(if *desc { " DESC, " } else { ", " });
         }
         s.col("t0", table.primary_key);
     }
-    limit_offset(s, spec, params);
+    limit_offset(s, spec.limit, spec.offset, params);
 }
 
-fn limit_offset(s: &mut Sql<'_>, spec: &QuerySpec, params: &mut Vec<Value>) {
-    match (spec.limit, spec.offset) {
+pub(super) fn limit_offset(
+    s: &mut Sql<'_>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    params: &mut Vec<Value>,
+) {
+    match (limit, offset) {
         (None, None) => {}
         (limit, offset) => {
             // An offset needs a limit in SQLite and MySQL; -1 / a huge value means "no limit".
@@ -254,7 +261,7 @@ fn eager_targets(
 }
 
 /// Renders a filter on the table aliased `alias`.
-fn expr(
+pub(super) fn expr(
     s: &mut Sql<'_>,
     e: &Expr,
     alias: &str,
@@ -265,26 +272,11 @@ fn expr(
     match e {
         Expr::Cmp { column, op, value } => {
             s.col(alias, column);
-            match (op, value) {
-                (CmpOp::Eq, Value::Null) => {
-                    s.push(" IS NULL");
-                }
-                (CmpOp::Ne, Value::Null) => {
-                    s.push(" IS NOT NULL");
-                }
-                _ => {
-                    s.push(match op {
-                        CmpOp::Eq => " = ",
-                        CmpOp::Ne => " <> ",
-                        CmpOp::Lt => " < ",
-                        CmpOp::Le => " <= ",
-                        CmpOp::Gt => " > ",
-                        CmpOp::Ge => " >= ",
-                    })
-                    .param();
-                    params.push(value.clone());
-                }
-            }
+            compare(s, *op, value, params);
+        }
+        Expr::Compare { left, op, value } => {
+            scalar(s, left, (alias, table), depth, params);
+            compare(s, *op, value, params);
         }
         Expr::Like { column, pattern } => {
             let escape = s.d.like_escape();
@@ -325,6 +317,22 @@ fn expr(
         }
         Expr::Related { def, side, inner } => {
             def.exists(s, *side, (alias, table), inner.as_deref(), depth, params);
+        }
+    }
+}
+
+/// ` = ?` and the like, `IS [NOT] NULL` for a comparison with `NULL`.
+fn compare(s: &mut Sql<'_>, op: CmpOp, value: &Value, params: &mut Vec<Value>) {
+    match (op, value) {
+        (CmpOp::Eq, Value::Null) => {
+            s.push(" IS NULL");
+        }
+        (CmpOp::Ne, Value::Null) => {
+            s.push(" IS NOT NULL");
+        }
+        _ => {
+            s.push(op.sql()).param();
+            params.push(value.clone());
         }
     }
 }

@@ -49,6 +49,18 @@ impl Dialect for Sqlite {
         }
     }
 
+    /// Decimals are text here, which `SUM` would add as floats and `MIN` compare as text: the
+    /// connection's own exact aggregates (registered when it opens) compute them instead.
+    fn aggregate_function(&self, func: &'static str, ty: SqlType) -> &'static str {
+        match (ty, func) {
+            (SqlType::Decimal, "SUM") => "relata_decimal_sum",
+            (SqlType::Decimal, "AVG") => "relata_decimal_avg",
+            (SqlType::Decimal, "MIN") => "relata_decimal_min",
+            (SqlType::Decimal, "MAX") => "relata_decimal_max",
+            _ => func,
+        }
+    }
+
     fn generated_key(&self, autoincrement: bool) -> &'static str {
         if autoincrement {
             "INTEGER PRIMARY KEY AUTOINCREMENT"

@@ -1,0 +1,428 @@
+//! The [`Select`] builder: a query that reads values, not objects. Columns and expressions of
+//! the query's model and of the models it joins along relations, aggregates with `group_by`
+//! and `having`, `distinct`, into tuples. Every model a part names must be one of the select's
+//! sources (the query's model, or one it joined), which the types check: a column of another
+//! model is a compile error.
+
+use std::marker::PhantomData;
+
+use super::load::Doing;
+use super::Session;
+use crate::error::{Error, Result};
+use crate::expr::{Aggregated, Expression, Nullable, PerRow, Scalar};
+use crate::io::{Params, Reader, Reads, Statements};
+use crate::model::{Column, Model};
+use crate::query::{Filter, Order, QuerySpec};
+use crate::relation::Relation;
+use crate::sql::{self, Join, SelectSpec, Source, Sql};
+use crate::value::{ColumnType, DecodeError, RowSource};
+
+/// The position of the newest source in a select's list (see [`Has`]).
+#[doc(hidden)]
+pub struct Here;
+/// A position further down a select's list (see [`Has`]).
+#[doc(hidden)]
+pub struct There<I>(PhantomData<I>);
+
+/// A list of models a select reads from: `(Newest, (..., (Base, ())))`.
+#[doc(hidden)]
+pub trait Sources {
+    /// How many models.
+    const LEN: u8;
+}
+impl Sources for () {
+    const LEN: u8 = 0;
+}
+impl<H, R: Sources> Sources for (H, R) {
+    const LEN: u8 = R::LEN + 1;
+}
+
+/// A model joined by [`Select::left_join`] into a select's sources: its columns may read as
+/// `NULL`, so they are selected as `Option`s.
+pub struct Outer<M>(PhantomData<fn() -> M>);
+
+/// A select's sources hold model `M` (at position `I`, which the compiler infers): what lets a
+/// filter, an expression or a column of `M` into the select.
+#[diagnostic::on_unimplemented(
+    message = "`{M}` is not one of this select's models",
+    label = "a column, filter or expression of a model the select does not read",
+    note = "join it first: `.join(Relation)` or `.left_join(Relation)`"
+)]
+pub trait Has<M, I> {
+    /// Its index in the select's sources (0 is the query's model).
+    const INDEX: u8;
+    /// What a value of type `T` of this model reads as: `T`, or `Option` of it when the model
+    /// was left-joined.
+    type Value<T: Nullable>: ColumnType;
+}
+impl<M, R: Sources> Has<M, Here> for (M, R) {
+    const INDEX: u8 = R::LEN;
+    type Value<T: Nullable> = T;
+}
+impl<M, R: Sources> Has<M, Here> for (Outer<M>, R) {
+    const INDEX: u8 = R::LEN;
+    type Value<T: Nullable> = Option<T::Base>;
+}
+impl<M, H, R: Has<M, I>, I> Has<M, There<I>> for (H, R) {
+    const INDEX: u8 = R::INDEX;
+    type Value<T: Nullable> = R::Value<T>;
+}
+
+/// The parts of a projection, each with its source (opaque: only relata's types make them).
+#[doc(hidden)]
+pub struct Parts(Vec<(u8, Scalar)>);
+
+/// What a select reads per row: a column, an [`Expression`], or a tuple of up to eight of them,
+/// each read into its Rust type.
+pub trait Projection<S, I> {
+    /// The Rust value of one row.
+    type Row;
+    /// Appends the parts, each with its source.
+    #[doc(hidden)]
+    fn parts(self, out: &mut Parts);
+    /// Reads a row from column `at` on, advancing `at` past its columns.
+    #[doc(hidden)]
+    fn read(row: &dyn RowSource, at: &mut usize) -> Result<Self::Row, (usize, DecodeError)>;
+}
+
+fn read_one<T: ColumnType>(row: &dyn RowSource, at: &mut usize) -> Result<T, (usize, DecodeError)> {
+    let i = *at;
+    *at += 1;
+    T::read(row, i).map_err(|e| (i, e))
+}
+
+impl<S: Has<M, I>, M, T: Nullable, I> Projection<S, I> for Column<M, T> {
+    type Row = S::Value<T>;
+    fn parts(self, out: &mut Parts) {
+        out.0.push((S::INDEX, Scalar::Column(self.name)));
+    }
+    fn read(row: &dyn RowSource, at: &mut usize) -> Result<Self::Row, (usize, DecodeError)> {
+        read_one(row, at)
+    }
+}
+
+impl<S: Has<M, I>, M, T: Nullable, I> Projection<S, I> for Expression<M, T, PerRow> {
+    type Row = S::Value<T>;
+    fn parts(self, out: &mut Parts) {
+        out.0.push((S::INDEX, self.scalar));
+    }
+    fn read(row: &dyn RowSource, at: &mut usize) -> Result<Self::Row, (usize, DecodeError)> {
+        read_one(row, at)
+    }
+}
+
+/// An aggregate reads as its own type even over a left join: a count is 0 there, and the
+/// others are already `Option`s.
+impl<S: Has<M, I>, M, T: ColumnType, I> Projection<S, I> for Expression<M, T, Aggregated> {
+    type Row = T;
+    fn parts(self, out: &mut Parts) {
+        out.0.push((S::INDEX, self.scalar));
+    }
+    fn read(row: &dyn RowSource, at: &mut usize) -> Result<T, (usize, DecodeError)> {
+        read_one(row, at)
+    }
+}
+
+macro_rules! tuple_projection {
+    ($($t:ident $i:ident),+) => {
+        impl<S, $($t: Projection<S, $i>, $i),+> Projection<S, ($($i,)+)> for ($($t,)+) {
+            type Row = ($($t::Row,)+);
+            #[allow(non_snake_case)]
+            fn parts(self, out: &mut Parts) {
+                let ($($t,)+) = self;
+                $($t.parts(out);)+
+            }
+            fn read(row: &dyn RowSource, at: &mut usize) -> Result<Self::Row, (usize, DecodeError)> {
+                Ok(($($t::read(row, at)?,)+))
+            }
+        }
+    };
+}
+
+tuple_projection!(A IA);
+tuple_projection!(A IA, B IB);
+tuple_projection!(A IA, B IB, C IC);
+tuple_projection!(A IA, B IB, C IC, D ID);
+tuple_projection!(A IA, B IB, C IC, D ID, E IE);
+tuple_projection!(A IA, B IB, C IC, D ID, E IE, F IF);
+tuple_projection!(A IA, B IB, C IC, D ID, E IE, F IF, G IG);
+tuple_projection!(A IA, B IB, C IC, D ID, E IE, F IF, G IG, H IH);
+
+/// The state of a [`Select`] before [`Select::select`] names what it reads.
+#[doc(hidden)]
+pub struct NoColumns;
+
+/// The state of a [`Select`] that reads rows of type `R`.
+#[doc(hidden)]
+pub struct Columns<R>(ReadRow<R>);
+
+/// Reads one row of a select from a column on, advancing past its columns.
+type ReadRow<R> = fn(&dyn RowSource, &mut usize) -> Result<R, (usize, DecodeError)>;
+
+/// A query that reads values rather than objects, made from a [`Query`](crate::Query) by
+/// `select`, `join`, `left_join`, `group_by` or `distinct`: columns and expressions
+/// ([`Expression`]) of its model and of the models joined along relations, aggregates with
+/// `group_by` and `having`, into tuples. Nothing is merged into the identity map. `S` lists the
+/// models it reads from; `C` is what it reads, once [`Select::select`] says.
+///
+/// ```
+/// # use relata::{Association, Database, Model, schema};
+/// # #[derive(Model)] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+/// # #[derive(Model)] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+/// # #[derive(Association)] #[relata(table = "student_course")]
+/// # struct StudentCourse {
+/// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+/// #     #[relata(references = Course, relation = "students")] course_id: i64,
+/// # }
+/// # let db = Database::open("sqlite::memory:")?;
+/// # db.create_all(&schema![Student, Course, StudentCourse])?;
+/// let mut s = db.session();
+/// let math = s.add(Course { id: None, title: "Math".into() });
+/// let art = s.add(Course { id: None, title: "Art".into() });
+/// for (name, courses) in [("Alice", vec![math, art]), ("Bob", vec![math]), ("Алиса", vec![])] {
+///     let st = s.add(Student { id: None, name: name.into() });
+///     for c in courses {
+///         s.link(Student::courses(), st, c);
+///     }
+/// }
+/// s.commit()?;
+/// // Students taking at least two courses: a join, a group and a condition on it.
+/// let busy: Vec<(String, i64)> = s
+///     .query::<Student>()
+///     .join(Student::courses())
+///     .group_by((Student::ID, Student::NAME))
+///     .having(Course::ID.count().ge(2))
+///     .select((Student::NAME, Course::ID.count()))
+///     .all()?;
+/// assert_eq!(busy, [("Alice".to_owned(), 2)]);
+/// # Ok::<(), relata::Error>(())
+/// ```
+pub struct Select<'s, S, C = NoColumns> {
+    session: &'s mut Session,
+    spec: SelectSpec,
+    columns: C,
+    _p: PhantomData<fn() -> S>,
+}
+
+impl<'s, M: Model> Select<'s, (M, ()), NoColumns> {
+    /// A select on `M` with a query's filter, order and window.
+    pub(crate) fn from_query(session: &'s mut Session, q: QuerySpec) -> Self {
+        let spec = SelectSpec {
+            sources: vec![Source {
+                table: M::TABLE,
+                join: None,
+            }],
+            filter: q.filter.into_iter().map(|f| (0, f)).collect(),
+            order: q.order.into_iter().map(|(o, d)| (0, o, d)).collect(),
+            limit: q.limit,
+            offset: q.offset,
+            ..SelectSpec::default()
+        };
+        Select {
+            session,
+            spec,
+            columns: NoColumns,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<'s, S, C> Select<'s, S, C> {
+    fn with<S2, C2>(self, columns: C2) -> Select<'s, S2, C2> {
+        Select {
+            session: self.session,
+            spec: self.spec,
+            columns,
+            _p: PhantomData,
+        }
+    }
+
+    fn join_kind<F, T: Model, I, J>(
+        mut self,
+        relation: Relation<F, T>,
+        left: bool,
+    ) -> Select<'s, (J, S), C>
+    where
+        S: Has<F, I>,
+    {
+        self.spec.sources.push(Source {
+            table: T::TABLE,
+            join: Some(Join {
+                kind: relation.kind,
+                side: relation.side,
+                from: S::INDEX,
+                left,
+            }),
+        });
+        let columns = self.columns;
+        Select {
+            session: self.session,
+            spec: self.spec,
+            columns,
+            _p: PhantomData,
+        }
+    }
+
+    /// Joins the objects related along `relation` (from any model already in the select), one
+    /// row per related pair: their columns can then be selected, filtered and grouped. Rows with
+    /// no related object are left out (see [`Select::left_join`]). A relation from a model to
+    /// itself cannot be joined (the select could not tell its two ends apart): use
+    /// [`Relation::any`] or [`Relation::aggregate`] there.
+    pub fn join<F, T: Model, I>(self, relation: Relation<F, T>) -> Select<'s, (T, S), C>
+    where
+        S: Has<F, I>,
+    {
+        self.join_kind::<F, T, I, T>(relation, false)
+    }
+
+    /// Joins like [`Select::join`], keeping the rows with no related object (their joined
+    /// columns read as `NULL`: select them as `Option`s, and count them with
+    /// `Target::ID.count()`, which gives 0 there).
+    pub fn left_join<F, T: Model, I>(self, relation: Relation<F, T>) -> Select<'s, (Outer<T>, S), C>
+    where
+        S: Has<F, I>,
+    {
+        self.join_kind::<F, T, I, Outer<T>>(relation, true)
+    }
+
+    /// Keeps the rows that match `filter`, on any model of the select (several calls combine
+    /// with AND). It applies before grouping; see [`Select::having`] for after.
+    pub fn filter<X, I>(mut self, filter: Filter<X>) -> Self
+    where
+        S: Has<X, I>,
+    {
+        self.spec.filter.push((S::INDEX, filter.expr));
+        self
+    }
+
+    /// Groups the rows by a column, an expression, or a tuple of them: each group gives one row,
+    /// and the selected aggregates apply per group.
+    pub fn group_by<P: Projection<S, I>, I>(mut self, by: P) -> Self {
+        let mut parts = Parts(std::mem::take(&mut self.spec.group));
+        by.parts(&mut parts);
+        self.spec.group = parts.0;
+        self
+    }
+
+    /// Keeps the groups that match `filter`, typically on an aggregate:
+    /// `.having(Course::ID.count().ge(2))` (several calls combine with AND).
+    pub fn having<X, I>(mut self, filter: Filter<X>) -> Self
+    where
+        S: Has<X, I>,
+    {
+        self.spec.having.push((S::INDEX, filter.expr));
+        self
+    }
+
+    /// Orders the rows by a column or an expression of any model of the select (several calls
+    /// add tie-breakers). Without an order, rows come in the order the database chooses.
+    pub fn order_by<X, I>(mut self, order: Order<X>) -> Self
+    where
+        S: Has<X, I>,
+    {
+        self.spec.order.push((S::INDEX, order.by, order.descending));
+        self
+    }
+
+    /// Leaves out duplicate rows (`SELECT DISTINCT`).
+    pub fn distinct(mut self) -> Self {
+        self.spec.distinct = true;
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.spec.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.spec.offset = Some(n);
+        self
+    }
+
+    /// Says what each row reads: a column, an [`Expression`], or a tuple of up to eight, in order.
+    /// The rows come back as their Rust types (`(String, i64)` for
+    /// `(Course::TITLE, Course::students().count())`).
+    pub fn select<P: Projection<S, I>, I>(mut self, parts: P) -> Select<'s, S, Columns<P::Row>> {
+        let mut columns = Parts(Vec::new());
+        parts.parts(&mut columns);
+        self.spec.columns = columns.0;
+        self.with(Columns(P::read))
+    }
+}
+
+/// Rows read by a select's reader.
+struct Rows<R> {
+    read: ReadRow<R>,
+    rows: Vec<R>,
+    table: &'static str,
+}
+
+impl<R> Reader for Rows<R> {
+    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
+        let r = (self.read)(row, &mut 0).map_err(|(i, e)| Error::Decode {
+            table: self.table,
+            column: super::raw::column_name(i),
+            reason: e.0,
+        })?;
+        self.rows.push(r);
+        Ok(())
+    }
+}
+
+impl<S, R> Select<'_, S, Columns<R>> {
+    fn run(&mut self) -> Result<Vec<R>> {
+        let session = &mut *self.session;
+        session.autoflush()?;
+        let mut params = Vec::new();
+        let mut s = Sql::new(session.db.dialect());
+        sql::select_exprs(&mut s, &self.spec, &mut params);
+        let text = s.finish();
+        let table = self.spec.sources[0].table.name;
+        let why = Doing("select from", table);
+        let mut reads = Reads::new(
+            &why,
+            Statements::One(&text, Params::Values(&params)),
+            Rows {
+                read: self.columns.0,
+                rows: Vec::new(),
+                table,
+            },
+        );
+        session
+            .db
+            .drive(session.pinned.as_mut(), &mut reads, &mut session.log)?;
+        Ok(reads.finish()?.rows)
+    }
+
+    /// Every row.
+    pub fn all(mut self) -> Result<Vec<R>> {
+        self.run()
+    }
+
+    /// The first row, if any.
+    pub fn first(mut self) -> Result<Option<R>> {
+        self.spec.limit = Some(1);
+        Ok(self.run()?.into_iter().next())
+    }
+
+    /// The only row: an error if there is none or several.
+    pub fn one(mut self) -> Result<R> {
+        self.spec.limit = Some(2);
+        let mut rows = self.run()?;
+        let table = self.spec.sources[0].table.name;
+        match rows.len() {
+            1 => Ok(rows.pop().expect("one row")),
+            0 => Err(Error::NotFound {
+                table,
+                what: "the select".to_owned(),
+            }),
+            n => Err(Error::MultipleRows {
+                table,
+                count: n as u64,
+            }),
+        }
+    }
+}
