@@ -5,6 +5,7 @@ mod association;
 mod attrs;
 mod enums;
 mod model;
+mod row;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
@@ -74,6 +75,29 @@ pub fn derive_association(input: TokenStream) -> TokenStream {
 pub fn derive_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     enums::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives, for a struct with named fields, reading one row of a select or of raw SQL into it:
+/// the fields take the selected values in order, and their types must be the values' types (a
+/// compile error otherwise).
+///
+/// ```text
+/// #[derive(relata::Row)]
+/// struct CourseCount { title: String, students: i64 }
+///
+/// let rows: Vec<CourseCount> = s.query::<Course>()
+///     .select((Course::TITLE, Course::students().count()))
+///     .all_as()?;
+/// let same: Vec<CourseCount> = s.select("SELECT title, 0 FROM courses", params![])?;
+/// ```
+///
+/// Implements `From<(T1, T2, ...)>` (the select's row) and `relata::FromRow` (raw SQL).
+#[proc_macro_derive(Row)]
+pub fn derive_row(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    row::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -366,3 +366,145 @@ impl<From: Model, To: Model> Relation<From, To> {
         })
     }
 }
+
+/// A subquery on model `N` reading one value of type `T` per row, for
+/// [`Column::in_subquery`] and [`Subquery::exists`]: made by [`subquery`], narrowed by
+/// [`Subquery::filter`], tied to the outer query's rows by [`Subquery::correlate`] (then `O` is
+/// the outer model).
+pub struct Subquery<N, T, O = ()> {
+    pub(crate) spec: SubSpec,
+    _p: PhantomData<Marker<N, T, O>>,
+}
+
+impl<N, T, O> Clone for Subquery<N, T, O> {
+    fn clone(&self) -> Self {
+        Subquery {
+            spec: self.spec.clone(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<N, T, O> fmt::Debug for Subquery<N, T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "subquery of {} from {}",
+            self.spec.select, self.spec.table.name
+        )
+    }
+}
+
+/// The untyped subquery: `SELECT select FROM table WHERE [inner = outer.column AND] filter`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SubSpec {
+    pub table: &'static crate::model::TableDef,
+    pub select: Scalar,
+    pub filter: Option<Expr>,
+    pub correlate: Option<(&'static str, &'static str)>,
+}
+
+/// A subquery reading `column` from every row of its model (narrow it with
+/// [`Subquery::filter`]): the students who paid more than 100 are
+/// `Student::ID.in_subquery(relata::subquery(Payment::STUDENT_ID).filter(Payment::AMOUNT.gt(100)))`.
+///
+/// ```
+/// # use relata::{Database, Model, schema, subquery};
+/// # #[derive(Model)] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+/// #[derive(Model)]
+/// struct Payment {
+///     #[relata(primary_key)]
+///     id: Option<i64>,
+///     student_id: i64, // a plain column: no relation declared
+///     amount: i64,
+/// }
+/// # let db = Database::open("sqlite::memory:")?;
+/// # db.create_all(&schema![Student, Payment])?;
+/// let mut s = db.session();
+/// let alice = s.add(Student { id: None, name: "Alice".into() });
+/// s.add(Student { id: None, name: "Bob".into() });
+/// s.commit()?;
+/// let alice_id = s.id(alice).unwrap();
+/// s.add(Payment { id: None, student_id: alice_id, amount: 150 });
+/// s.commit()?;
+/// let big = subquery(Payment::STUDENT_ID).filter(Payment::AMOUNT.gt(100));
+/// let payers = s.query::<Student>().filter(Student::ID.in_subquery(big)).all()?;
+/// assert_eq!(payers, [alice]);
+/// // Correlated: students with no payment at all.
+/// let unpaid = !subquery(Payment::ID).correlate(Payment::STUDENT_ID, Student::ID).exists();
+/// let names: Vec<String> = s.query::<Student>().filter(unpaid).select(Student::NAME).all()?;
+/// assert_eq!(names, ["Bob"]);
+/// # Ok::<(), relata::Error>(())
+/// ```
+pub fn subquery<N: Model, T>(column: Column<N, T>) -> Subquery<N, T> {
+    Subquery {
+        spec: SubSpec {
+            table: N::TABLE,
+            select: Scalar::Column(column.name),
+            filter: None,
+            correlate: None,
+        },
+        _p: PhantomData,
+    }
+}
+
+impl<N, T, O> Subquery<N, T, O> {
+    /// Keeps the rows that match `filter` (several calls combine with AND).
+    pub fn filter(mut self, filter: Filter<N>) -> Self {
+        self.spec.filter = Some(match self.spec.filter.take() {
+            None => filter.expr,
+            Some(prev) => Filter::<N>::new(prev).and(filter).expr,
+        });
+        self
+    }
+}
+
+impl<N, T> Subquery<N, T> {
+    /// Ties the subquery to each row of the outer query: only its rows whose `inner` column
+    /// equals the outer row's `outer` column count (of the same type, nullable or not).
+    pub fn correlate<M, U, V>(self, inner: Column<N, U>, outer: Column<M, V>) -> Subquery<N, T, M>
+    where
+        U: Nullable,
+        V: Nullable<Base = U::Base>,
+    {
+        Subquery {
+            spec: SubSpec {
+                correlate: Some((inner.name, outer.name)),
+                ..self.spec
+            },
+            _p: PhantomData,
+        }
+    }
+}
+
+/// What a subquery's outer-model parameter allows it in: `()` (not correlated) any query,
+/// `M` (correlated with [`Subquery::correlate`]) a query of `M`.
+pub trait Correlates<M> {}
+impl<M> Correlates<M> for () {}
+impl<M: Model> Correlates<M> for M {}
+
+impl<N, T, O> Subquery<N, T, O> {
+    /// A filter that holds when the subquery has at least one row (`EXISTS`); `!` makes it
+    /// `NOT EXISTS`.
+    pub fn exists<M>(self) -> Filter<M>
+    where
+        O: Correlates<M>,
+    {
+        Filter::new(Expr::Exists(Box::new(self.spec)))
+    }
+}
+
+impl<M, T: Nullable> Column<M, T> {
+    /// The column's value is one of the values the subquery reads (`IN (SELECT ...)`). The
+    /// subquery reads a column of the same type, nullable or not.
+    pub fn in_subquery<N, U, O>(self, sub: Subquery<N, U, O>) -> Filter<M>
+    where
+        U: Nullable<Base = T::Base>,
+        O: Correlates<M>,
+    {
+        Filter::new(Expr::InSubquery {
+            column: self.name,
+            sub: Box::new(sub.spec),
+        })
+    }
+}

@@ -118,7 +118,9 @@ mod uuid_types;
 mod value;
 
 pub use error::{ConstraintKind, DriverError, Error, OptionalExtension, Result};
-pub use expr::{Aggregated, Expression, Nullable, PerRow, Summable};
+pub use expr::{
+    subquery, Aggregated, Correlates, Expression, Nullable, PerRow, Subquery, Summable,
+};
 pub use flush::Plan;
 pub use io::Database;
 #[cfg(feature = "serde_json")]
@@ -126,7 +128,7 @@ pub use json_types::Json;
 pub use mask::mask_url;
 pub use model::{Column, ColumnDef, Key, Model, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};
-pub use relata_derive::{Association, Enum, Model};
+pub use relata_derive::{Association, Enum, Model, Row};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{

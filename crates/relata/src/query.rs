@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};
 
-use crate::expr::Scalar;
+use crate::expr::{Scalar, SubSpec};
 use crate::model::Column;
 use crate::relation::{AssocDef, Side};
 use crate::value::{Bind, ColumnType, Value};
@@ -61,6 +61,13 @@ pub(crate) enum Expr {
     IsNull {
         column: &'static str,
         negated: bool,
+    },
+    /// `EXISTS` a row of a subquery.
+    Exists(Box<SubSpec>),
+    /// The column's value is one the subquery reads.
+    InSubquery {
+        column: &'static str,
+        sub: Box<SubSpec>,
     },
     /// An expression compared with a value.
     Compare {
@@ -325,6 +332,10 @@ fn describe_expr(e: &Expr) -> String {
         Expr::And(v) => format!("({})", join(v, " AND ")),
         Expr::Or(v) => format!("({})", join(v, " OR ")),
         Expr::Not(e) => format!("NOT {}", describe_expr(e)),
+        Expr::Exists(sub) => format!("exists a row in {}", sub.table.name),
+        Expr::InSubquery { column, sub } => {
+            format!("{column} in {}.{}", sub.table.name, sub.select)
+        }
         Expr::Related { def, side, inner } => {
             let rel = def.sides(*side).0.relation;
             match inner {

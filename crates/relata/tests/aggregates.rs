@@ -367,3 +367,40 @@ backend_test! {
         assert_eq!(n, 0);
     }
 }
+
+/// One row of "each course with its number of students".
+#[derive(relata::Row, Debug, PartialEq)]
+struct CourseCount {
+    title: String,
+    students: i64,
+}
+
+backend_test! {
+    /// A select's rows into a derived struct, and the same struct from raw SQL.
+    fn rows_into_a_derived_struct(t) {
+        let mut s = t.db.session();
+        seed(&mut s);
+        s.commit().unwrap();
+        let rows: Vec<CourseCount> = s
+            .query::<Course>()
+            .order_by(Course::TITLE.asc())
+            .select((Course::TITLE, Course::students().count()))
+            .all_as()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                CourseCount { title: "Math".into(), students: 2 },
+                CourseCount { title: "Science".into(), students: 1 },
+            ]
+        );
+        let raw: Vec<CourseCount> = s
+            .select(
+                "SELECT c.title, COUNT(sc.student_id) FROM courses c \
+                 LEFT JOIN student_course sc ON sc.course_id = c.id GROUP BY c.id, c.title ORDER BY c.title",
+                relata::params![],
+            )
+            .unwrap();
+        assert_eq!(raw, rows);
+    }
+}

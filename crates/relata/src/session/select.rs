@@ -408,6 +408,31 @@ impl<S, R> Select<'_, S, Columns<R>> {
         Ok(self.run()?.into_iter().next())
     }
 
+    /// Every row, each converted into `T`: a struct with `#[derive(relata::Row)]` whose fields
+    /// have the selected values' types, in order (or any `T: From` the row's tuple).
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// # #[derive(Model)] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Course])?;
+    /// #[derive(relata::Row, Debug, PartialEq)]
+    /// struct Title {
+    ///     title: String,
+    ///     length: i64,
+    /// }
+    /// let mut s = db.session();
+    /// s.add(Course { id: None, title: "Алгебра".into() });
+    /// s.commit()?;
+    /// let rows: Vec<Title> =
+    ///     s.query::<Course>().select((Course::TITLE, Course::TITLE.length())).all_as()?;
+    /// assert_eq!(rows, [Title { title: "Алгебра".into(), length: 7 }]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn all_as<T: From<R>>(self) -> Result<Vec<T>> {
+        Ok(self.all()?.into_iter().map(T::from).collect())
+    }
+
     /// The only row: an error if there is none or several.
     pub fn one(mut self) -> Result<R> {
         self.spec.limit = Some(2);

@@ -3,6 +3,7 @@
 
 use super::project::scalar;
 use super::{Dialect, Sql};
+use crate::expr::SubSpec;
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
 use crate::relation::{AssocDef, Processor, Side};
@@ -315,10 +316,51 @@ pub(super) fn expr(
             expr(s, x, alias, table, depth, params);
             s.push(")");
         }
+        Expr::Exists(sub) => {
+            s.push("EXISTS ");
+            subquery(s, sub, alias, depth, params);
+        }
+        Expr::InSubquery { column, sub } => {
+            s.col(alias, column).push(" IN ");
+            subquery(s, sub, alias, depth, params);
+        }
         Expr::Related { def, side, inner } => {
             def.exists(s, *side, (alias, table), inner.as_deref(), depth, params);
         }
     }
+}
+
+/// `(SELECT sN.x FROM t AS sN WHERE [sN.inner = outer.column AND] filter)`.
+fn subquery(
+    s: &mut Sql<'_>,
+    sub: &SubSpec,
+    alias: &str,
+    depth: &mut usize,
+    params: &mut Vec<Value>,
+) {
+    *depth += 1;
+    let a = format!("s{depth}");
+    s.push("(SELECT ");
+    scalar(s, &sub.select, (&a, sub.table), depth, params);
+    s.push(" FROM ")
+        .ident(sub.table.name)
+        .push(" AS ")
+        .ident(&a);
+    if let Some((inner, outer)) = sub.correlate {
+        s.push(" WHERE ")
+            .col(&a, inner)
+            .push(" = ")
+            .col(alias, outer);
+    }
+    if let Some(f) = &sub.filter {
+        s.push(if sub.correlate.is_some() {
+            " AND "
+        } else {
+            " WHERE "
+        });
+        expr(s, f, &a, sub.table, depth, params);
+    }
+    s.push(")");
 }
 
 /// ` = ?` and the like, `IS [NOT] NULL` for a comparison with `NULL`.
