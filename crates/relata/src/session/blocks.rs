@@ -286,7 +286,7 @@ impl Session {
 
     /// Checks a connection out of the pool and begins a transaction on it, which the session
     /// then holds.
-    fn begin(&mut self, options: TxOptions) -> Result<()> {
+    pub(super) fn begin(&mut self, options: TxOptions) -> Result<()> {
         let mut conn = self.db.engine.checkout()?;
         let mut begin = Control::new("begin", vec![self.db.dialect().begin_with(options)]);
         self.db.drive(Some(&mut conn), &mut begin, &mut self.log)?;
@@ -310,7 +310,7 @@ impl Session {
 
     /// Runs statements without parameters on the block's connection (never on another: with
     /// no block, nothing runs).
-    fn control(&mut self, why: &str, statements: Vec<String>) -> Result<()> {
+    pub(super) fn control(&mut self, why: &str, statements: Vec<String>) -> Result<()> {
         if self.pinned.is_none() {
             return Ok(());
         }
@@ -328,6 +328,12 @@ impl Session {
     /// Makes what the flushes numbered `mark` and later wrote pending again (their transaction
     /// or savepoint rolled back).
     pub(super) fn undo_flushes(&mut self, mark: u32) {
+        // Upserts write at once: after a rollback, the objects they returned are read again.
+        for store in std::mem::take(&mut self.upserted) {
+            if let Some(Some(store)) = self.stores.get_mut(store) {
+                store.expire_unchanged();
+            }
+        }
         if self.flushes <= mark {
             return;
         }

@@ -137,6 +137,7 @@ impl Session {
             Ok(ids) => {
                 flush::apply(&plan, &ids, &mut self.stores, &mut self.links, None);
                 self.flushes = 0;
+                self.upserted.clear();
                 Ok(())
             }
             Err(e) => {

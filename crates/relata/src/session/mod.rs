@@ -13,6 +13,7 @@ mod refresh;
 mod relations;
 mod select;
 mod store;
+mod upsert;
 
 use std::ops::{Index, IndexMut};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -128,6 +129,9 @@ pub struct Session {
     /// Whether the pinned connection's transaction was begun by a `flush()` outside any block
     /// (it lasts until `commit()` or `rollback()`), rather than by a block.
     implicit: bool,
+    /// The stores (by slot) an upsert wrote to inside the open transaction: read again if it
+    /// rolls back.
+    upserted: Vec<usize>,
     /// The database's table names, once a commit that deletes objects needed them.
     tables: Option<Arc<TableNames>>,
 }
@@ -177,6 +181,7 @@ impl Session {
             savepoints: Vec::new(),
             autoflush: false,
             implicit: false,
+            upserted: Vec::new(),
             tables: None,
         }
     }

@@ -198,6 +198,35 @@ impl<M: Model> Store<M> {
         Ok(slot)
     }
 
+    /// Puts an object as the database now holds it (an upsert's row) into the identity map: a
+    /// held object without unsaved changes takes its values; one with unsaved changes keeps them
+    /// (they are written over it at the next commit). Returns its slot.
+    pub fn merge_owned(&mut self, id: i64, obj: M) -> u32 {
+        if let Some(slot) = self.by_id.get(id) {
+            let e = &self.entries[slot as usize];
+            if e.state == State::Persistent && self.changed_columns(slot).is_empty() {
+                let e = &mut self.entries[slot as usize];
+                e.obj = obj;
+                if e.snapshot.take().is_some() {
+                    self.dirty.retain(|&d| d != slot);
+                }
+                if std::mem::take(&mut e.expired) {
+                    self.expired -= 1;
+                }
+            }
+            return slot;
+        }
+        let slot = self.entries.len() as u32;
+        self.entries.push(Entry {
+            obj,
+            state: State::Persistent,
+            snapshot: None,
+            expired: false,
+        });
+        self.by_id.insert(id, slot);
+        slot
+    }
+
     /// Overwrites an object in the identity map with its row, if it is expired or the read
     /// populates existing objects, and it has no unsaved changes (those are never overwritten).
     fn reread(&mut self, slot: u32, id: i64, row: &dyn RowSource, start: usize) -> Result<()> {

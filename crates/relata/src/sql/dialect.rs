@@ -209,6 +209,48 @@ pub trait Dialect: Send + Sync + 'static {
         out.push_str(" ON CONFLICT DO NOTHING");
     }
 
+    /// What turns an insert into an upsert: a row whose `on` column (the primary key or a
+    /// unique column) holds a value already present updates that row's `update` columns to the
+    /// new row's instead, and counts its `version` column up. `ON CONFLICT (on) DO UPDATE SET
+    /// ...` as SQLite and PostgreSQL spell it.
+    fn upsert_clause(
+        &self,
+        out: &mut String,
+        table: &str,
+        on: &str,
+        update: &[&str],
+        version: Option<&str>,
+    ) {
+        out.push_str(" ON CONFLICT (");
+        self.quote(out, on);
+        out.push_str(") DO UPDATE SET ");
+        // With nothing else to update, a no-op assignment still makes it return the row.
+        let set: &[&str] = if update.is_empty() && version.is_none() {
+            &[on]
+        } else {
+            update
+        };
+        for (i, c) in set.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.quote(out, c);
+            out.push_str(" = excluded.");
+            self.quote(out, c);
+        }
+        if let Some(v) = version {
+            if !set.is_empty() {
+                out.push_str(", ");
+            }
+            self.quote(out, v);
+            out.push_str(" = ");
+            self.quote(out, table);
+            out.push('.');
+            self.quote(out, v);
+            out.push_str(" + 1");
+        }
+    }
+
     /// How an `INSERT` of one row with no columns but its generated key ends.
     fn default_values(&self) -> &'static str {
         " DEFAULT VALUES"

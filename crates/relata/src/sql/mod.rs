@@ -7,6 +7,7 @@
 //! - `dml.rs`: inserts, updates and deletes, of objects and of pairs;
 //! - `select.rs`: queries, counts, lazy and eager loads, and filter trees;
 //! - `project.rs`: selects of expressions (aggregates, groups, joins) and value expressions;
+//! - `upsert.rs`: inserts that update the row already there;
 //! - `ddl.rs`: `CREATE TABLE` and indexes, from the table values models and associations give.
 
 mod ddl;
@@ -17,6 +18,7 @@ mod postgres;
 mod project;
 mod select;
 mod sqlite;
+mod upsert;
 
 pub(crate) use ddl::{create_table, table_objects};
 pub use dialect::{Capabilities, Dialect, SchemaLock};
@@ -26,6 +28,7 @@ pub use postgres::Postgres;
 pub(crate) use project::{aggregate_related, join_related, select_exprs, Join, SelectSpec, Source};
 pub(crate) use select::{count, exists_related, select, select_eager, select_related};
 pub use sqlite::Sqlite;
+pub(crate) use upsert::Upsert;
 
 /// A small writer that keeps the dialect and the parameter count together.
 pub(crate) struct Sql<'d> {

@@ -248,6 +248,36 @@ impl Dialect for MySql {
         self.quote(out, first_column);
     }
 
+    /// MySQL updates on a conflict with any unique key of the table, not only `on`: `on` is
+    /// set too, so the row updated is the one with the new row's `on` value (a no-op when the
+    /// conflict was on `on`).
+    fn upsert_clause(
+        &self,
+        out: &mut String,
+        _table: &str,
+        on: &str,
+        update: &[&str],
+        version: Option<&str>,
+    ) {
+        out.push_str(" ON DUPLICATE KEY UPDATE ");
+        for (i, c) in std::iter::once(&on).chain(update).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.quote(out, c);
+            out.push_str(" = VALUES(");
+            self.quote(out, c);
+            out.push(')');
+        }
+        if let Some(v) = version {
+            out.push_str(", ");
+            self.quote(out, v);
+            out.push_str(" = ");
+            self.quote(out, v);
+            out.push_str(" + 1");
+        }
+    }
+
     fn default_values(&self) -> &'static str {
         " () VALUES ()"
     }
