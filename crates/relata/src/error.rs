@@ -200,6 +200,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An argument relata cannot use: an upsert on a column that is neither the primary key nor
+    /// unique, a page number 0, keyset pages ordered by an expression. Nothing ran.
+    InvalidArgument {
+        /// What is wrong, and what to do instead.
+        message: String,
+    },
     /// Any other error the database reported.
     Database {
         /// The driver's message.
@@ -332,7 +338,9 @@ impl fmt::Display for Error {
                 "cannot refresh {object}: {reason}; commit or rollback() first, or use refresh_discarding to drop its changes"
             ),
             Self::Statement { sql, message } => write!(f, "cannot run `{sql}`: {message}"),
-            Self::InvalidKey { message } => f.write_str(message),
+            Self::InvalidKey { message } | Self::InvalidArgument { message } => {
+                f.write_str(message)
+            }
             Self::Database { message, sql, .. } => match sql {
                 Some(sql) => write!(f, "database error: {message} (in `{sql}`)"),
                 None => write!(f, "database error: {message}"),

@@ -128,7 +128,7 @@ backend_test! {
     fn misuse_is_named(t, catalog()) {
         let mut s = t.db.session();
         let e = s.upsert(Course::CREDITS, course("X", "X", 1)).unwrap_err();
-        assert!(matches!(&e, Error::InvalidKey { message } if message.contains("catalog.credits") && message.contains("unique")), "{e}");
+        assert!(matches!(&e, Error::InvalidArgument { message } if message.contains("catalog.credits") && message.contains("unique")), "{e}");
         let e = s.upsert(Course::ID, course("X", "X", 1)).unwrap_err();
         assert!(e.to_string().contains("no id"), "{e}");
         let e = s.upsert(Course::CODE, Course { id: Some(3), ..course("X", "X", 1) }).unwrap_err();

@@ -7,18 +7,21 @@ mod blocks;
 mod commit;
 mod links;
 mod load;
+mod pages;
 mod query;
 mod raw;
 mod refresh;
 mod relations;
 mod select;
 mod store;
+mod stream;
 mod upsert;
 
 use std::ops::{Index, IndexMut};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+pub use pages::{Cursor, KeysetPage, Page};
 pub(crate) use query::EagerSpec;
 pub use query::Query;
 pub use raw::{FromRow, ToParam};

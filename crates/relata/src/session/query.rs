@@ -27,8 +27,8 @@ pub(crate) struct EagerSpec {
 /// flushed in a transaction block ([`Session::flush`], or [`Session::set_autoflush`] to flush
 /// before every query of a block).
 pub struct Query<'s, M: Model> {
-    session: &'s mut Session,
-    spec: QuerySpec,
+    pub(super) session: &'s mut Session,
+    pub(super) spec: QuerySpec,
     eager: Vec<EagerSpec>,
     /// Whether the rows overwrite unchanged objects the session holds.
     populate: bool,

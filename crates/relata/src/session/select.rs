@@ -10,7 +10,6 @@ use super::load::Doing;
 use super::Session;
 use crate::error::{Error, Result};
 use crate::expr::{Aggregated, Expression, Nullable, PerRow, Scalar};
-use crate::io::{Params, Reader, Reads, Statements};
 use crate::model::{Column, Model};
 use crate::query::{Filter, Order, QuerySpec};
 use crate::relation::Relation;
@@ -353,27 +352,9 @@ impl<'s, S, C> Select<'s, S, C> {
     }
 }
 
-/// Rows read by a select's reader.
-struct Rows<R> {
-    read: ReadRow<R>,
-    rows: Vec<R>,
-    table: &'static str,
-}
-
-impl<R> Reader for Rows<R> {
-    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let r = (self.read)(row, &mut 0).map_err(|(i, e)| Error::Decode {
-            table: self.table,
-            column: super::raw::column_name(i),
-            reason: e.0,
-        })?;
-        self.rows.push(r);
-        Ok(())
-    }
-}
-
 impl<S, R> Select<'_, S, Columns<R>> {
-    fn run(&mut self) -> Result<Vec<R>> {
+    /// Runs the select, handing each row to `each` as it arrives.
+    fn each(&mut self, mut each: impl FnMut(R) -> Result<()>) -> Result<()> {
         let session = &mut *self.session;
         session.autoflush()?;
         let mut params = Vec::new();
@@ -381,20 +362,61 @@ impl<S, R> Select<'_, S, Columns<R>> {
         sql::select_exprs(&mut s, &self.spec, &mut params);
         let text = s.finish();
         let table = self.spec.sources[0].table.name;
-        let why = Doing("select from", table);
-        let mut reads = Reads::new(
-            &why,
-            Statements::One(&text, Params::Values(&params)),
-            Rows {
-                read: self.columns.0,
-                rows: Vec::new(),
+        let read = self.columns.0;
+        session.stream(&Doing("select from", table), &text, &params, |row| {
+            let r = read(row, &mut 0).map_err(|(i, e)| Error::Decode {
                 table,
-            },
-        );
-        session
-            .db
-            .drive(session.pinned.as_mut(), &mut reads, &mut session.log)?;
-        Ok(reads.finish()?.rows)
+                column: super::raw::column_name(i),
+                reason: e.0,
+            })?;
+            each(r)
+        })
+    }
+
+    fn run(&mut self) -> Result<Vec<R>> {
+        let mut rows = Vec::new();
+        self.each(|r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Hands each row to `f` as the database sends it, without collecting them: memory stays
+    /// bounded however many rows there are (a million rows of the bench's report read in a few
+    /// MiB). An error from `f` stops the select and is returned.
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// # #[derive(Model)] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Course])?;
+    /// let mut s = db.session();
+    /// s.add_all((0..1000).map(|i| Course { id: None, title: format!("Course {i}") }));
+    /// s.commit()?;
+    /// let mut longest = 0;
+    /// s.query::<Course>().select(Course::TITLE).for_each(|title| {
+    ///     longest = longest.max(title.len());
+    ///     Ok::<_, relata::Error>(())
+    /// })?;
+    /// assert_eq!(longest, 10);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn for_each<E: From<Error>>(
+        mut self,
+        mut f: impl FnMut(R) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut stopped = None;
+        let ran = self.each(|r| {
+            f(r).map_err(|e| {
+                stopped = Some(e);
+                super::stream::stopped()
+            })
+        });
+        match (ran, stopped) {
+            (_, Some(e)) => Err(e),
+            (ran, None) => ran.map_err(E::from),
+        }
     }
 
     /// Every row.

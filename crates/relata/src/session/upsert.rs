@@ -74,7 +74,7 @@ impl Session {
     /// column, refused there with [`Error::Stale`]: the row changed after they were made).
     ///
     /// With `on` the primary key, every object needs its id; with a unique column, the database
-    /// chooses the ids of new rows (an object must not carry one). Errors: [`Error::InvalidKey`]
+    /// chooses the ids of new rows (an object must not carry one). Errors: [`Error::InvalidArgument`]
     /// when `on` is neither the primary key nor unique, or an object's id does not fit `on`;
     /// [`Error::Constraint`] when a row breaks another constraint (nothing written).
     pub fn upsert_all<M: Model, T>(
@@ -86,7 +86,7 @@ impl Session {
         let by_key = on.name == table.primary_key;
         let unique = table.columns.iter().any(|c| c.name == on.name && c.unique);
         if !by_key && !unique {
-            return Err(Error::InvalidKey {
+            return Err(Error::InvalidArgument {
                 message: format!(
                     "cannot upsert on {}.{}: it is neither the primary key nor unique; mark it \
                      #[relata(unique)] (and create the table with it)",
@@ -102,7 +102,7 @@ impl Session {
         for mut obj in objects {
             obj.set_version(1);
             if let (Some(_), Some(id)) = (position, obj.id()) {
-                return Err(Error::InvalidKey {
+                return Err(Error::InvalidArgument {
                     message: format!(
                         "cannot upsert {} on {}: it has an id ({id}); upsert on the primary key, \
                          or leave the id None for the database to choose",
@@ -116,7 +116,7 @@ impl Session {
                 None => match obj.id() {
                     Some(id) => Value::Integer(id),
                     None => {
-                        return Err(Error::InvalidKey {
+                        return Err(Error::InvalidArgument {
                             message: format!(
                                 "cannot upsert {} on its primary key: the object has no id; set \
                                  one, or upsert on a unique column",
