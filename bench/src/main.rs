@@ -196,19 +196,34 @@ impl Config {
     }
 }
 
-const WORKLOADS: [(&str, f64); 5] = [
+const WORKLOADS: [(&str, f64); 6] = [
     ("W1 create", 1.2),
     ("W2 eager", 1.2),
     ("W3 lookup", 1.5),
     ("W4 reverse", 1.2),
     ("W5 churn", 1.2),
+    ("W6 report", 1.1),
 ];
 
-/// One run of all five workloads by one implementation: seconds and checksums.
+/// W6's checksum: over courses, the number of students times the title's length; plus over
+/// students, the average title length of their courses in thousandths.
+fn report_sum(
+    per_course: impl IntoIterator<Item = (i64, i64)>,
+    per_student: impl IntoIterator<Item = Option<f64>>,
+) -> u64 {
+    let a: i64 = per_course.into_iter().map(|(len, n)| len * n).sum();
+    let b: i64 = per_student
+        .into_iter()
+        .map(|avg| avg.map_or(0, |v| (v * 1000.0).round() as i64))
+        .sum();
+    (a + b) as u64
+}
+
+/// One run of all six workloads by one implementation: seconds and checksums.
 #[derive(Default)]
 struct Run {
-    secs: [f64; 5],
-    sums: [u64; 5],
+    secs: [f64; 6],
+    sums: [u64; 6],
     /// Fingerprint of the whole database after W1 (students, courses, links).
     state_after_create: u64,
     /// PostgreSQL's raw side: W1 by COPY, the insert ceiling.
@@ -313,6 +328,7 @@ struct RawWorkloads<C> {
     lookup: fn(&mut C, &Data) -> Res<u64>,
     reverse: fn(&mut C) -> Res<u64>,
     churn: fn(&mut C, &Data, &Ids) -> Res<()>,
+    report: fn(&mut C) -> Res<u64>,
 }
 
 impl<C> RawWorkloads<C> {
@@ -350,6 +366,10 @@ impl<C> RawWorkloads<C> {
             time(|| (self.churn)(&mut c, data, &ids))?
         };
         run.sums[4] = fingerprint(false)?;
+        (run.secs[5], run.sums[5]) = {
+            let mut c = connect()?;
+            time(|| (self.report)(&mut c))?
+        };
         Ok(run)
     }
 }
@@ -406,7 +426,31 @@ mod with_relata {
         drop(db);
         run.secs[4] = t;
         run.sums[4] = fingerprint(false)?;
+        let db = open()?;
+        (run.secs[5], run.sums[5]) = time(|| report(&db))?;
+        drop(db);
         Ok(run)
+    }
+
+    /// W6: each course's number of students, and each student's average title length over
+    /// its courses: two selects of joins grouped per parent, nothing loaded. (The per-parent
+    /// aggregates, `Course::students().count()`, are correlated subqueries: as fast on SQLite,
+    /// 2-10x slower on the servers for a whole table.)
+    fn report(db: &Database) -> Res<u64> {
+        let mut s = db.session();
+        let per_course: Vec<(i64, i64)> = s
+            .query::<Course>()
+            .left_join(Course::students())
+            .group_by(Course::ID)
+            .select((Course::TITLE.length(), Student::ID.count()))
+            .all()?;
+        let per_student: Vec<Option<f64>> = s
+            .query::<Student>()
+            .join(Student::courses())
+            .group_by(Student::ID)
+            .select(Course::TITLE.length().avg())
+            .all()?;
+        Ok(report_sum(per_course, per_student))
     }
 
     /// W1: everything added to one session, one commit.
@@ -546,8 +590,28 @@ mod with_rusqlite {
             lookup,
             reverse,
             churn,
+            report,
         };
         workloads.run(conn, || open(path), |all| fingerprint(path, all), data)
+    }
+
+    /// W6: two GROUP BY statements as one would write them by hand.
+    fn report(conn: &mut Connection) -> Res<u64> {
+        let mut st = conn.prepare(
+            "SELECT length(c.title), COUNT(sc.student_id) FROM courses c \
+             LEFT JOIN student_course sc ON sc.course_id = c.id GROUP BY c.id",
+        )?;
+        let per_course = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(i64, i64)>, _>>()?;
+        let mut st = conn.prepare(
+            "SELECT sc.student_id, AVG(length(c.title)) FROM student_course sc \
+             JOIN courses c ON c.id = sc.course_id GROUP BY sc.student_id",
+        )?;
+        let per_student = st
+            .query_map([], |r| r.get::<_, Option<f64>>(1))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(report_sum(per_course, per_student))
     }
 
     /// W1: prepared INSERTs, one row at a time, in one transaction.

@@ -1,4 +1,4 @@
-//! The five workloads on MySQL/MariaDB: relata against the raw `mysql` crate (the driver relata's
+//! The six workloads on MySQL/MariaDB: relata against the raw `mysql` crate (the driver relata's
 //! MySQL backend uses), prepared statements in one transaction, W1 in multi-row INSERTs.
 //!
 //! Each run gets a database of its own, dropped afterwards.
@@ -108,7 +108,7 @@ pub fn relata(path: &Path, data: &Data) -> Res<Run> {
     )
 }
 
-/// The raw `mysql` crate: the DDL relata emits, then the five workloads.
+/// The raw `mysql` crate: the DDL relata emits, then the six workloads.
 pub fn raw(path: &Path, data: &Data) -> Res<Run> {
     let db = Db::create(path)?;
     let mut c = connect(&db.0)?;
@@ -129,6 +129,7 @@ pub fn raw(path: &Path, data: &Data) -> Res<Run> {
         lookup,
         reverse,
         churn,
+        report,
     };
     workloads.run(c, || connect(&db.0), |all| fingerprint(&db.0, all), data)
 }
@@ -267,6 +268,25 @@ fn eager(c: &mut Conn) -> Res<u64> {
         "SELECT id, title FROM courses",
         "SELECT student_id, course_id FROM student_course ORDER BY student_id, course_id",
     )
+}
+
+/// W6: two GROUP BY statements as one would write them by hand.
+fn report(c: &mut Conn) -> Res<u64> {
+    let mut per_course = Vec::new();
+    each_row(
+        c,
+        "SELECT CHAR_LENGTH(c.title), COUNT(sc.student_id) FROM courses c \
+         LEFT JOIN student_course sc ON sc.course_id = c.id GROUP BY c.id",
+        |r: (i64, i64)| per_course.push(r),
+    )?;
+    let mut per_student = Vec::new();
+    each_row(
+        c,
+        "SELECT sc.student_id, CAST(AVG(CHAR_LENGTH(c.title)) AS DOUBLE) FROM student_course sc \
+         JOIN courses c ON c.id = sc.course_id GROUP BY sc.student_id",
+        |r: (i64, Option<f64>)| per_student.push(r.1),
+    )?;
+    Ok(report_sum(per_course, per_student))
 }
 
 /// W4: every course with its students (the pairs off the reverse index).

@@ -1,4 +1,4 @@
-//! The five workloads on PostgreSQL: relata against the raw `postgres` crate (prepared statements
+//! The six workloads on PostgreSQL: relata against the raw `postgres` crate (prepared statements
 //! in one transaction), plus W1 by `COPY` as the insert ceiling.
 //!
 //! Each run gets a schema of its own (`search_path`), dropped afterwards.
@@ -149,6 +149,7 @@ pub fn raw(path: &Path, data: &Data) -> Res<Run> {
         lookup,
         reverse,
         churn,
+        report,
     };
     let mut run = workloads.run(
         c,
@@ -270,6 +271,25 @@ fn each_row(c: &mut Client, sql: &str, mut f: impl FnMut(&postgres::Row)) -> Res
         f(&r);
     }
     Ok(())
+}
+
+/// W6: two GROUP BY statements as one would write them by hand.
+fn report(c: &mut Client) -> Res<u64> {
+    let mut per_course = Vec::new();
+    each_row(
+        c,
+        "SELECT length(c.title)::bigint, COUNT(sc.student_id) FROM courses c \
+         LEFT JOIN student_course sc ON sc.course_id = c.id GROUP BY c.id",
+        |r| per_course.push((r.get::<_, i64>(0), r.get::<_, i64>(1))),
+    )?;
+    let mut per_student = Vec::new();
+    each_row(
+        c,
+        "SELECT sc.student_id, AVG(length(c.title))::float8 FROM student_course sc \
+         JOIN courses c ON c.id = sc.course_id GROUP BY sc.student_id",
+        |r| per_student.push(r.get::<_, Option<f64>>(1)),
+    )?;
+    Ok(report_sum(per_course, per_student))
 }
 
 /// W2: the courses into a map, the students in id order, then the links merged on.

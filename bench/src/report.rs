@@ -195,7 +195,7 @@ pub fn runs_from_log(log: &str) -> Res<(Vec<&'static str>, Vec<Vec<Run>>)> {
             .windows(2)
             .filter(|p| p[0].starts_with('W'))
             .enumerate()
-            .take(5)
+            .take(WORKLOADS.len())
         {
             run.secs[w] = pair[1].trim_end_matches('s').parse()?;
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The SQLAlchemy 2.x ORM peer of relata's benchmark (see ../README.md for the protocol).
 
-    python peer.py <w1|w2|w3|w4|w5> <url> <data.json>
+    python peer.py <w1|w2|w3|w4|w5|w6> <url> <data.json>
 
 prints one line, ``{"secs": S, "sum": N}``; on any error it prints the error on stderr and exits 1.
 
@@ -51,6 +51,13 @@ The workloads, each in one Session, with SQLAlchemy's documented fast paths:
   here), so the one flush at each ``session.commit()`` (every ``churn_batch`` steps, and once at
   the end) DELETEs and INSERTs the association rows with executemany. sum = 0.
 
+- w6 report: the SQL expression language over the mapped classes, two grouped joins:
+  ``select(func.length(Course.title), func.count(student_course.c.student_id))
+  .outerjoin(student_course).group_by(Course.id)`` and ``select(student_course.c.student_id,
+  func.avg(func.length(Course.title))).join(Course).group_by(student_course.c.student_id)``
+  (``session.execute``, rows as tuples). sum = over courses, students x title length; plus over
+  students, the average title length in thousandths (rounded).
+
 The timer (``time.perf_counter``) starts after the engine has connected and the data file is read
 (for w5 also after the ids are read) and stops after the last commit.
 """
@@ -69,6 +76,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.orm import (
@@ -229,12 +237,30 @@ def w5(session, data):
     return time.perf_counter() - start, 0
 
 
-WORKLOADS = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5}
+def w6(session, data):
+    start = time.perf_counter()
+    per_course = session.execute(
+        select(func.length(Course.title), func.count(student_course.c.student_id))
+        .select_from(Course)
+        .outerjoin(student_course, student_course.c.course_id == Course.id)
+        .group_by(Course.id)
+    ).all()
+    per_student = session.execute(
+        select(student_course.c.student_id, func.avg(func.length(Course.title)))
+        .join(Course, Course.id == student_course.c.course_id)
+        .group_by(student_course.c.student_id)
+    ).all()
+    total = sum(length * n for length, n in per_course)
+    total += sum(round(float(avg) * 1000) for _, avg in per_student if avg is not None)
+    return time.perf_counter() - start, total
+
+
+WORKLOADS = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5, "w6": w6}
 
 
 def main(argv):
     if len(argv) != 4 or argv[1] not in WORKLOADS:
-        raise SystemExit(f"usage: {argv[0]} <w1|w2|w3|w4|w5> <url> <data.json>")
+        raise SystemExit(f"usage: {argv[0]} <w1|w2|w3|w4|w5|w6> <url> <data.json>")
     workload, url, data_path = WORKLOADS[argv[1]], argv[2], argv[3]
     with open(data_path, encoding="utf-8") as f:
         data = json.load(f)

@@ -1,4 +1,4 @@
-//! The Diesel 2.x peer of relata's benchmark: `diesel-peer <w1|w2|w3|w4|w5> <url> <data.json>`
+//! The Diesel 2.x peer of relata's benchmark: `diesel-peer <w1|..|w6> <url> <data.json>`
 //! runs one workload (see `../README.md`) and prints `{"secs": S, "sum": N}`.
 //!
 //! It is written the way an experienced Diesel user writes it: a `table!` schema matching the
@@ -92,6 +92,11 @@ mod schema {
 
 use schema::{courses, student_course, students};
 
+diesel::define_sql_function! {
+    /// The length of a text (`length`, on both backends).
+    fn length(x: diesel::sql_types::Text) -> diesel::sql_types::Integer;
+}
+
 #[derive(Queryable, Selectable, Identifiable, Debug, Clone)]
 #[diesel(table_name = students)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
@@ -177,7 +182,7 @@ fn churn_choice(
     Ok((drop, add))
 }
 
-/// The five workloads for one connection type. `row_at_a_time`: W1 inserts one row per statement
+/// The six workloads for one connection type. `row_at_a_time`: W1 inserts one row per statement
 /// (Diesel's cached prepared statement) instead of multi-row batches; `analyze_after_load`: W1
 /// ends with `ANALYZE` (timed, after the commit); `max_binds` is the most bind
 /// parameters one statement may carry; `in_chunk` the most parents one `belonging_to` may take.
@@ -215,6 +220,7 @@ macro_rules! workloads {
                     "w2" => timed(|| eager(conn)),
                     "w3" => timed(|| lookup(conn, data)),
                     "w4" => timed(|| reverse(conn)),
+                    "w6" => timed(|| report(conn)),
                     "w5" => {
                         // Untimed: the ids by index.
                         let student_ids: Vec<i64> = students::table
@@ -385,6 +391,37 @@ macro_rules! workloads {
                     .sum())
             }
 
+            /// W6: Diesel's query builder, two grouped joins: each course's title length and
+            /// number of students (`left_join`, `group_by(courses::id)`, `count`), and each
+            /// student's title-length sum and course count (`sum` / `count`, the average taken
+            /// from them: Diesel's `avg` of an integer is a NUMERIC, read only with the
+            /// `numeric` feature's BigDecimal).
+            fn report(conn: &mut $conn) -> Res<u64> {
+                use diesel::dsl::{count, sum};
+                let per_course: Vec<(i32, i64)> = courses::table
+                    .left_join(student_course::table)
+                    .group_by(courses::id)
+                    .select((length(courses::title), count(student_course::student_id.nullable())))
+                    .load(conn)?;
+                let per_student: Vec<(i64, Option<i64>, i64)> = student_course::table
+                    .inner_join(courses::table)
+                    .group_by(student_course::student_id)
+                    .select((
+                        student_course::student_id,
+                        sum(length(courses::title)),
+                        count(courses::id),
+                    ))
+                    .load(conn)?;
+                let a: i64 = per_course.iter().map(|&(len, n)| i64::from(len) * n).sum();
+                let b: i64 = per_student
+                    .iter()
+                    .map(|&(_, total, n)| {
+                        total.map_or(0, |t| (t as f64 / n as f64 * 1000.0).round() as i64)
+                    })
+                    .sum();
+                Ok((a + b) as u64)
+            }
+
             /// W5: per step, the student, their courses, one link removed and one added; one
             /// transaction per `churn_batch` steps.
             fn churn(
@@ -455,7 +492,7 @@ workloads!(
 fn run() -> Res<(f64, u64)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [workload, url, data_path] = args.as_slice() else {
-        return Err("usage: diesel-peer <w1|w2|w3|w4|w5> <url> <data.json>".into());
+        return Err("usage: diesel-peer <w1|w2|w3|w4|w5|w6> <url> <data.json>".into());
     };
     let data: Data = serde_json::from_slice(&std::fs::read(data_path)?)
         .map_err(|e| format!("{data_path}: {e}"))?;

@@ -20,3 +20,55 @@ impl Data {
         Ok(serde_json::from_slice(&std::fs::read(path)?)?)
     }
 }
+
+/// W6's checksum: over courses, students x title length; plus over students, the average title
+/// length in thousandths (rounded).
+pub fn report_sum(per_course: &[(i64, i64)], per_student: &[(i64, Option<f64>)]) -> u64 {
+    let a: i64 = per_course.iter().map(|(len, n)| len * n).sum();
+    let b: i64 = per_student
+        .iter()
+        .map(|(_, avg)| avg.map_or(0, |v| (v * 1000.0).round() as i64))
+        .sum();
+    (a + b) as u64
+}
+
+/// W6's two selects, built once for both halves: each course's title length and number of
+/// students (a left join grouped by course), and each student's average title length (a join
+/// grouped by student). Lengths are cast to BIGINT and averages to DOUBLE PRECISION so that
+/// they decode as i64 and f64 on every backend (PostgreSQL's AVG of integers is NUMERIC).
+pub mod report {
+    use super::super::entity::{course, student_course};
+    use sea_orm::sea_query::{Alias, Expr, Func};
+    use sea_orm::{EntityTrait, JoinType, QuerySelect, RelationTrait, Select};
+
+    fn title_length() -> sea_orm::sea_query::FunctionCall {
+        Func::cast_as(
+            Func::char_length(Expr::col((course::Entity, course::Column::Title))),
+            Alias::new("BIGINT"),
+        )
+    }
+
+    pub fn per_course() -> Select<course::Entity> {
+        course::Entity::find()
+            .select_only()
+            .column_as(title_length(), "len")
+            .column_as(
+                Func::count(Expr::col((student_course::Entity, student_course::Column::StudentId))),
+                "n",
+            )
+            .join(JoinType::LeftJoin, course::Relation::StudentCourse.def())
+            .group_by(course::Column::Id)
+    }
+
+    pub fn per_student() -> Select<student_course::Entity> {
+        student_course::Entity::find()
+            .select_only()
+            .column(student_course::Column::StudentId)
+            .column_as(
+                Func::cast_as(Func::avg(title_length()), Alias::new("DOUBLE PRECISION")),
+                "avg",
+            )
+            .join(JoinType::InnerJoin, student_course::Relation::Course.def())
+            .group_by(student_course::Column::StudentId)
+    }
+}

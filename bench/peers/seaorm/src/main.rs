@@ -1,4 +1,4 @@
-//! The bench's SeaORM 2.x peer: `seaorm-peer <w1|w2|w3|w4|w5> <url> <data.json>` (protocol and
+//! The bench's SeaORM 2.x peer: `seaorm-peer <w1|..|w6> <url> <data.json>` (protocol and
 //! workloads in `../README.md`).
 //!
 //! Flavours: **SQLite** runs on **sea-orm-sync 2.x** (SeaORM's synchronous build; driver
@@ -39,6 +39,10 @@
 //!   `student.find_related(course::Entity).all(&txn)`,
 //!   `student_course::Entity::delete_by_id((sid, drop)).exec(&txn)` and
 //!   `student_course::ActiveModel { .. }.insert(&txn)`.
+//! - **w6**: SeaORM's query builder with sea-query functions (`data::report`): `select_only()`,
+//!   `column_as(Func::count(..))`, `join(JoinType::LeftJoin, course::Relation::StudentCourse
+//!   .def())`, `group_by`, `into_tuple()`; lengths cast to BIGINT and averages to DOUBLE
+//!   PRECISION so they decode the same on SQLite and PostgreSQL.
 
 mod data;
 mod entity;
@@ -75,7 +79,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(f64, u64), Error> {
     let args: Vec<String> = std::env::args().collect();
     let [_, workload, url, data_path] = &args[..] else {
-        return Err("usage: seaorm-peer <w1|w2|w3|w4|w5> <url> <data.json>".into());
+        return Err("usage: seaorm-peer <w1|w2|w3|w4|w5|w6> <url> <data.json>".into());
     };
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         return seaorm_pg::run(workload, url, data_path);
@@ -91,6 +95,7 @@ fn run() -> Result<(f64, u64), Error> {
         "w2" => timed(|| w2_eager(&db)),
         "w3" => timed(|| w3_lookup(&db, &data)),
         "w4" => timed(|| w4_reverse(&db)),
+        "w6" => timed(|| w6_report(&db)),
         "w5" => {
             // Untimed: the ids by index, in id order.
             let student_ids: Vec<i64> = student::Entity::find()
@@ -208,6 +213,12 @@ fn w4_reverse(db: &DatabaseConnection) -> Result<u64, Error> {
         .flat_map(|(_, students)| students)
         .map(|s| s.name.len() as u64)
         .sum())
+}
+
+fn w6_report(db: &DatabaseConnection) -> Result<u64, Error> {
+    let per_course: Vec<(i64, i64)> = data::report::per_course().into_tuple().all(db)?;
+    let per_student: Vec<(i64, Option<f64>)> = data::report::per_student().into_tuple().all(db)?;
+    Ok(data::report_sum(&per_course, &per_student))
 }
 
 fn w5_churn(

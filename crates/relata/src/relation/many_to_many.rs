@@ -143,7 +143,8 @@ impl Processor for AssocDef {
         outer: (&str, &TableDef),
         target: &str,
         left: bool,
+        parts: sql::JoinParts,
     ) {
-        sql::join_related(s, self, side, outer, target, left);
+        sql::join_related(s, self, side, outer, target, left, parts);
     }
 }

@@ -12,7 +12,7 @@ use crate::expr::Scalar;
 use crate::flush::{Step, View};
 use crate::model::{Model, TableDef};
 use crate::query::{Expr, Filter, QuerySpec};
-use crate::sql::{Dialect, Sql};
+use crate::sql::{Dialect, JoinParts, Sql};
 use crate::value::Value;
 
 /// Which end of a two-sided relation a handle starts from: `Left` is the side an association
@@ -187,8 +187,16 @@ pub(crate) trait Processor: Sync {
         params: &mut Vec<Value>,
     );
     /// Appends the join from `outer` to the related rows, aliased `target` (`LEFT JOIN` with
-    /// `left`: rows of `outer` with no related row stay, with `NULL`s).
-    fn join(&self, s: &mut Sql<'_>, side: Side, outer: (&str, &TableDef), target: &str, left: bool);
+    /// `left`: rows of `outer` with no related row stay, with `NULL`s), the parts `parts` says.
+    fn join(
+        &self,
+        s: &mut Sql<'_>,
+        side: Side,
+        outer: (&str, &TableDef),
+        target: &str,
+        left: bool,
+        parts: JoinParts,
+    );
 }
 
 /// A type declaring an association table: implemented by `#[derive(Association)]`.

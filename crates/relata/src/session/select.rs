@@ -341,6 +341,41 @@ impl<'s, S, C> Select<'s, S, C> {
         self
     }
 
+    /// The statement the select runs, in the session's dialect (placeholders for its values):
+    /// to read, log or explain it. A model joined but read only by its key is not joined, and
+    /// the query's own model is not read when only its key is (the association holds both).
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// let mut s = db.session();
+    /// let report = s
+    ///     .query::<Student>()
+    ///     .join(Student::courses())
+    ///     .group_by(Student::ID)
+    ///     .select((Student::ID, Course::TITLE.length().avg()));
+    /// assert_eq!(
+    ///     report.sql(),
+    ///     "SELECT \"aj1\".\"student_id\", AVG(length(\"j1\".\"title\")) \
+    ///      FROM \"student_course\" AS \"aj1\" \
+    ///      JOIN \"courses\" AS \"j1\" ON \"j1\".\"id\" = \"aj1\".\"course_id\" \
+    ///      GROUP BY \"aj1\".\"student_id\""
+    /// );
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn sql(&self) -> String {
+        let mut s = Sql::new(self.session.db.dialect());
+        sql::select_exprs(&mut s, &self.spec, &mut Vec::new());
+        s.finish()
+    }
+
     /// Says what each row reads: a column, an [`Expression`], or a tuple of up to eight, in order.
     /// The rows come back as their Rust types (`(String, i64)` for
     /// `(Course::TITLE, Course::students().count())`).

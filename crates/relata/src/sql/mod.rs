@@ -16,6 +16,7 @@ mod dml;
 mod mysql;
 mod postgres;
 mod project;
+mod prune;
 mod select;
 mod sqlite;
 mod upsert;
@@ -25,7 +26,9 @@ pub use dialect::{Capabilities, Dialect, SchemaLock};
 pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;
 pub use postgres::Postgres;
-pub(crate) use project::{aggregate_related, join_related, select_exprs, Join, SelectSpec, Source};
+pub(crate) use project::{
+    aggregate_related, join_related, select_exprs, Join, JoinParts, SelectSpec, Source,
+};
 pub(crate) use select::{count, exists_related, select, select_eager, select_related};
 pub use sqlite::Sqlite;
 pub(crate) use upsert::Upsert;

@@ -3,6 +3,7 @@
 //! [`Select`](crate::Select): `SELECT [DISTINCT] exprs FROM t AS t0 [LEFT] JOIN ... WHERE ...
 //! GROUP BY ... HAVING ... ORDER BY ... LIMIT ... OFFSET ...`.
 
+use super::prune::prune;
 use super::select::{expr, limit_offset};
 use super::Sql;
 use crate::expr::Scalar;
@@ -52,10 +53,19 @@ pub(crate) fn alias(i: u8) -> String {
     }
 }
 
-/// Renders the statement, pushing its parameters in placeholder order.
+/// Renders the statement, pushing its parameters in placeholder order. Joined models read only
+/// by their keys are left out (see `prune.rs`).
 pub(crate) fn select_exprs(s: &mut Sql<'_>, spec: &SelectSpec, params: &mut Vec<Value>) {
+    let mut spec = spec.clone();
+    let shape = prune(&mut spec);
+    let spec = &spec;
     let mut depth = 0;
-    let table = |i: u8| spec.sources[i as usize].table;
+    let at = |i: u8| {
+        (
+            shape.aliases[i as usize].as_str(),
+            spec.sources[i as usize].table,
+        )
+    };
     s.push(if spec.distinct {
         "SELECT DISTINCT "
     } else {
@@ -65,27 +75,36 @@ pub(crate) fn select_exprs(s: &mut Sql<'_>, spec: &SelectSpec, params: &mut Vec<
         if n > 0 {
             s.push(", ");
         }
-        scalar(s, e, (&alias(*i), table(*i)), &mut depth, params);
+        scalar(s, e, at(*i), &mut depth, params);
     }
-    let base = spec.sources[0].table;
-    s.push(" FROM ").ident(base.name).push(" AS ").ident("t0");
+    if shape.base {
+        let base = spec.sources[0].table;
+        s.push(" FROM ").ident(base.name).push(" AS ").ident("t0");
+    }
     for (i, src) in spec.sources.iter().enumerate().skip(1) {
         let j = src.join.expect("every source after the first is a join");
-        let from = alias(j.from);
-        let from = (from.as_str(), table(j.from));
-        match j.kind {
-            RelationKind::ManyToMany(def) => def.join(s, j.side, from, &alias(i as u8), j.left),
+        let RelationKind::ManyToMany(def) = j.kind;
+        // Without the base, the first join's association is the FROM.
+        let association = shape.base || j.from != 0;
+        if !association {
+            let a = format!("a{}", alias(i as u8));
+            s.push(" FROM ").ident(def.table).push(" AS ").ident(&a);
         }
+        let parts = JoinParts {
+            association,
+            target: shape.target[i],
+        };
+        def.join(s, j.side, at(j.from), &alias(i as u8), j.left, parts);
     }
-    conditions(s, " WHERE ", &spec.filter, spec, &mut depth, params);
+    conditions(s, " WHERE ", &spec.filter, &at, &mut depth, params);
     for (n, (i, e)) in spec.group.iter().enumerate() {
         s.push(if n == 0 { " GROUP BY " } else { ", " });
-        scalar(s, e, (&alias(*i), table(*i)), &mut depth, params);
+        scalar(s, e, at(*i), &mut depth, params);
     }
-    conditions(s, " HAVING ", &spec.having, spec, &mut depth, params);
+    conditions(s, " HAVING ", &spec.having, &at, &mut depth, params);
     for (n, (i, e, desc)) in spec.order.iter().enumerate() {
         s.push(if n == 0 { " ORDER BY " } else { ", " });
-        scalar(s, e, (&alias(*i), table(*i)), &mut depth, params);
+        scalar(s, e, at(*i), &mut depth, params);
         if *desc {
             s.push(" DESC");
         }
@@ -93,19 +112,27 @@ pub(crate) fn select_exprs(s: &mut Sql<'_>, spec: &SelectSpec, params: &mut Vec<
     limit_offset(s, spec.limit, spec.offset, params);
 }
 
+/// Which parts of a join are written: the association, and the target table (left out when
+/// only its key is read, which the association holds).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JoinParts {
+    pub association: bool,
+    pub target: bool,
+}
+
 /// `keyword a AND b AND ...`, each filter on its own source.
-fn conditions(
+fn conditions<'a>(
     s: &mut Sql<'_>,
     keyword: &str,
     filters: &[(u8, Expr)],
-    spec: &SelectSpec,
+    at: &impl Fn(u8) -> (&'a str, &'static TableDef),
     depth: &mut usize,
     params: &mut Vec<Value>,
 ) {
     for (n, (i, e)) in filters.iter().enumerate() {
         s.push(if n == 0 { keyword } else { " AND " });
-        let table = spec.sources[*i as usize].table;
-        expr(s, e, &alias(*i), table, depth, params);
+        let (alias, table) = at(*i);
+        expr(s, e, alias, table, depth, params);
     }
 }
 
@@ -196,8 +223,8 @@ pub(crate) fn aggregate_related(
         .push(")");
 }
 
-/// ` [LEFT] JOIN assoc AS jaN ON jaN.from = outer.pk [LEFT] JOIN target AS jN ON jN.pk =
-/// jaN.to`: the many-to-many kind's join.
+/// ` [LEFT] JOIN assoc AS ajN ON ajN.from = outer.pk [LEFT] JOIN target AS jN ON jN.pk =
+/// ajN.to`: the many-to-many kind's join, either part left out as `parts` says.
 pub(crate) fn join_related(
     s: &mut Sql<'_>,
     def: &crate::relation::AssocDef,
@@ -205,24 +232,29 @@ pub(crate) fn join_related(
     (outer, table): (&str, &TableDef),
     target: &str,
     left: bool,
+    parts: JoinParts,
 ) {
     let (from, to) = def.sides(side);
     let a = format!("a{target}");
     let join = if left { " LEFT JOIN " } else { " JOIN " };
-    s.push(join)
-        .ident(def.table)
-        .push(" AS ")
-        .ident(&a)
-        .push(" ON ")
-        .col(&a, from.column)
-        .push(" = ")
-        .col(outer, table.primary_key)
-        .push(join)
-        .ident(to.table.name)
-        .push(" AS ")
-        .ident(target)
-        .push(" ON ")
-        .col(target, to.table.primary_key)
-        .push(" = ")
-        .col(&a, to.column);
+    if parts.association {
+        s.push(join)
+            .ident(def.table)
+            .push(" AS ")
+            .ident(&a)
+            .push(" ON ")
+            .col(&a, from.column)
+            .push(" = ")
+            .col(outer, table.primary_key);
+    }
+    if parts.target {
+        s.push(join)
+            .ident(to.table.name)
+            .push(" AS ")
+            .ident(target)
+            .push(" ON ")
+            .col(target, to.table.primary_key)
+            .push(" = ")
+            .col(&a, to.column);
+    }
 }

@@ -62,6 +62,7 @@ async fn run_async(workload: &str, url: &str, data_path: &str) -> Result<(f64, u
         ("w2", _) => w2_eager(&db).await?,
         ("w3", _) => w3_lookup(&db, &data).await?,
         ("w4", _) => w4_reverse(&db).await?,
+        ("w6", _) => w6_report(&db).await?,
         ("w5", Some((student_ids, course_ids))) => {
             w5_churn(&db, &data, student_ids, course_ids).await?
         }
@@ -185,6 +186,13 @@ async fn w4_reverse(db: &DatabaseConnection) -> Result<u64, Error> {
         .flat_map(|(_, students)| students)
         .map(|s| s.name.len() as u64)
         .sum())
+}
+
+async fn w6_report(db: &DatabaseConnection) -> Result<u64, Error> {
+    let per_course: Vec<(i64, i64)> = data::report::per_course().into_tuple().all(db).await?;
+    let per_student: Vec<(i64, Option<f64>)> =
+        data::report::per_student().into_tuple().all(db).await?;
+    Ok(data::report_sum(&per_course, &per_student))
 }
 
 async fn w5_churn(
