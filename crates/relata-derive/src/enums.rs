@@ -22,8 +22,31 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ));
     };
     let mut rename_all: Option<String> = None;
+    let mut native: Option<String> = None;
     for item in items(&input.attrs)? {
         match item.key.to_string().as_str() {
+            "native" => {
+                let name = match item.value {
+                    crate::attrs::Value::Flag => snake_case(&ident.to_string()),
+                    _ => {
+                        let lit = item.string()?;
+                        let name = lit.value();
+                        let ok = name.len() <= 63
+                            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                            && name
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                        if !ok {
+                            return Err(syn::Error::new(
+                                lit.span(),
+                                "a native enum's type name is a lowercase identifier of at most 63 characters (letters, digits, `_`)",
+                            ));
+                        }
+                        name
+                    }
+                };
+                native = Some(name);
+            }
             "rename_all" => {
                 let rule = item.string()?;
                 match rule.value().as_str() {
@@ -39,7 +62,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             _ => {
                 return Err(syn::Error::new(
                     item.key.span(),
-                    "unknown attribute; expected `rename_all = \"...\"`",
+                    "unknown attribute; expected `rename_all = \"...\"` or `native` (`native = \"type_name\"`)",
                 ))
             }
         }
@@ -93,9 +116,29 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         .collect::<Vec<_>>()
         .join(", ");
     let type_name = ident.to_string();
+    let native_type = native.map(|name| {
+        let values = names.iter().map(|(_, n)| n);
+        let definition = format!(
+            "ENUM({})",
+            names
+                .iter()
+                .map(|(_, n)| format!("'{}'", n.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        quote! {
+            const NATIVE_TYPE: ::core::option::Option<::relata::SqlType> =
+                ::core::option::Option::Some(::relata::SqlType::Enum(&::relata::EnumType {
+                    name: #name,
+                    values: &[#(#values),*],
+                    definition: #definition,
+                }));
+        }
+    });
     Ok(quote! {
         impl ::relata::StoredAs for #ident {
             type Stored = ::std::string::String;
+            #native_type
 
             fn to_stored(&self) -> ::std::string::String {
                 ::std::string::String::from(match self {

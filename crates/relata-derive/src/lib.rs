@@ -71,6 +71,12 @@ pub fn derive_association(input: TokenStream) -> TokenStream {
 /// #[relata(rename_all = "snake_case")]
 /// enum Status { Active, OnLeave, Graduated }   // stored as "active", "on_leave", "graduated"
 /// ```
+///
+/// `#[relata(native)]` (or `#[relata(native = "type_name")]`) stores it as the database's own
+/// enum instead: a type `CREATE TYPE status AS ENUM ('active', ...)` on PostgreSQL (created by
+/// `create_all` before the tables, once), an `ENUM('active', ...)` column on MySQL, text on
+/// SQLite. The database then refuses any other value, and orders by the variants' order (SQLite
+/// by the text).
 #[proc_macro_derive(Enum, attributes(relata))]
 pub fn derive_enum(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

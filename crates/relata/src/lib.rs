@@ -138,8 +138,8 @@ pub use session::{
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};
 pub use value::{
-    Bind, ColumnType, Date, DateTime, DecodeError, Encode, Numeric, RowSource, SqlType, StoredAs,
-    Time, Timestamp, Value, ValueRef,
+    Bind, ColumnType, Date, DateTime, DecodeError, Encode, EnumType, Numeric, RowSource, SqlType,
+    StoredAs, Time, Timestamp, Value, ValueRef,
 };
 
 /// The README's Rust example is compiled and run as a doctest.

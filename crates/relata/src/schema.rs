@@ -146,12 +146,23 @@ impl Schema {
             .collect())
     }
 
-    /// The DDL statements that create the schema, in order, for a dialect.
+    /// The DDL statements that create the schema, in order, for a dialect: the native enum
+    /// types its columns use (once each, where the database has such types), then the tables,
+    /// parents first.
     pub fn ddl(&self, dialect: &dyn Dialect) -> Result<Vec<String>> {
-        Ok(self
-            .ordered()?
+        let tables: Vec<_> = self.ordered()?.into_iter().map(|e| e.table()).collect();
+        let mut enums: Vec<&'static crate::value::EnumType> = Vec::new();
+        for c in tables.iter().flat_map(|t| &t.columns) {
+            if let crate::value::SqlType::Enum(e) = c.ty {
+                if !enums.iter().any(|known| known.name == e.name) {
+                    enums.push(e);
+                }
+            }
+        }
+        Ok(enums
             .into_iter()
-            .flat_map(|e| sql::create_table(dialect, &e.table()))
+            .filter_map(|e| dialect.create_enum(e))
+            .chain(tables.iter().flat_map(|t| sql::create_table(dialect, t)))
             .collect())
     }
 }

@@ -43,6 +43,22 @@ pub enum SqlType {
     /// An exact decimal (`rust_decimal::Decimal`): `NUMERIC` on PostgreSQL, `DECIMAL(57, 28)`
     /// on MySQL, decimal text on SQLite.
     Decimal,
+    /// A native enum (`#[derive(relata::Enum)]` with `#[relata(native)]`): a type of its own
+    /// on PostgreSQL (`CREATE TYPE ... AS ENUM`), an `ENUM(...)` column on MySQL, text on
+    /// SQLite.
+    Enum(&'static EnumType),
+}
+
+/// A native enum type: its name and its values, in order (what `#[derive(relata::Enum)]` with
+/// `#[relata(native)]` declares).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EnumType {
+    /// The type's name in the database (PostgreSQL), a lowercase identifier.
+    pub name: &'static str,
+    /// The values, in order.
+    pub values: &'static [&'static str],
+    /// The values as SQL declares an enum: `ENUM('active', 'on_leave')` (quotes doubled).
+    pub definition: &'static str,
 }
 
 /// A borrowed SQL value: what a model's field looks like when it is bound to a statement.
@@ -459,6 +475,9 @@ pub trait StoredAs: Clone + Send + Sync + 'static {
     /// The value back from what was stored; an error says why the stored value is not one (it
     /// is reported with the table and column).
     fn from_stored(stored: Self::Stored) -> Result<Self, DecodeError>;
+    /// The column's type when it is not the stored type's: a native enum
+    /// (`#[derive(relata::Enum)]` with `#[relata(native)]` sets it).
+    const NATIVE_TYPE: Option<SqlType> = None;
 }
 
 impl<T: StoredAs> Encode for T {
@@ -468,7 +487,10 @@ impl<T: StoredAs> Encode for T {
 }
 
 impl<T: StoredAs> ColumnType for T {
-    const SQL_TYPE: SqlType = T::Stored::SQL_TYPE;
+    const SQL_TYPE: SqlType = match T::NATIVE_TYPE {
+        Some(native) => native,
+        None => T::Stored::SQL_TYPE,
+    };
     fn to_value(&self) -> ValueRef<'_> {
         ValueRef::Encoded(self)
     }

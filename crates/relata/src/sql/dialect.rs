@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::transaction::{Isolation, TxOptions};
-use crate::value::SqlType;
+use crate::value::{EnumType, SqlType};
 
 /// What a database can do, and how relata batches its work there: plain data, one value per
 /// dialect (`Dialect::capabilities`), read where the flush and the loaders decide how many rows
@@ -110,6 +110,14 @@ pub trait Dialect: Send + Sync + 'static {
     /// The type a `CAST` names for a Rust field type (a column type may carry a collation).
     fn cast_type(&self, ty: SqlType) -> &'static str {
         self.column_type(ty)
+    }
+
+    /// The statement that creates a native enum type before the tables that use it, where the
+    /// database has such types (PostgreSQL); `None` where an enum is a column type (MySQL) or
+    /// text (SQLite).
+    fn create_enum(&self, e: &EnumType) -> Option<String> {
+        let _ = e;
+        None
     }
 
     /// Appends a `NULL` of the given type, for a `UNION` arm whose other arm has a typed column.

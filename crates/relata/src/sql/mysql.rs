@@ -145,6 +145,7 @@ impl Dialect for MySql {
             SqlType::Json => "JSON",
             // Any rust_decimal: 29 digits before the point (2^96) and 28 after.
             SqlType::Decimal => "DECIMAL(57, 28)",
+            SqlType::Enum(e) => e.definition,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The PostgreSQL dialect (also spoken by CockroachDB, YugabyteDB and Citus).
 
 use super::{Capabilities, Dialect, SchemaLock};
-use crate::value::SqlType;
+use crate::value::{EnumType, SqlType};
 
 /// PostgreSQL: `$1` placeholders, identity keys, `RETURNING` for generated keys, text compared
 /// and sorted by code point (`COLLATE "C"`, as SQLite and relata's MySQL tables do), and
@@ -59,7 +59,20 @@ impl Dialect for Postgres {
             SqlType::Uuid => "UUID",
             SqlType::Json => "JSONB",
             SqlType::Decimal => "NUMERIC",
+            // A lowercase identifier (the derive checks it): written as is.
+            SqlType::Enum(e) => e.name,
         }
+    }
+
+    /// `CREATE TYPE ... AS ENUM`, unless the type is there already (PostgreSQL has no `IF NOT
+    /// EXISTS` for types).
+    fn create_enum(&self, e: &EnumType) -> Option<String> {
+        let mut out = String::from("DO $relata$ BEGIN CREATE TYPE ");
+        self.quote(&mut out, e.name);
+        out.push_str(" AS ");
+        out.push_str(e.definition);
+        out.push_str("; EXCEPTION WHEN duplicate_object THEN NULL; END $relata$");
+        Some(out)
     }
 
     fn aggregate_cast(&self, ty: SqlType) -> Option<&'static str> {

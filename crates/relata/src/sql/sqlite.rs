@@ -43,7 +43,8 @@ impl Dialect for Sqlite {
             | SqlType::Timestamp
             | SqlType::Uuid
             | SqlType::Json
-            | SqlType::Decimal => "TEXT",
+            | SqlType::Decimal
+            | SqlType::Enum(_) => "TEXT",
             SqlType::Double => "REAL",
             SqlType::Blob => "BLOB",
         }

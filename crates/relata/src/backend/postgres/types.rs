@@ -270,6 +270,19 @@ pub(super) fn refs<'a>(binds: &'a [Bind<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     binds.iter().map(|b| b as &(dyn ToSql + Sync)).collect()
 }
 
+/// The label of a native enum value, as text.
+struct EnumLabel(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for EnumLabel {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(EnumLabel(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.kind(), Kind::Enum(_))
+    }
+}
+
 pub(super) struct Row<'a>(pub(super) &'a tokio_postgres::Row);
 
 impl Row<'_> {
@@ -307,7 +320,11 @@ impl RowSource for Row<'_> {
         self.get::<bool>(idx)
     }
     fn get_text(&self, idx: usize) -> std::result::Result<Option<String>, DecodeError> {
-        self.get::<String>(idx)
+        match self.ty(idx).kind() {
+            // A native enum's value is its label's text.
+            Kind::Enum(_) => Ok(self.get::<EnumLabel>(idx)?.map(|l| l.0)),
+            _ => self.get::<String>(idx),
+        }
     }
     fn get_blob(&self, idx: usize) -> std::result::Result<Option<Vec<u8>>, DecodeError> {
         self.get::<Vec<u8>>(idx)
