@@ -8,7 +8,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::model::{Column, Model};
-use crate::query::{CmpOp, Expr, Filter, Order, TextLike};
+use crate::query::{comparisons, CmpOp, Expr, Filter, Order, TextLike};
 use crate::relation::{AssocDef, Relation, Side};
 use crate::value::{Bind, ColumnType, SqlType};
 
@@ -114,30 +114,7 @@ impl<M, T, K> Expression<M, T, K> {
         })
     }
 
-    /// Equal (with `None`: `IS NULL`).
-    pub fn eq<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Eq, value)
-    }
-    /// Not equal (with `None`: `IS NOT NULL`).
-    pub fn ne<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Ne, value)
-    }
-    /// Less than.
-    pub fn lt<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Lt, value)
-    }
-    /// Less than or equal.
-    pub fn le<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Le, value)
-    }
-    /// Greater than.
-    pub fn gt<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Gt, value)
-    }
-    /// Greater than or equal.
-    pub fn ge<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Ge, value)
-    }
+    comparisons!();
     /// Ascending order on this expression.
     pub fn asc(self) -> Order<M> {
         Order::new(self.scalar, false)

@@ -176,6 +176,38 @@ pub fn escape_like(text: &str) -> String {
     out
 }
 
+/// `eq`, `ne`, `lt`, `le`, `gt` and `ge` for a type with a `cmp(op, value)`: columns and
+/// expressions.
+macro_rules! comparisons {
+    () => {
+        /// Equal (comparing a nullable value with `None` means `IS NULL`).
+        pub fn eq<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Eq, value)
+        }
+        /// Not equal (comparing a nullable value with `None` means `IS NOT NULL`).
+        pub fn ne<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Ne, value)
+        }
+        /// Less than.
+        pub fn lt<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Lt, value)
+        }
+        /// Less than or equal.
+        pub fn le<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Le, value)
+        }
+        /// Greater than.
+        pub fn gt<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Gt, value)
+        }
+        /// Greater than or equal.
+        pub fn ge<V: Bind<T>>(self, value: V) -> Filter<M> {
+            self.cmp(CmpOp::Ge, value)
+        }
+    };
+}
+pub(crate) use comparisons;
+
 impl<M, T> Column<M, T> {
     fn cmp<V: Bind<T>>(self, op: CmpOp, value: V) -> Filter<M> {
         Filter::new(Expr::Cmp {
@@ -185,30 +217,7 @@ impl<M, T> Column<M, T> {
         })
     }
 
-    /// Equal (comparing a nullable column with `None` means `IS NULL`).
-    pub fn eq<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Eq, value)
-    }
-    /// Not equal (comparing a nullable column with `None` means `IS NOT NULL`).
-    pub fn ne<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Ne, value)
-    }
-    /// Less than.
-    pub fn lt<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Lt, value)
-    }
-    /// Less than or equal.
-    pub fn le<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Le, value)
-    }
-    /// Greater than.
-    pub fn gt<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Gt, value)
-    }
-    /// Greater than or equal.
-    pub fn ge<V: Bind<T>>(self, value: V) -> Filter<M> {
-        self.cmp(CmpOp::Ge, value)
-    }
+    comparisons!();
     /// One of `values` (an empty list matches nothing).
     pub fn is_in<V: Bind<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         Filter::new(Expr::In {

@@ -88,15 +88,7 @@ impl<M: Model> Query<'_, M> {
         let mut stopped = None;
         let why = super::load::Doing("query", M::TABLE.name);
         let ran = session.stream(&why, &text, &params, |row| {
-            let table = M::TABLE;
-            let id = row
-                .get_i64(0)
-                .map_err(|e| Error::Decode {
-                    table: table.name,
-                    column: table.primary_key,
-                    reason: e.0,
-                })?
-                .unwrap_or_default();
+            let id = super::store::read_id(M::TABLE, row, 0)?;
             f(M::from_row(id, row, 1)?).map_err(|e| {
                 stopped = Some(e);
                 super::stream::stopped()

@@ -161,19 +161,7 @@ impl<M: Model> Store<M> {
     /// Inserts a row (primary key at `start`, then every column) into the identity map, or finds
     /// the object already there (whose pending changes win over the row). Returns its slot.
     pub fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
-        let table = M::TABLE;
-        let id = row
-            .get_i64(start)
-            .map_err(|e| Error::Decode {
-                table: table.name,
-                column: table.primary_key,
-                reason: e.0,
-            })?
-            .ok_or_else(|| Error::Decode {
-                table: table.name,
-                column: table.primary_key,
-                reason: "the primary key is NULL".into(),
-            })?;
+        let id = read_id(M::TABLE, row, start)?;
         self.merge_with_id(id, row, start + 1)
     }
 
@@ -186,36 +174,11 @@ impl<M: Model> Store<M> {
             }
             return Ok(slot);
         }
-        let obj = M::from_row(id, row, start)?;
-        let slot = self.entries.len() as u32;
-        self.entries.push(Entry {
-            obj,
-            state: State::Persistent,
-            snapshot: None,
-            expired: false,
-        });
-        self.by_id.insert(id, slot);
-        Ok(slot)
+        Ok(self.hold(id, M::from_row(id, row, start)?))
     }
 
-    /// Puts an object as the database now holds it (an upsert's row) into the identity map: a
-    /// held object without unsaved changes takes its values; one with unsaved changes keeps them
-    /// (they are written over it at the next commit). Returns its slot.
-    pub fn merge_owned(&mut self, id: i64, obj: M) -> u32 {
-        if let Some(slot) = self.by_id.get(id) {
-            let e = &self.entries[slot as usize];
-            if e.state == State::Persistent && self.changed_columns(slot).is_empty() {
-                let e = &mut self.entries[slot as usize];
-                e.obj = obj;
-                if e.snapshot.take().is_some() {
-                    self.dirty.retain(|&d| d != slot);
-                }
-                if std::mem::take(&mut e.expired) {
-                    self.expired -= 1;
-                }
-            }
-            return slot;
-        }
+    /// Holds an object read from the database, under its id; returns its slot.
+    fn hold(&mut self, id: i64, obj: M) -> u32 {
         let slot = self.entries.len() as u32;
         self.entries.push(Entry {
             obj,
@@ -225,6 +188,20 @@ impl<M: Model> Store<M> {
         });
         self.by_id.insert(id, slot);
         slot
+    }
+
+    /// Puts an object as the database now holds it (an upsert's row) into the identity map: a
+    /// held object without unsaved changes takes its values; one with unsaved changes keeps them
+    /// (they are written over it at the next commit). Returns its slot.
+    pub fn merge_owned(&mut self, id: i64, obj: M) -> u32 {
+        if let Some(slot) = self.by_id.get(id) {
+            let e = &self.entries[slot as usize];
+            if e.state == State::Persistent && self.changed_columns(slot).is_empty() {
+                self.overwrite(slot, obj);
+            }
+            return slot;
+        }
+        self.hold(id, obj)
     }
 
     /// Overwrites an object in the identity map with its row, if it is expired or the read
@@ -237,7 +214,13 @@ impl<M: Model> Store<M> {
         if !self.changed_columns(slot).is_empty() {
             return Ok(());
         }
-        let obj = M::from_row(id, row, start)?;
+        self.overwrite(slot, M::from_row(id, row, start)?);
+        Ok(())
+    }
+
+    /// Puts `obj` in place of an object without unsaved changes: it is then as read, not
+    /// expired.
+    fn overwrite(&mut self, slot: u32, obj: M) {
         let e = &mut self.entries[slot as usize];
         e.obj = obj;
         if e.snapshot.take().is_some() {
@@ -246,7 +229,6 @@ impl<M: Model> Store<M> {
         if std::mem::take(&mut e.expired) {
             self.expired -= 1;
         }
-        Ok(())
     }
 
     /// Marks an object to be read again by the next read of its row.
@@ -311,6 +293,18 @@ pub(crate) trait AnyStore: Any + Send {
     fn expire_unchanged(&mut self);
     /// Detaches every object: the session forgets them (their keys still read their values).
     fn expunge_all(&mut self);
+}
+
+/// The primary key in column `idx` of a row of `table` (an error if it is `NULL` or no integer).
+pub(crate) fn read_id(table: &TableDef, row: &dyn RowSource, idx: usize) -> Result<i64> {
+    let bad = |reason: String| Error::Decode {
+        table: table.name,
+        column: table.primary_key,
+        reason,
+    };
+    row.get_i64(idx)
+        .map_err(|e| bad(e.0))?
+        .ok_or_else(|| bad("the primary key is NULL".into()))
 }
 
 impl<M: Model> AnyStore for Store<M> {

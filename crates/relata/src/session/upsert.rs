@@ -13,19 +13,7 @@ struct Returned<M>(Vec<(i64, M)>);
 
 impl<M: Model> Reader for Returned<M> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let table = M::TABLE;
-        let id = row
-            .get_i64(0)
-            .map_err(|e| Error::Decode {
-                table: table.name,
-                column: table.primary_key,
-                reason: e.0,
-            })?
-            .ok_or_else(|| Error::Decode {
-                table: table.name,
-                column: table.primary_key,
-                reason: "the primary key is NULL".into(),
-            })?;
+        let id = super::store::read_id(M::TABLE, row, 0)?;
         self.0.push((id, M::from_row(id, row, 1)?));
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! GROUP BY ... HAVING ... ORDER BY ... LIMIT ... OFFSET ...`.
 
 use super::prune::prune;
-use super::select::{expr, limit_offset};
+use super::select::{expr, join_target, limit_offset, related_rows};
 use super::Sql;
 use crate::expr::Scalar;
 use crate::model::TableDef;
@@ -200,27 +200,13 @@ pub(crate) fn aggregate_related(
     params: &mut Vec<Value>,
 ) {
     *depth += 1;
-    let (from, to) = def.sides(side);
+    let to = def.sides(side).1;
     let (a, t) = (format!("a{depth}"), format!("t{depth}"));
     s.push("(SELECT ");
     let bare_count = matches!(agg, Scalar::Count { arg: None, .. });
     scalar(s, agg, (&t, to.table), depth, params);
-    s.push(" FROM ").ident(def.table).push(" AS ").ident(&a);
-    if !bare_count {
-        s.push(" JOIN ")
-            .ident(to.table.name)
-            .push(" AS ")
-            .ident(&t)
-            .push(" ON ")
-            .col(&t, to.table.primary_key)
-            .push(" = ")
-            .col(&a, to.column);
-    }
-    s.push(" WHERE ")
-        .col(&a, from.column)
-        .push(" = ")
-        .col(alias, table.primary_key)
-        .push(")");
+    related_rows(s, def, side, (alias, table), (&a, &t), !bare_count);
+    s.push(")");
 }
 
 /// ` [LEFT] JOIN assoc AS ajN ON ajN.from = outer.pk [LEFT] JOIN target AS jN ON jN.pk =
@@ -234,7 +220,7 @@ pub(crate) fn join_related(
     left: bool,
     parts: JoinParts,
 ) {
-    let (from, to) = def.sides(side);
+    let from = def.sides(side).0;
     let a = format!("a{target}");
     let join = if left { " LEFT JOIN " } else { " JOIN " };
     if parts.association {
@@ -248,13 +234,6 @@ pub(crate) fn join_related(
             .col(outer, table.primary_key);
     }
     if parts.target {
-        s.push(join)
-            .ident(to.table.name)
-            .push(" AS ")
-            .ident(target)
-            .push(" ON ")
-            .col(target, to.table.primary_key)
-            .push(" = ")
-            .col(&a, to.column);
+        join_target(s, join, def, side, target, &a);
     }
 }

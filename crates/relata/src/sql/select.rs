@@ -379,6 +379,47 @@ fn compare(s: &mut Sql<'_>, op: CmpOp, value: &Value, params: &mut Vec<Value>) {
     }
 }
 
+/// ` FROM assoc AS a [JOIN target AS t ON t.pk = a.to] WHERE a.from = outer.pk`: the rows
+/// related to the outer row, for a correlated subquery; the target joined if `with_target`.
+pub(super) fn related_rows(
+    s: &mut Sql<'_>,
+    def: &AssocDef,
+    side: Side,
+    (alias, table): (&str, &TableDef),
+    (a, t): (&str, &str),
+    with_target: bool,
+) {
+    let from = def.sides(side).0;
+    s.push(" FROM ").ident(def.table).push(" AS ").ident(a);
+    if with_target {
+        join_target(s, " JOIN ", def, side, t, a);
+    }
+    s.push(" WHERE ")
+        .col(a, from.column)
+        .push(" = ")
+        .col(alias, table.primary_key);
+}
+
+/// `join target AS t ON t.pk = a.to`: a relation's target joined to its association rows.
+pub(super) fn join_target(
+    s: &mut Sql<'_>,
+    join: &str,
+    def: &AssocDef,
+    side: Side,
+    t: &str,
+    a: &str,
+) {
+    let to = def.sides(side).1;
+    s.push(join)
+        .ident(to.table.name)
+        .push(" AS ")
+        .ident(t)
+        .push(" ON ")
+        .col(t, to.table.primary_key)
+        .push(" = ")
+        .col(a, to.column);
+}
+
 /// `EXISTS (SELECT 1 FROM assoc AS aN [JOIN target AS tN ON ...] WHERE aN.from = outer.id [AND
 /// inner])`: the many-to-many kind's filter (see `relation::Processor::exists`).
 pub(crate) fn exists_related(
@@ -391,27 +432,11 @@ pub(crate) fn exists_related(
     params: &mut Vec<Value>,
 ) {
     *depth += 1;
-    let (from, to) = def.sides(side);
+    let to = def.sides(side).1;
     let a = format!("a{depth}");
     let t = format!("t{depth}");
-    s.push("EXISTS (SELECT 1 FROM ")
-        .ident(def.table)
-        .push(" AS ")
-        .ident(&a);
-    if inner.is_some() {
-        s.push(" JOIN ")
-            .ident(to.table.name)
-            .push(" AS ")
-            .ident(&t)
-            .push(" ON ")
-            .col(&t, to.table.primary_key)
-            .push(" = ")
-            .col(&a, to.column);
-    }
-    s.push(" WHERE ")
-        .col(&a, from.column)
-        .push(" = ")
-        .col(alias, table.primary_key);
+    s.push("EXISTS (SELECT 1");
+    related_rows(s, def, side, (alias, table), (&a, &t), inner.is_some());
     if let Some(inner) = inner {
         s.push(" AND ");
         expr(s, inner, &t, to.table, depth, params);
