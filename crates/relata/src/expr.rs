@@ -200,6 +200,31 @@ macro_rules! per_row_methods {
             self.aggregate_count(true)
         }
         /// The sum (`None` over no rows, or only `NULL`s).
+        ///
+        /// ```
+        /// # use relata::{Database, Model, schema};
+        /// #[derive(Model)]
+        /// struct Course {
+        ///     #[relata(primary_key)]
+        ///     id: Option<i64>,
+        ///     credits: i32,
+        ///     fee: rust_decimal::Decimal,
+        /// }
+        /// # let db = Database::open("sqlite::memory:")?;
+        /// # db.create_all(&schema![Course])?;
+        /// let mut s = db.session();
+        /// for (credits, fee) in [(5, "0.10"), (3, "0.20")] {
+        ///     s.add(Course { id: None, credits, fee: fee.parse().unwrap() });
+        /// }
+        /// s.commit()?;
+        /// let (credits, avg, fees): (Option<i64>, Option<f64>, Option<rust_decimal::Decimal>) = s
+        ///     .query::<Course>()
+        ///     .select((Course::CREDITS.sum(), Course::CREDITS.avg(), Course::FEE.sum()))
+        ///     .one()?;
+        /// assert_eq!((credits, avg), (Some(8), Some(4.0)));
+        /// assert_eq!(fees, Some("0.30".parse().unwrap())); // exact, on SQLite too
+        /// # Ok::<(), relata::Error>(())
+        /// ```
         pub fn sum(self) -> Expression<M, Option<T::Sum>, Aggregated>
         where
             T: Summable,

@@ -146,12 +146,77 @@ impl<'s, M: Model> Query<'s, M> {
 
     /// Joins the objects related along `relation` for a [`Select`] of values: one row per
     /// related pair, rows with no related object left out.
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// // Each enrollment as (student, course), Alice (Math, Art) and Bob (Math):
+    /// let pairs: Vec<(String, String)> = s
+    ///     .query::<Student>()
+    ///     .join(Student::courses())
+    ///     .order_by(Student::NAME.asc())
+    ///     .order_by(Course::TITLE.asc())
+    ///     .select((Student::NAME, Course::TITLE))
+    ///     .all()?;
+    /// assert_eq!(pairs.len(), 3);
+    /// assert_eq!(pairs[0], ("Alice".to_owned(), "Art".to_owned()));
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn join<T: Model>(self, relation: Relation<M, T>) -> Select<'s, (T, (M, ())), NoColumns> {
         self.into_select().join(relation)
     }
 
     /// Joins like [`Query::join`], keeping rows with no related object (see
     /// [`Select::left_join`]).
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// s.add(Course { id: None, title: "Музыка".into() });
+    /// s.commit()?;
+    /// // Every course, with its students' names where it has any (None where it has none).
+    /// let rows: Vec<(String, Option<String>)> = s
+    ///     .query::<Course>()
+    ///     .left_join(Course::students())
+    ///     .filter(Course::TITLE.ne("Math"))
+    ///     .order_by(Course::TITLE.asc())
+    ///     .select((Course::TITLE, Student::NAME))
+    ///     .all()?;
+    /// assert_eq!(rows, [("Art".into(), Some("Alice".into())), ("Музыка".into(), None)]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn left_join<T: Model>(
         self,
         relation: Relation<M, T>,
@@ -160,11 +225,68 @@ impl<'s, M: Model> Query<'s, M> {
     }
 
     /// Groups the rows for a [`Select`] of aggregates (see [`Select::group_by`]).
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// // How many courses have each title length.
+    /// let per_length: Vec<(i64, i64)> = s
+    ///     .query::<Course>()
+    ///     .group_by(Course::TITLE.length())
+    ///     .order_by(Course::TITLE.length().asc())
+    ///     .select((Course::TITLE.length(), Course::ID.count()))
+    ///     .all()?;
+    /// assert_eq!(per_length, [(3, 1), (4, 1)]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn group_by<P: Projection<(M, ()), I>, I>(self, by: P) -> Select<'s, (M, ()), NoColumns> {
         self.into_select().group_by(by)
     }
 
     /// Leaves out duplicate rows of a [`Select`] (see [`Select::distinct`]).
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// s.add(Student { id: None, name: "Alice".into() });
+    /// s.commit()?;
+    /// let names: Vec<String> =
+    ///     s.query::<Student>().distinct().order_by(Student::NAME.asc()).select(Student::NAME).all()?;
+    /// assert_eq!(names, ["Alice", "Bob"]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn distinct(self) -> Select<'s, (M, ()), NoColumns> {
         self.into_select().distinct()
     }

@@ -305,6 +305,37 @@ impl<'s, S, C> Select<'s, S, C> {
 
     /// Keeps the groups that match `filter`, typically on an aggregate:
     /// `.having(Course::ID.count().ge(2))` (several calls combine with AND).
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// // The courses that at least two students take.
+    /// let popular: Vec<String> = s
+    ///     .query::<Course>()
+    ///     .join(Course::students())
+    ///     .group_by((Course::ID, Course::TITLE))
+    ///     .having(Student::ID.count().ge(2))
+    ///     .select(Course::TITLE)
+    ///     .all()?;
+    /// assert_eq!(popular, ["Math"]);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn having<X, I>(mut self, filter: Filter<X>) -> Self
     where
         S: Has<X, I>,
@@ -460,6 +491,31 @@ impl<S, R> Select<'_, S, Columns<R>> {
     }
 
     /// The first row, if any.
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// let first: Option<String> =
+    ///     s.query::<Student>().order_by(Student::NAME.desc()).select(Student::NAME).first()?;
+    /// assert_eq!(first.as_deref(), Some("Bob"));
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn first(mut self) -> Result<Option<R>> {
         self.spec.limit = Some(1);
         Ok(self.run()?.into_iter().next())
@@ -491,6 +547,33 @@ impl<S, R> Select<'_, S, Columns<R>> {
     }
 
     /// The only row: an error if there is none or several.
+    ///
+    /// ```
+    /// # use relata::{Association, Database, Model, schema};
+    /// # #[derive(Model)] #[relata(table = "students")] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] #[relata(table = "courses")] struct Course { #[relata(primary_key)] id: Option<i64>, title: String }
+    /// # #[derive(Association)] #[relata(table = "student_course")]
+    /// # struct StudentCourse {
+    /// #     #[relata(references = Student, relation = "courses")] student_id: i64,
+    /// #     #[relata(references = Course, relation = "students")] course_id: i64,
+    /// # }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Student, Course, StudentCourse])?;
+    /// # let mut s = db.session();
+    /// # let math = s.add(Course { id: None, title: "Math".into() });
+    /// # let art = s.add(Course { id: None, title: "Art".into() });
+    /// # let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// # let bob = s.add(Student { id: None, name: "Bob".into() });
+    /// # s.extend(Student::courses(), alice, [math, art]);
+    /// # s.link(Student::courses(), bob, math);
+    /// # s.commit()?;
+    /// let (n, longest): (i64, Option<String>) =
+    ///     s.query::<Course>().select((Course::ID.count(), Course::TITLE.max())).one()?;
+    /// assert_eq!((n, longest.as_deref()), (2, Some("Math")));
+    /// let none = s.query::<Course>().filter(Course::TITLE.eq("Art history")).select(Course::ID).one();
+    /// assert!(matches!(none, Err(relata::Error::NotFound { .. })));
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn one(mut self) -> Result<R> {
         self.spec.limit = Some(2);
         let mut rows = self.run()?;

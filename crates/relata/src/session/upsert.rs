@@ -65,6 +65,28 @@ impl Session {
     /// chooses the ids of new rows (an object must not carry one). Errors: [`Error::InvalidArgument`]
     /// when `on` is neither the primary key nor unique, or an object's id does not fit `on`;
     /// [`Error::Constraint`] when a row breaks another constraint (nothing written).
+    ///
+    /// ```
+    /// # use relata::{Database, Model, schema};
+    /// #[derive(Model)]
+    /// struct Price {
+    ///     #[relata(primary_key)]
+    ///     id: Option<i64>,
+    ///     #[relata(unique)]
+    ///     sku: String,
+    ///     cents: i64,
+    /// }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Price])?;
+    /// let mut s = db.session();
+    /// let price = |sku: &str, cents| Price { id: None, sku: sku.into(), cents };
+    /// s.upsert_all(Price::SKU, [price("A-1", 100), price("B-2", 250)])?;
+    /// // A day later: B-2 changes, C-3 is new.
+    /// let keys = s.upsert_all(Price::SKU, [price("B-2", 199), price("C-3", 40)])?;
+    /// assert_eq!(s[keys[0]].cents, 199);
+    /// assert_eq!(s.query::<Price>().count()?, 3);
+    /// # Ok::<(), relata::Error>(())
+    /// ```
     pub fn upsert_all<M: Model, T>(
         &mut self,
         on: Column<M, T>,
