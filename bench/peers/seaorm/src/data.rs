@@ -38,14 +38,15 @@ pub fn report_sum(per_course: &[(i64, i64)], per_student: &[(i64, Option<f64>)])
 /// they decode as i64 and f64 on every backend (PostgreSQL's AVG of integers is NUMERIC).
 pub mod report {
     use super::super::entity::{course, student_course};
-    use sea_orm::sea_query::{Alias, Expr, Func};
+    use sea_orm::sea_query::{Alias, Expr, Func, SimpleExpr};
     use sea_orm::{EntityTrait, JoinType, QuerySelect, RelationTrait, Select};
 
-    fn title_length() -> sea_orm::sea_query::FunctionCall {
+    fn title_length() -> SimpleExpr {
         Func::cast_as(
             Func::char_length(Expr::col((course::Entity, course::Column::Title))),
             Alias::new("BIGINT"),
         )
+        .into()
     }
 
     pub fn per_course() -> Select<course::Entity> {
@@ -53,7 +54,10 @@ pub mod report {
             .select_only()
             .column_as(title_length(), "len")
             .column_as(
-                Func::count(Expr::col((student_course::Entity, student_course::Column::StudentId))),
+                SimpleExpr::from(Func::count(Expr::col((
+                    student_course::Entity,
+                    student_course::Column::StudentId,
+                )))),
                 "n",
             )
             .join(JoinType::LeftJoin, course::Relation::StudentCourse.def())
@@ -65,7 +69,10 @@ pub mod report {
             .select_only()
             .column(student_course::Column::StudentId)
             .column_as(
-                Func::cast_as(Func::avg(title_length()), Alias::new("DOUBLE PRECISION")),
+                SimpleExpr::from(Func::cast_as(
+                    Func::avg(title_length()),
+                    Alias::new("DOUBLE PRECISION"),
+                )),
                 "avg",
             )
             .join(JoinType::InnerJoin, student_course::Relation::Course.def())
