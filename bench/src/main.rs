@@ -196,13 +196,16 @@ impl Config {
     }
 }
 
-const WORKLOADS: [(&str, f64); 6] = [
-    ("W1 create", 1.2),
-    ("W2 eager", 1.2),
-    ("W3 lookup", 1.5),
-    ("W4 reverse", 1.2),
-    ("W5 churn", 1.2),
-    ("W6 report", 1.1),
+/// The workloads: name, the most relata may take against the raw driver, and the least
+/// SQLAlchemy should take against relata (10x where the client's work dominates; W6 is one
+/// aggregate statement a client only sends, so the database's time is everyone's).
+const WORKLOADS: [(&str, f64, f64); 6] = [
+    ("W1 create", 1.2, 10.0),
+    ("W2 eager", 1.2, 10.0),
+    ("W3 lookup", 1.5, 10.0),
+    ("W4 reverse", 1.2, 10.0),
+    ("W5 churn", 1.2, 10.0),
+    ("W6 report", 1.1, 1.0),
 ];
 
 /// W6's checksum: over courses, the number of students times the title's length; plus over
@@ -984,7 +987,7 @@ fn real_main() -> Res<ExitCode> {
             remove_db(&path);
             let run = run?;
             let mut line = format!("rep {}/{} {name:>10}:", rep + 1, cfg.reps);
-            for (i, (w, _)) in WORKLOADS.iter().enumerate() {
+            for (i, (w, _, _)) in WORKLOADS.iter().enumerate() {
                 let _ = write!(
                     line,
                     "  {} {:.3}s sum={}",
@@ -1009,7 +1012,7 @@ fn real_main() -> Res<ExitCode> {
     let mut mismatch = false;
     for (which, name) in names.iter().enumerate() {
         for (rep, run) in runs[which].iter().enumerate() {
-            for (i, (w, _)) in WORKLOADS.iter().enumerate() {
+            for (i, (w, _, _)) in WORKLOADS.iter().enumerate() {
                 if run.sums[i] != reference.sums[i] {
                     eprintln!(
                         "checksum mismatch: {w}: {name} rep {} gave {}, relata rep 1 gave {}",
