@@ -132,8 +132,8 @@ pub use relata_derive::{Association, Enum, Model, Row};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{
-    Columns, Cursor, FromRow, Has, Here, KeysetPage, NoColumns, ObjectState, Outer, Page, Parts,
-    Projection, Query, Related, Select, Session, Sources, There, ToParam,
+    Columns, Cursor, FromRow, Has, Here, KeysetPage, NoColumns, ObjectState, Outer, Page, Pages,
+    Parts, Projection, Query, Related, Select, Session, Sources, There, ToParam,
 };
 pub use sql::{Capabilities, Dialect, MySql, Postgres, SchemaLock, Sqlite};
 pub use transaction::{is_retryable_error, Committed, Isolation, Retry, TxOptions};

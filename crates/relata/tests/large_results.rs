@@ -218,3 +218,35 @@ backend_test! {
         assert!(matches!(&e, Error::InvalidArgument { message } if message.contains("columns")), "{e:?}");
     }
 }
+
+backend_test! {
+    /// `paginate`: the pages of one query read one at a time, the session used and committed
+    /// between them (every object renamed, page by page, by keyset: renaming does not move a row
+    /// the cursor has passed, since the order is by key).
+    fn paginate_with_the_session_free_between_pages(t, items()) {
+        let mut s = t.db.session();
+        s.add_all((0..23).map(|i| Item { id: None, label: format!("old {i}"), rank: i }));
+        s.commit().unwrap();
+        let pages = s.query::<Item>().order_by(Item::RANK.asc()).paginate(5);
+        assert_eq!(pages.size(), 5);
+        let (mut cursor, mut renamed) = (None, 0);
+        loop {
+            let page = pages.after(&mut s, cursor.as_ref()).unwrap();
+            for &k in &page.items {
+                s[k].label = format!("новый {}", s[k].rank);
+                renamed += 1;
+            }
+            s.commit().unwrap();
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(renamed, 23);
+        let last = pages.page(&mut s, 5).unwrap();
+        assert_eq!((last.items.len(), last.total, last.pages()), (3, 23, 5));
+        assert_eq!(s[last.items[2]].label, "новый 22");
+        let old = s.query::<Item>().filter(Item::LABEL.starts_with("old")).count().unwrap();
+        assert_eq!(old, 0);
+    }
+}

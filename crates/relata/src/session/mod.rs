@@ -21,7 +21,7 @@ use std::ops::{Index, IndexMut};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-pub use pages::{Cursor, KeysetPage, Page};
+pub use pages::{Cursor, KeysetPage, Page, Pages};
 pub(crate) use query::EagerSpec;
 pub use query::Query;
 pub use raw::{FromRow, ToParam};

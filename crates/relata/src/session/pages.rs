@@ -55,7 +55,67 @@ pub struct KeysetPage<M: Model> {
     pub next: Option<Cursor>,
 }
 
+/// A query's pages of a fixed size, detached from the session so that it can be used between
+/// pages: made by [`Query::paginate`], each page read by [`Pages::page`] (numbered) or
+/// [`Pages::after`] (keyset).
+///
+/// ```
+/// # use relata::{Database, Model, schema};
+/// # #[derive(Model)] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+/// # let db = Database::open("sqlite::memory:")?;
+/// # db.create_all(&schema![Student])?;
+/// let mut s = db.session();
+/// s.add_all((1..=25).map(|i| Student { id: None, name: format!("Student {i:02}") }));
+/// s.commit()?;
+/// let pages = s.query::<Student>().order_by(Student::NAME.asc()).paginate(10);
+/// let mut names = Vec::new();
+/// let mut next = pages.after(&mut s, None)?;
+/// loop {
+///     names.extend(next.items.iter().map(|&k| s[k].name.clone())); // the session is free here
+///     match next.next {
+///         Some(cursor) => next = pages.after(&mut s, Some(&cursor))?,
+///         None => break,
+///     }
+/// }
+/// assert_eq!(names.len(), 25);
+/// assert_eq!(pages.page(&mut s, 3)?.items.len(), 5);
+/// # Ok::<(), relata::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pages<M: Model> {
+    spec: crate::query::QuerySpec,
+    size: u64,
+    _p: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Pages<M> {
+    /// How many objects a page holds.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Page `number` (from 1), with the total: see [`Query::page`].
+    pub fn page(&self, s: &mut Session, number: u64) -> Result<Page<M>> {
+        Query::with_spec(s, self.spec.clone()).page(number, self.size)
+    }
+
+    /// The page after `cursor` (the first with `None`): see [`Query::keyset`].
+    pub fn after(&self, s: &mut Session, cursor: Option<&Cursor>) -> Result<KeysetPage<M>> {
+        Query::with_spec(s, self.spec.clone()).keyset(cursor, self.size)
+    }
+}
+
 impl<M: Model> Query<'_, M> {
+    /// The query's pages of `page_size` objects, to read one at a time with the session free
+    /// in between (see [`Pages`]); its limit and offset are replaced by each page's.
+    pub fn paginate(self, page_size: u64) -> Pages<M> {
+        Pages {
+            spec: self.spec,
+            size: page_size,
+            _p: std::marker::PhantomData,
+        }
+    }
+
     /// Hands each matching object to `f` as the database sends it, without holding it in the
     /// identity map: memory stays bounded however many rows match. The objects are copies as
     /// the database holds them (pending changes of the session are not in them). An error from

@@ -36,6 +36,14 @@ pub struct Query<'s, M: Model> {
 }
 
 impl<'s, M: Model> Query<'s, M> {
+    /// A query with this spec (a [`Pages`](crate::Pages) running one of its pages).
+    pub(super) fn with_spec(session: &'s mut Session, spec: QuerySpec) -> Self {
+        Query {
+            spec,
+            ..Query::new(session)
+        }
+    }
+
     pub(crate) fn new(session: &'s mut Session) -> Self {
         Query {
             session,
