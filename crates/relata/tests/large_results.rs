@@ -250,3 +250,20 @@ backend_test! {
         assert_eq!(old, 0);
     }
 }
+
+backend_test! {
+    /// A keyset cursor comes from the rows as stored: an unsaved change to the last object of a
+    /// page (its order column moved far ahead) neither skips nor repeats rows.
+    fn a_cursor_ignores_unsaved_changes(t, items()) {
+        let mut s = t.db.session();
+        s.add_all((0..9).map(|i| Item { id: None, label: format!("L{i}"), rank: i }));
+        s.commit().unwrap();
+        let pages = s.query::<Item>().order_by(Item::RANK.asc()).paginate(3);
+        let first = pages.after(&mut s, None).unwrap();
+        let last = *first.items.last().unwrap();
+        s[last].rank = 100; // not committed
+        let second = pages.after(&mut s, first.next.as_ref()).unwrap();
+        let ranks: Vec<i64> = second.items.iter().map(|&k| s[k].rank).collect();
+        assert_eq!(ranks, [3, 4, 5]);
+    }
+}

@@ -270,7 +270,13 @@ impl<M: Model> Query<'_, M> {
         let items = self.session.run_query::<M>(&self.spec, &[])?;
         let next = match items.last() {
             Some(&last) if items.len() as u64 == size => {
-                let obj = &self.session[last];
+                // The row's values as stored: unsaved changes to the last object must not move
+                // the cursor.
+                let obj = self
+                    .session
+                    .store::<M>()
+                    .expect("a key implies a store")
+                    .stored(last.slot);
                 let values = order
                     .iter()
                     .map(

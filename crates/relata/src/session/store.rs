@@ -122,6 +122,12 @@ impl<M: Model> Store<M> {
         slot
     }
 
+    /// The object as the database holds it: its snapshot if it has unsaved changes.
+    pub fn stored(&self, slot: u32) -> &M {
+        let e = &self.entries[slot as usize];
+        e.snapshot.as_deref().unwrap_or(&e.obj)
+    }
+
     /// The object for writing; keeps a snapshot of a persistent object the first time.
     pub fn get_mut(&mut self, slot: u32) -> &mut M {
         let e = &mut self.entries[slot as usize];
