@@ -336,17 +336,28 @@ backend_test! {
 }
 
 backend_test! {
-    /// `one` and `first` of a select: none, one, or several rows.
+    /// `one` and `first` of a select: none, one, or several rows (the error counts them all).
     fn one_and_first(t) {
         let mut s = t.db.session();
         seed(&mut s);
         s.commit().unwrap();
         let none = s.query::<Student>().filter(Student::NAME.eq("nobody")).select(Student::NAME).one();
         assert!(matches!(none, Err(Error::NotFound { table: "students", .. })), "{none:?}");
+        s.add(student("Алиса"));
+        s.commit().unwrap();
         let several = s.query::<Student>().select(Student::NAME).one();
-        assert!(matches!(several, Err(Error::MultipleRows { .. })), "{several:?}");
-        let first = s.query::<Student>().order_by(Student::NAME.desc()).select(Student::NAME).first().unwrap();
+        assert!(matches!(several, Err(Error::MultipleRows { count: 3, .. })), "{several:?}");
+        let first = s
+            .query::<Student>()
+            .filter(Student::NAME.ne("Алиса"))
+            .order_by(Student::NAME.desc())
+            .select(Student::NAME)
+            .first()
+            .unwrap();
         assert_eq!(first.as_deref(), Some("Bob"));
+        // The count of a grouped select is of its groups.
+        let groups = s.query::<Student>().group_by(Student::NAME.length()).select(Student::NAME.length()).one();
+        assert!(matches!(groups, Err(Error::MultipleRows { count: 2, .. })), "{groups:?}");
     }
 }
 

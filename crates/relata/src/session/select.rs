@@ -575,7 +575,7 @@ impl<S, R> Select<'_, S, Columns<R>> {
     /// # Ok::<(), relata::Error>(())
     /// ```
     pub fn one(mut self) -> Result<R> {
-        self.spec.limit = Some(2);
+        let limit = self.spec.limit.replace(2);
         let mut rows = self.run()?;
         let table = self.spec.sources[0].table.name;
         match rows.len() {
@@ -584,10 +584,31 @@ impl<S, R> Select<'_, S, Columns<R>> {
                 table,
                 what: "the select".to_owned(),
             }),
-            n => Err(Error::MultipleRows {
-                table,
-                count: n as u64,
-            }),
+            _ => {
+                self.spec.limit = limit;
+                Err(Error::MultipleRows {
+                    table,
+                    count: self.count_rows()?,
+                })
+            }
         }
+    }
+
+    /// How many rows the select reads: `SELECT COUNT(*) FROM (the select) AS c`.
+    fn count_rows(&mut self) -> Result<u64> {
+        let session = &mut *self.session;
+        let mut params = Vec::new();
+        let mut s = Sql::new(session.db.dialect());
+        s.push("SELECT COUNT(*) FROM (");
+        sql::select_exprs(&mut s, &self.spec, &mut params);
+        s.push(") AS ").ident("c");
+        let text = s.finish();
+        let mut n = 0;
+        let table = self.spec.sources[0].table.name;
+        session.stream(&Doing("count", table), &text, &params, |row| {
+            n = row.get_i64(0).ok().flatten().unwrap_or(0);
+            Ok(())
+        })?;
+        Ok(n.max(0) as u64)
     }
 }
