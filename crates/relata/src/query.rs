@@ -176,8 +176,7 @@ pub fn escape_like(text: &str) -> String {
     out
 }
 
-/// `eq`, `ne`, `lt`, `le`, `gt` and `ge` for a type with a `cmp(op, value)`: columns and
-/// expressions.
+/// `eq`, `ne`, `lt`, `le`, `gt` and `ge` for a type with a `cmp(op, value)`: expressions.
 macro_rules! comparisons {
     () => {
         /// Equal (comparing a nullable value with `None` means `IS NULL`).
@@ -217,7 +216,33 @@ impl<M, T> Column<M, T> {
         })
     }
 
-    comparisons!();
+    // Written out rather than by `comparisons!` (which expressions use): a value of the wrong
+    // type is the commonest mistake, and its compile error then points at plain code, not at a
+    // macro.
+    /// Equal (comparing a nullable column with `None` means `IS NULL`).
+    pub fn eq<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Eq, value)
+    }
+    /// Not equal (comparing a nullable column with `None` means `IS NOT NULL`).
+    pub fn ne<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Ne, value)
+    }
+    /// Less than.
+    pub fn lt<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Lt, value)
+    }
+    /// Less than or equal.
+    pub fn le<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Le, value)
+    }
+    /// Greater than.
+    pub fn gt<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Gt, value)
+    }
+    /// Greater than or equal.
+    pub fn ge<V: Bind<T>>(self, value: V) -> Filter<M> {
+        self.cmp(CmpOp::Ge, value)
+    }
     /// One of `values` (an empty list matches nothing).
     pub fn is_in<V: Bind<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         Filter::new(Expr::In {
