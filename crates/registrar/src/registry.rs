@@ -176,16 +176,25 @@ impl Registrar {
             .collect())
     }
 
-    /// Every student (or course) by name then id, with how many of the other side each has.
+    /// Every student (or course) by name then id, with how many of the other side each has: one
+    /// statement (a count per row; nothing of the other side is loaded).
     pub fn list<M: Party>(&self) -> Result<Vec<Listed>> {
-        Ok(self
-            .roster::<M>()?
-            .into_iter()
-            .map(|shown| Listed {
-                count: shown.related.len(),
-                entry: shown.entry,
-            })
-            .collect())
+        self.read(|s| {
+            // One statement: each row's enrollments are counted, not loaded.
+            let rows: Vec<(i64, String, i64)> = s
+                .query::<M>()
+                .order_by(M::NAME_COLUMN.asc())
+                .order_by(M::ID_COLUMN.asc())
+                .select((M::ID_COLUMN, M::NAME_COLUMN, M::enrollments().count()))
+                .all()?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, name, count)| Listed {
+                    entry: Entry { id, name },
+                    count: count.max(0) as usize,
+                })
+                .collect())
+        })
     }
 
     /// Every student (or course) by name then id, each with the other side by name then id: two
