@@ -138,7 +138,10 @@ impl<'s, S, C> Select<'s, S, C> {
     /// row per related pair: their columns can then be selected, filtered and grouped. Rows with
     /// no related object are left out (see [`Select::left_join`]). A relation from a model to
     /// itself cannot be joined (the select could not tell its two ends apart): use
-    /// [`Relation::any`] or [`Relation::aggregate`] there.
+    /// [`Relation::any`] or [`Relation::aggregate`] there. For the same reason, code generic
+    /// over two models that could be one type (`fn list<M: Party>` joining `M::Other`) cannot
+    /// join them; concrete code can, and generic code can use [`Relation::count`] and
+    /// [`Relation::aggregate`] per row.
     pub fn join<F, T: Model, I>(self, relation: Relation<F, T>) -> Select<'s, (T, S), C>
     where
         S: Has<F, I>,
