@@ -298,6 +298,12 @@ impl<From: Model, To: Model> Relation<From, To> {
     /// subquery; nothing is loaded): "each course with its number of students" is
     /// `s.query::<Course>().select((Course::TITLE, Course::students().count()))`.
     ///
+    /// The database runs the subquery once per row, by the association's index: fast for a
+    /// filtered query and on SQLite. For a report over a whole large table on PostgreSQL or
+    /// MySQL, a left join grouped per row reads faster (measured on a million pairs: 0.14 s
+    /// against 0.66 s on PostgreSQL): `.left_join(Course::students()).group_by(Course::ID)
+    /// .select((Course::TITLE, Student::ID.count()))`.
+    ///
     /// ```
     /// # use relata::{Association, Database, Model, schema};
     /// # #[derive(Model)] struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
