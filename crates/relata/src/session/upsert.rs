@@ -1,6 +1,8 @@
 //! Upserts: insert objects, or update the rows already there with the same primary key or unique
 //! column, in statements of many rows, and hold the results in the identity map.
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use super::*;
 use crate::io::{Params, Reader, Reads, Statements};
 use crate::model::Column;
@@ -109,6 +111,10 @@ impl Session {
         let mut rows: Vec<M> = Vec::new();
         let mut row_of = Vec::new();
         let mut seen: Vec<Value> = Vec::new();
+        // Each `on` value's row, by the value's rendering (`Value` holds floats, so is not
+        // `Hash`; the rendering tells every variant and every string apart): a bulk upsert
+        // finds duplicates in one pass, not by comparing every pair.
+        let mut row_by_value: HashMap<String, usize> = HashMap::new();
         for mut obj in objects {
             obj.set_version(1);
             if let (Some(_), Some(id)) = (position, obj.id()) {
@@ -136,12 +142,13 @@ impl Session {
                     }
                 },
             };
-            match seen.iter().position(|v| *v == value) {
-                Some(i) => {
-                    rows[i] = obj;
-                    row_of.push(i);
+            match row_by_value.entry(format!("{value:?}")) {
+                Entry::Occupied(i) => {
+                    rows[*i.get()] = obj;
+                    row_of.push(*i.get());
                 }
-                None => {
+                Entry::Vacant(v) => {
+                    v.insert(rows.len());
                     row_of.push(rows.len());
                     seen.push(value);
                     rows.push(obj);
@@ -169,7 +176,7 @@ impl Session {
                 None => Value::Integer(id),
             };
             let slot = store.merge_owned(id, obj);
-            if let Some(i) = seen.iter().position(|v| *v == value) {
+            if let Some(&i) = row_by_value.get(&format!("{value:?}")) {
                 slots[i] = Some(slot);
             }
         }
