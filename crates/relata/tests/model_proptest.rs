@@ -10,7 +10,6 @@ mod common;
 
 mod model_harness;
 
-use common::*;
 use model_harness::{run, run_on_new, Op};
 use proptest::prelude::*;
 
@@ -130,27 +129,7 @@ mod session_and_database_follow_the_model {
         }
     }
 
-    #[test]
-    #[cfg_attr(
-        relata_skip_postgres,
-        ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
-    )]
-    fn postgres() {
-        if server_url("postgres").is_some() {
-            postgres_cases();
-        }
-    }
-
-    #[test]
-    #[cfg_attr(
-        relata_skip_mysql,
-        ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
-    )]
-    fn mysql() {
-        if server_url("mysql").is_some() {
-            mysql_cases();
-        }
-    }
+    server_property_tests!(postgres_cases, mysql_cases);
 }
 
 backend_test! {

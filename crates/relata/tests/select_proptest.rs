@@ -255,24 +255,4 @@ proptest! {
     }
 }
 
-#[test]
-#[cfg_attr(
-    relata_skip_postgres,
-    ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)"
-)]
-fn postgres() {
-    if server_url("postgres").is_some() {
-        postgres_cases();
-    }
-}
-
-#[test]
-#[cfg_attr(
-    relata_skip_mysql,
-    ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)"
-)]
-fn mysql() {
-    if server_url("mysql").is_some() {
-        mysql_cases();
-    }
-}
+server_property_tests!(postgres_cases, mysql_cases);

@@ -133,6 +133,31 @@ macro_rules! backend_test {
     };
 }
 
+/// Declares the `postgres` and `mysql` tests of a property test: each runs the proptest function
+/// given (a plain function of the `proptest!` block, without `#[test]`) when its server is
+/// configured, so that a skipped server is reported once rather than once a case, and is marked
+/// `ignored` with the reason when the build leaves the server out.
+#[macro_export]
+macro_rules! server_property_tests {
+    ($postgres:ident, $mysql:ident) => {
+        #[test]
+        #[cfg_attr(relata_skip_postgres, ignore = "PostgreSQL test: set RELATA_TEST_POSTGRES to a server URL and build with --all-features (see README)")]
+        fn postgres() {
+            if $crate::common::server_url("postgres").is_some() {
+                $postgres();
+            }
+        }
+
+        #[test]
+        #[cfg_attr(relata_skip_mysql, ignore = "MySQL/MariaDB test: set RELATA_TEST_MYSQL to a server URL and build with --all-features (see README)")]
+        fn mysql() {
+            if $crate::common::server_url("mysql").is_some() {
+                $mysql();
+            }
+        }
+    };
+}
+
 /// The seed objects' keys.
 #[derive(Debug, Clone, Copy)]
 pub struct Seed {
