@@ -4,7 +4,7 @@
 //! backend; values are always bound, never pasted into the text.
 
 use super::*;
-use crate::io::{Exec, Params, Reader, Reads, Statements};
+use crate::io::Exec;
 use crate::value::{ColumnType, DecodeError, RowSource, Value};
 
 /// A value that can be bound to a `?` of raw SQL: any column type (`i64`, `&str`, `String`,
@@ -83,20 +83,6 @@ pub(super) fn column_name(i: usize) -> &'static str {
     COLUMNS.get(i).copied().unwrap_or("a column")
 }
 
-struct Rows<R>(Vec<R>);
-
-impl<R: FromRow> Reader for Rows<R> {
-    fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let r = R::from_row(row).map_err(|(i, e)| Error::Decode {
-            table: "the query's result",
-            column: column_name(i),
-            reason: e.0,
-        })?;
-        self.0.push(r);
-        Ok(())
-    }
-}
-
 impl Session {
     /// Checks a statement's placeholders against its parameters and spells them for the
     /// database.
@@ -168,15 +154,16 @@ impl Session {
     pub fn select<R: FromRow>(&mut self, sql: &str, params: &[Value]) -> Result<Vec<R>> {
         self.autoflush()?;
         let text = self.prepare_sql(sql, params)?;
-        let why = "select";
-        let mut reads = Reads::new(
-            &why,
-            Statements::One(&text, Params::Values(params)),
-            Rows(Vec::new()),
-        );
-        self.db
-            .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
-        Ok(reads.finish()?.0)
+        let mut rows = Vec::new();
+        self.stream(&"select", &text, params, |row| {
+            rows.push(R::from_row(row).map_err(|(i, e)| Error::Decode {
+                table: "the query's result",
+                column: column_name(i),
+                reason: e.0,
+            })?);
+            Ok(())
+        })?;
+        Ok(rows)
     }
 
     /// Runs a query of your own that selects rows of `M`'s table, and merges them into the
