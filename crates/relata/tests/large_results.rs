@@ -214,6 +214,14 @@ backend_test! {
         let mut sorted = seen.clone();
         sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         assert_eq!(seen, sorted, "in the query's order, the key breaking ties");
+        // A cursor continues only the query that made it: another order is named, not paged.
+        let first = s.query::<Item>().order_by(Item::LABEL.desc()).keyset(None, 10).unwrap();
+        let by_rank = s.query::<Item>().order_by(Item::RANK.desc()).keyset(first.next.as_ref(), 10);
+        let e = by_rank.unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { message } if message.contains("\"label\"") && message.contains("\"rank\"")),
+            "{e:?}"
+        );
         let e = s.query::<Item>().order_by(Item::LABEL.length().asc()).keyset(None, 10).unwrap_err();
         assert!(matches!(&e, Error::InvalidArgument { message } if message.contains("columns")), "{e:?}");
     }

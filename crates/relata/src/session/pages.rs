@@ -43,6 +43,9 @@ impl<M: Model> Page<M> {
 /// of a page, and its primary key. Made by [`Query::keyset`]; valid for the same query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
+    /// The table and the order (column, descending) it continues.
+    table: &'static str,
+    order: Vec<(&'static str, bool)>,
     values: Vec<Value>,
 }
 
@@ -250,12 +253,12 @@ impl<M: Model> Query<'_, M> {
         }
         order.push((table.primary_key, false));
         if let Some(after) = after {
-            if after.values.len() != order.len() {
+            if after.table != table.name || after.order != order {
                 return Err(Error::InvalidArgument {
                     message: format!(
-                        "this cursor was made by a keyset query of another order than this one \
-                         on {}",
-                        table.name
+                        "this cursor continues a keyset query of {} ordered by {:?}, not this \
+                         one of {} ordered by {:?}: page with the query that made it",
+                        after.table, after.order, table.name, order
                     ),
                 });
             }
@@ -295,7 +298,11 @@ impl<M: Model> Query<'_, M> {
                         ),
                     });
                 }
-                Some(Cursor { values })
+                Some(Cursor {
+                    table: table.name,
+                    order,
+                    values,
+                })
             }
             _ => None,
         };
