@@ -180,10 +180,7 @@ impl ValueRef<'_> {
 
 /// Checks that a date or time value is one relata stores (years 1 to 9999), before it is bound:
 /// outside that range, text would no longer sort by time and the servers differ.
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(dead_code) // only the backends bind
-)]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))] // only backends bind
 pub(crate) fn in_range(v: ValueRef<'_>) -> Result<(), String> {
     let date = match v {
         ValueRef::Date(d) => d,
@@ -413,10 +410,13 @@ macro_rules! column_type {
         }
     };
 }
-#[cfg_attr(
-    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "rust_decimal")),
-    allow(unused_imports) // used by the optional types' modules only
-)]
+// For the optional types' modules.
+#[cfg(any(
+    feature = "chrono",
+    feature = "time",
+    feature = "uuid",
+    feature = "rust_decimal"
+))]
 pub(crate) use column_type;
 
 column_type!(i64, BigInt, get_i64, |v| ValueRef::Integer(*v), |r| Ok(r));
