@@ -47,7 +47,7 @@ pub fn registrar_schema() -> Schema {
 
 /// What students and courses share: a name (a course's is its title) and the relationship to the
 /// other side. Every command on one side is written once, generically, over this trait.
-pub trait Party: Model {
+pub trait Party: Model<Id = i64> {
     /// The model on the other side of the enrollment.
     type Other: Party<Other = Self>;
     /// `"student"` or `"course"`, for messages.

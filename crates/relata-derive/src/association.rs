@@ -1,14 +1,16 @@
 //! `#[derive(Association)]`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, LitStr, Path};
 
-use crate::attrs::{is_type, items, named_fields, snake_case};
+use crate::attrs::{items, named_fields, snake_case};
 
 struct Side<'a> {
     field: &'a syn::Ident,
+    /// The field's type, which must be the referenced model's key type.
+    ty: &'a syn::Type,
     column: String,
     model: Path,
     relation: LitStr,
@@ -68,14 +70,9 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 "a relation name must be a Rust identifier (it becomes a method)",
             ));
         }
-        if !is_type(&f.ty, "i64", false) {
-            return Err(syn::Error::new(
-                f.ty.span(),
-                "an association key is an `i64`, like the primary key it references",
-            ));
-        }
         sides.push(Side {
             field,
+            ty: &f.ty,
             column,
             model,
             relation,
@@ -155,7 +152,18 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         method(r, l, quote!(::relata::Side::Right)),
     );
     let (lmodel, rmodel) = (&l.model, &r.model);
-    let (lf, rf) = (l.field, r.field);
+    // Each key field has the type of the key it references (`Model::Id`): `i64` for a generated
+    // key, `String` for a text key...; a mismatch is a type error at the field.
+    let key_of = |s: &Side| {
+        let (f, model) = (s.field, &s.model);
+        quote_spanned! {s.ty.span()=>
+            {
+                let key: &<#model as ::relata::Model>::Id = &self.#f;
+                key
+            }
+        }
+    };
+    let (lk, rk) = (key_of(l), key_of(r));
     Ok(quote! {
         const _: () = {
             ::relata::__private::assert_model::<#lmodel>();
@@ -192,8 +200,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         impl #ident {
             #[allow(dead_code)] // only here so the fields count as read (see above)
             #[doc(hidden)]
-            fn __relata_keys(&self) -> (i64, i64) {
-                (self.#lf, self.#rf)
+            fn __relata_keys(&self) -> (&<#lmodel as ::relata::Model>::Id, &<#rmodel as ::relata::Model>::Id) {
+                (#lk, #rk)
             }
         }
 

@@ -14,9 +14,13 @@ use syn::{parse_macro_input, DeriveInput};
 ///
 /// - `#[relata(table = "students")]` on the struct names the table (default: the struct's name in
 ///   snake_case).
-/// - One field `#[relata(primary_key)]` of type `Option<i64>`: `None` until the object is first
-///   committed; add `autoincrement` (`#[relata(primary_key, autoincrement)]`) so that keys are
-///   never reused after a delete.
+/// - One field `#[relata(primary_key)]`: either `Option<i64>`, a key the database generates
+///   (`None` until the object is first committed; add `autoincrement`,
+///   `#[relata(primary_key, autoincrement)]`, so that keys are never reused after a delete), or a
+///   key the application chooses: `String`, `uuid::Uuid`, an `i64` it numbers itself, or a type
+///   of its own that implements `relata::KeyType`. A chosen key is set when the object is made,
+///   is known before any commit, and never changes once stored. An association end that
+///   references the model has the key's type (`course_code: String`).
 /// - Other fields are columns: `i64`, `i32`, `String`, `bool`, `f64`, `Vec<u8>`, chrono's
 ///   `NaiveDate`, `NaiveTime`, `NaiveDateTime` and `DateTime<Utc>` (feature `chrono`),
 ///   `uuid::Uuid`, `rust_decimal::Decimal`, `serde_json::Value` and `relata::Json<T>` (or `#[relata(json)]` on a field of
@@ -26,7 +30,8 @@ use syn::{parse_macro_input, DeriveInput};
 ///   `#[relata(index = "hash")]`: equality lookups only, no size limit on PostgreSQL, where a
 ///   B-tree entry holds about 2,700 bytes), `#[relata(column = "name")]` to rename.
 ///
-/// Generates a typed column constant per field (`Student::NAME`, and `Student::ID`).
+/// Generates a typed column constant per field (`Student::NAME`, and `Student::ID` or
+/// `Course::CODE` for the key).
 #[proc_macro_derive(Model, attributes(relata))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

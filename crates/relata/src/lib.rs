@@ -126,7 +126,7 @@ pub use io::Database;
 #[cfg(feature = "serde_json")]
 pub use json_types::Json;
 pub use mask::mask_url;
-pub use model::{Column, ColumnDef, Key, Model, TableDef};
+pub use model::{Column, ColumnDef, Key, KeyType, Model, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Enum, Model, Row};
 pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};

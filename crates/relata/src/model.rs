@@ -40,6 +40,10 @@ pub struct TableDef {
     pub model: &'static str,
     /// The primary key column's name.
     pub primary_key: &'static str,
+    /// The type of a key the application chooses (`#[relata(primary_key)] code: String`,
+    /// a `uuid::Uuid`, an `i64` it numbers itself); `None` for the generated integer key
+    /// (`Option<i64>`, filled in by the database at the first commit).
+    pub chosen_key: Option<SqlType>,
     /// Whether generated keys are never reused after a delete (SQLite's `AUTOINCREMENT`).
     pub autoincrement: bool,
     /// The other columns, in field order.
@@ -51,6 +55,13 @@ pub struct TableDef {
     /// The process-wide slot of this model's type, used to index per-model storage.
     #[doc(hidden)]
     pub slot: fn() -> usize,
+}
+
+impl TableDef {
+    /// The primary key's SQL type: `BigInt` for a generated key, else the chosen key's.
+    pub fn key_type(&self) -> SqlType {
+        self.chosen_key.unwrap_or(SqlType::BigInt)
+    }
 }
 
 impl PartialEq for TableDef {
@@ -94,24 +105,39 @@ impl Slot {
 
 /// A type stored in a table: implemented by `#[derive(Model)]`.
 ///
-/// A model has one primary key field of type `Option<i64>` (marked `#[relata(primary_key)]`),
-/// `None` until the object is first committed, and any number of column fields.
+/// A model has one primary key field (marked `#[relata(primary_key)]`) and any number of column
+/// fields. The key is either generated, `Option<i64>`: `None` until the object is first
+/// committed, then the database's key; or chosen by the application, of any [`KeyType`]
+/// (`String`, `uuid::Uuid`, `i64`): set when the object is made, and never changed after it
+/// is stored.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a relata model",
     label = "not a model",
     note = "add #[derive(relata::Model)] to `{Self}`"
 )]
 pub trait Model: Sized + Send + 'static {
+    /// The primary key's Rust type: `i64` for a generated key, the field's type for a chosen
+    /// one (what [`Session::id`](crate::Session::id) returns and
+    /// [`Session::find`](crate::Session::find) takes).
+    type Id: KeyType;
     /// The table's metadata.
     const TABLE: &'static TableDef;
-    /// The primary key, `None` until the object has been committed.
+    /// A generated primary key: `None` until the object has been committed. Always `None` for
+    /// a model whose key is chosen ([`TableDef::chosen_key`]).
     fn id(&self) -> Option<i64>;
-    /// Sets the primary key (used by the session after an insert).
+    /// Sets a generated primary key (used by the session after an insert); does nothing for a
+    /// chosen key.
     fn set_id(&mut self, id: Option<i64>);
+    /// The primary key as the database stores it: a generated key (`NULL` before the first
+    /// commit), or the chosen key's value.
+    fn key_value(&self) -> ValueRef<'_>;
+    /// The primary key as its Rust type: `None` for a generated key not assigned yet.
+    fn primary_key(&self) -> Option<Self::Id>;
     /// The value of column `column` (an index into [`TableDef::columns`]).
     fn value(&self, column: usize) -> ValueRef<'_>;
-    /// Builds a model whose primary key is `id` from a row holding every other column, in order,
-    /// from index `start`.
+    /// Builds a model from a row holding its primary key in column `start - 1` and every other
+    /// column, in order, from index `start`. A generated key is read already and given as
+    /// `id`; a chosen key is read from the row.
     fn from_row(id: i64, row: &dyn RowSource, start: usize) -> Result<Self>;
     /// A copy of the object (the session keeps one to know which columns changed).
     fn snapshot(&self) -> Self;
@@ -220,6 +246,25 @@ impl<M: Model, T> fmt::Debug for Column<M, T> {
 #[doc(hidden)]
 pub const fn assert_column_type<T: ColumnType>() {}
 
+/// A type that can be a model's primary key. Generated keys are `i64`; a key the application
+/// chooses can be `i64`, `String` or `uuid::Uuid`, or a type of its own stored as one of them
+/// (implement this marker for a [`StoredAs`](crate::StoredAs) newtype over `String`, say).
+///
+/// Keys are compared by their stored value: two objects whose keys store the same text are
+/// the same row. On MySQL a text key is a `VARCHAR(384)` (two of them fit one index of an
+/// association table), compared byte for byte.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a primary key",
+    label = "not a key type",
+    note = "a primary key is `Option<i64>` (generated), or `i64`, `String` or `uuid::Uuid` (chosen by the application)"
+)]
+pub trait KeyType: ColumnType + Send {}
+
+impl KeyType for i64 {}
+impl KeyType for String {}
+#[cfg(feature = "uuid")]
+impl KeyType for uuid::Uuid {}
+
 /// Compile-time check used by the derives: `T` must be a model.
 #[doc(hidden)]
 pub const fn assert_model<T: Model>() {}
@@ -228,8 +273,9 @@ pub const fn assert_model<T: Model>() {}
 pub(crate) fn describe_row<M: Model>(obj: &M) -> String {
     let table = M::TABLE;
     let mut out = format!("{}(", table.name);
-    if let Some(id) = obj.id() {
-        out.push_str(&format!("{} = {id}, ", table.primary_key));
+    let key = obj.key_value();
+    if key != ValueRef::Null {
+        out.push_str(&format!("{} = {key}, ", table.primary_key));
     }
     for (i, c) in table.columns.iter().enumerate() {
         if i > 0 {

@@ -4,7 +4,7 @@
 //! values and compare two of them.
 
 use crate::model::TableDef;
-use crate::relation::AssocDef;
+use crate::relation::{AssocDef, AssocSide};
 use crate::value::SqlType;
 
 /// One table: its columns, primary key, foreign keys and indexes.
@@ -94,24 +94,33 @@ pub(crate) struct Index {
 }
 
 impl Table {
-    /// A model's table.
+    /// A model's table. A generated key is a column of its own kind; a chosen key is the first
+    /// column, and the primary key over it.
     pub fn of_model(table: &TableDef) -> Table {
+        let key = table.chosen_key.map(|ty| Column {
+            name: table.primary_key.to_owned(),
+            ty,
+            nullable: false,
+            unique: false,
+        });
         Table {
             name: table.name.to_owned(),
             kind: TableKind::Model,
-            columns: table
-                .columns
-                .iter()
-                .map(|c| Column {
+            columns: key
+                .into_iter()
+                .chain(table.columns.iter().map(|c| Column {
                     name: c.name.to_owned(),
                     ty: c.sql_type,
                     nullable: c.nullable,
                     unique: c.unique,
-                })
+                }))
                 .collect(),
-            primary_key: PrimaryKey::Generated {
-                column: table.primary_key.to_owned(),
-                autoincrement: table.autoincrement,
+            primary_key: match table.chosen_key {
+                None => PrimaryKey::Generated {
+                    column: table.primary_key.to_owned(),
+                    autoincrement: table.autoincrement,
+                },
+                Some(_) => PrimaryKey::Columns(vec![table.primary_key.to_owned()]),
             },
             foreign_keys: Vec::new(),
             indexes: table
@@ -127,10 +136,12 @@ impl Table {
         }
     }
 
-    /// An association's table: both keys `NOT NULL`, the pair as the primary key, a cascading
-    /// foreign key to each parent, and the reverse index (right, left) for the other direction.
+    /// An association's table: both keys `NOT NULL` (of their models' key types), the pair as
+    /// the primary key, a cascading foreign key to each parent, and the reverse index (right,
+    /// left) for the other direction.
     pub fn of_association(assoc: &AssocDef) -> Table {
         let sides = [&assoc.left, &assoc.right];
+        let key_type = |side: &AssocSide| side.table.key_type();
         Table {
             name: assoc.table.to_owned(),
             kind: TableKind::Association,
@@ -138,7 +149,7 @@ impl Table {
                 .iter()
                 .map(|side| Column {
                     name: side.column.to_owned(),
-                    ty: SqlType::BigInt,
+                    ty: key_type(side),
                     nullable: false,
                     unique: false,
                 })
@@ -157,7 +168,7 @@ impl Table {
                 name: assoc.reverse_index_name(),
                 columns: [&assoc.right, &assoc.left]
                     .iter()
-                    .map(|s| (s.column.to_owned(), SqlType::BigInt))
+                    .map(|s| (s.column.to_owned(), key_type(s)))
                     .collect(),
                 hash: false,
             }],

@@ -11,11 +11,11 @@ pub(crate) type IdPairs =
     std::collections::HashSet<(i64, i64), std::hash::BuildHasherDefault<crate::hash::FxHasher>>;
 
 /// Up to ten pairs for a message, `student_course(student_id = 1, course_id = 2), ...`.
-pub(crate) fn describe_pairs(def: &AssocDef, pairs: &[(i64, i64)]) -> String {
+pub(crate) fn describe_pairs(def: &AssocDef, pairs: &[[ValueRef<'_>; 2]]) -> String {
     let mut shown: Vec<String> = pairs
         .iter()
         .take(10)
-        .map(|&(l, r)| pair_row(def, &[ValueRef::Integer(l), ValueRef::Integer(r)]))
+        .map(|pair| pair_row(def, pair))
         .collect();
     if pairs.len() > 10 {
         shown.push(format!("and {} more", pairs.len() - 10));

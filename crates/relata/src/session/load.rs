@@ -35,7 +35,7 @@ impl Session {
     }
 
     /// The object with this primary key, by one cached statement.
-    pub(crate) fn select_by_id<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
+    pub(crate) fn select_by_id<M: Model>(&mut self, key: Value) -> Result<Option<Key<M>>> {
         let d = self.db.dialect();
         let sql = self.sql_cache.get(CachedSql::ById, (M::TABLE.slot)(), || {
             let pk = crate::model::Column::<M, i64>::new(M::TABLE.primary_key);
@@ -46,7 +46,7 @@ impl Session {
             };
             sql::select(d, M::TABLE, &spec, &mut Vec::new())
         });
-        let slots = self.run_select::<M>(&sql, &[Value::Integer(id)])?;
+        let slots = self.run_select::<M>(&sql, &[key])?;
         Ok(slots.first().map(|&s| Key::new(self.id, s)))
     }
 
@@ -123,10 +123,15 @@ impl Session {
             .get(CachedSql::LazyLoad(side), (def.slot)(), || {
                 def.lazy_load(d, side)
             });
+        let key = self.stores[(from.table.slot)()]
+            .as_deref()
+            .expect("a key implies a store")
+            .key_param(id)
+            .to_owned();
         let why = LoadWhy {
             def,
             side,
-            lazy_for: Some(id),
+            lazy_for: Some(key.as_ref()),
         };
         let to_slot = (to.table.slot)();
         self.links_mut(def);
@@ -137,8 +142,8 @@ impl Session {
             side,
             items: Vec::new(),
         };
-        let id = [Value::Integer(id)];
-        let mut reads = Reads::new(&why, Statements::One(&sql, Params::Values(&id)), lazy);
+        let key = [key.clone()];
+        let mut reads = Reads::new(&why, Statements::One(&sql, Params::Values(&key)), lazy);
         self.db
             .drive(self.pinned.as_mut(), &mut reads, &mut self.log)?;
         let lazy = reads.finish()?;
@@ -251,13 +256,14 @@ impl Session {
                 Some(c) => compare_values(target.value(a, c), target.value(b, c)),
                 None => Ordering::Equal,
             };
-            by_col
-                .then_with(|| {
-                    let ia = target.id(a).unwrap_or(i64::MAX);
-                    let ib = target.id(b).unwrap_or(i64::MAX);
-                    ia.cmp(&ib)
-                })
-                .then(a.cmp(&b))
+            // Then by key, objects without one yet (new, generated keys) last.
+            let by_key = || match (target.key_value(a), target.key_value(b)) {
+                (ValueRef::Null, ValueRef::Null) => Ordering::Equal,
+                (ValueRef::Null, _) => Ordering::Greater,
+                (_, ValueRef::Null) => Ordering::Less,
+                (ka, kb) => compare_values(ka, kb),
+            };
+            by_col.then_with(by_key).then(a.cmp(&b))
         });
         coll.sorted = true;
     }
@@ -357,28 +363,24 @@ struct Eager<'s> {
 
 impl Reader for Eager<'_> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let (from, to) = self.def.sides(self.side);
-        match row
-            .get_i64(self.to_column)
-            .map_err(|e| decode(self.def, to.column, e.0))?
-        {
+        let (_, to) = self.def.sides(self.side);
+        match self.target.read_key(row, self.to_column)? {
             Some(tid) => {
                 let parents = match self.parents {
                     Some(p) => p,
                     None => &*self.target,
                 };
-                self.pairs.add(
-                    read_key(row, 0, self.def, from.column)?,
-                    tid,
-                    parents,
-                    self.links,
-                    self.side,
-                );
+                // A parent the session does not hold (never a key it has seen) is skipped.
+                let pid = parents.find_key(row, 0)?.unwrap_or(i64::MIN);
+                self.pairs.add(pid, tid, parents, self.links, self.side);
             }
             None => {
                 // Without a parent filter the targets' select reads every target: keep those
                 // a pair named (all of them if a UNION ALL sent the targets first).
-                let tid = read_key(row, 0, self.def, to.column)?;
+                let tid = self
+                    .target
+                    .read_key(row, 0)?
+                    .ok_or_else(|| decode(self.def, to.column, "NULL key".into()))?;
                 if !self.every_parent || self.pairs.count == 0 || self.pairs.wanted.contains(tid) {
                     self.target.merge_with_id(tid, row, 1)?;
                 }
@@ -400,14 +402,6 @@ fn decode(def: &AssocDef, column: &'static str, reason: String) -> Error {
         column,
         reason,
     }
-}
-
-/// A key column of an association row.
-fn read_key(row: &dyn RowSource, idx: usize, def: &AssocDef, column: &'static str) -> Result<i64> {
-    row.get_i64(idx)
-        .map_err(|e| e.0)
-        .and_then(|v| v.ok_or_else(|| "NULL key".to_owned()))
-        .map_err(|reason| decode(def, column, reason))
 }
 
 /// The pairs of an eager load, kept as target keys until the targets are in (they come after
@@ -491,14 +485,14 @@ impl Pairs {
 }
 
 /// Why a collection load ran, formatted only if someone looks (a query budget, tracing, echo).
-struct LoadWhy {
+struct LoadWhy<'k> {
     def: &'static AssocDef,
     side: Side,
-    /// For a lazy load: the parent's id.
-    lazy_for: Option<i64>,
+    /// For a lazy load: the parent's key.
+    lazy_for: Option<ValueRef<'k>>,
 }
 
-impl std::fmt::Display for LoadWhy {
+impl std::fmt::Display for LoadWhy<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rel = relation_name(self.def, self.side);
         let (from, _) = self.def.sides(self.side);

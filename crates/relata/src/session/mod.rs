@@ -5,6 +5,8 @@
 
 mod blocks;
 mod commit;
+mod journal;
+mod keys;
 mod links;
 mod load;
 mod pages;
@@ -36,6 +38,7 @@ use crate::io::{Connection, Control, Database, StatementLog, TableNames};
 use crate::model::{describe_row, Key, Model, TableDef};
 use crate::relation::{AssocDef, Relation, Side};
 use crate::transaction::TxOptions;
+use crate::value::{ColumnType, Value};
 pub(crate) use links::{LinkOp, LinkSet, NewEnds};
 pub(crate) use store::{AnyStore, State, Store};
 
@@ -291,11 +294,16 @@ impl Session {
         self.store_mut::<M>().get_mut(key.slot)
     }
 
-    /// The object's database id: `None` until its first commit.
-    pub fn id<M: Model>(&self, key: Key<M>) -> Option<i64> {
+    /// The object's primary key. A generated key (`Option<i64>`) is `None` until the object's
+    /// first commit; a key the application chose is known from the start.
+    pub fn id<M: Model>(&self, key: Key<M>) -> Option<M::Id> {
         self.check(key);
         let store = self.store::<M>().expect("a key implies a store");
-        AnyStore::id(store, key.slot)
+        if M::TABLE.chosen_key.is_none() && AnyStore::id(store, key.slot).is_none() {
+            // Until committed, a generated key the user set by hand is only a request.
+            return None;
+        }
+        store.stored(key.slot).primary_key()
     }
 
     /// Where the object stands: new, persistent, modified, deleted or detached.
@@ -331,11 +339,53 @@ impl Session {
         }
     }
 
-    /// The object with this database id: from the identity map if the session holds it, else
-    /// loaded. `None` if there is no such row or it is deleted in this session.
-    pub fn find<M: Model>(&mut self, id: i64) -> Result<Option<Key<M>>> {
+    /// The object with this primary key: from the identity map if the session holds it, else
+    /// loaded. `None` if there is no such row or it is deleted in this session. The key is the
+    /// model's [`Model::Id`]: an `i64` for a generated key, or the type of a chosen one.
+    ///
+    /// ```
+    /// use relata::{schema, Association, Database, Model};
+    ///
+    /// #[derive(Model)]
+    /// struct Student { #[relata(primary_key)] id: Option<i64>, name: String }
+    ///
+    /// /// Courses are keyed by the code the school gives them.
+    /// #[derive(Model)]
+    /// struct Course { #[relata(primary_key)] code: String, title: String }
+    ///
+    /// #[derive(Association)]
+    /// struct Enrollment {
+    ///     #[relata(references = Student, relation = "courses")]
+    ///     student_id: i64,
+    ///     #[relata(references = Course, relation = "students")]
+    ///     course_code: String,
+    /// }
+    ///
+    /// let db = Database::open("sqlite::memory:")?;
+    /// db.create_all(&schema![Student, Course, Enrollment])?;
+    /// let mut s = db.session();
+    /// let alice = s.add(Student { id: None, name: "Alice".into() });
+    /// let math = s.add(Course { code: "MATH101".into(), title: "Math".into() });
+    /// assert_eq!(s.id(math).as_deref(), Some("MATH101")); // known before the commit
+    /// s.link(Student::courses(), alice, math);
+    /// s.commit()?;
+    ///
+    /// let mut other = db.session();
+    /// let math = other.find::<Course>("MATH101")?.expect("stored");
+    /// assert_eq!(other.related(Course::students(), math)?.len(), 1);
+    /// let first = other.find::<Student>(1)?.expect("stored");
+    /// assert_eq!(other[first].name, "Alice");
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn find<M: Model>(&mut self, id: impl Into<M::Id>) -> Result<Option<Key<M>>> {
+        let key = ColumnType::to_value(&id.into()).to_owned();
         if let Some(store) = self.store::<M>() {
-            if let Some(slot) = store.by_id.get(id) {
+            let held = match (M::TABLE.chosen_key, &key) {
+                (None, Value::Integer(id)) => Some(*id),
+                (None, _) => None,
+                (Some(_), key) => store.keys.get(key.as_ref()),
+            };
+            if let Some(slot) = held.and_then(|id| store.by_id.get(id)) {
                 let e = &store.entries[slot as usize];
                 if !e.expired {
                     let key = Key::new(self.id, slot);
@@ -343,7 +393,7 @@ impl Session {
                 }
             }
         }
-        self.select_by_id::<M>(id)
+        self.select_by_id::<M>(key)
     }
 
     /// Starts a query on `M`.

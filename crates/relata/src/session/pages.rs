@@ -151,7 +151,11 @@ impl<M: Model> Query<'_, M> {
         let mut stopped = None;
         let why = super::load::Doing("query", M::TABLE.name);
         let ran = session.stream(&why, &text, &params, |row| {
-            let id = super::store::read_id(M::TABLE, row, 0)?;
+            // A chosen key is read by `from_row` itself.
+            let id = match M::TABLE.chosen_key {
+                None => super::store::read_id(M::TABLE, row, 0)?,
+                Some(_) => 0,
+            };
             f(M::from_row(id, row, 1)?).map_err(|e| {
                 stopped = Some(e);
                 super::stream::stopped()
@@ -285,7 +289,7 @@ impl<M: Model> Query<'_, M> {
                     .map(
                         |(c, _)| match table.columns.iter().position(|d| d.name == *c) {
                             Some(i) => obj.value(i).to_owned(),
-                            None => self.session.id(last).map_or(Value::Null, Value::Integer),
+                            None => obj.key_value().to_owned(),
                         },
                     )
                     .collect::<Vec<_>>();

@@ -96,9 +96,10 @@ impl Session {
             }
             self.cancel_links_of(M::TABLE, slot);
         }
-        let id = self.id(key).expect("a stored object has an id");
-        self.store_mut::<M>().expire(slot);
-        match self.select_by_id::<M>(id)? {
+        let stored = self.store_mut::<M>();
+        let id = stored.key_value(slot).to_owned();
+        stored.expire(slot);
+        match self.select_by_id::<M>(id.clone())? {
             Some(_) => {}
             None => {
                 let store = self.store_mut::<M>();
@@ -218,8 +219,7 @@ impl Session {
             }
         }
         let store = self.store_mut::<M>();
-        let e = &mut store.entries[slot as usize];
-        if let Some(id) = e.snapshot.as_ref().map_or_else(|| e.obj.id(), |s| s.id()) {
+        if let Some(id) = store.held_id(slot) {
             if store.by_id.get(id) == Some(slot) {
                 store.by_id.remove(id);
             }

@@ -3,6 +3,8 @@
 
 use std::any::Any;
 
+use super::journal::{Flushed, Reverted};
+use super::keys::{null_key, read_chosen, KeyMap};
 use crate::error::{Error, Result};
 use crate::hash::IdIndex;
 use crate::model::{describe_row, Model, TableDef};
@@ -69,27 +71,10 @@ pub(crate) struct Store<M: Model> {
     pub expired: usize,
     /// Whether reads overwrite unchanged objects already held (`Query::populate_existing`).
     pub populate: bool,
-}
-
-/// What undoing flushes did to a store (`AnyStore::revert_flushes`).
-pub(crate) struct Reverted {
-    /// New objects deleted after their flush, which are detached again (their links must go).
-    pub dropped: Vec<u32>,
-    /// Whether a flush undone had deleted objects, which are back with their pairs.
-    pub deleted: bool,
-}
-
-/// What one flush (`Session::flush`) did to a store's objects, kept until the transaction ends:
-/// if it rolls back, the flushed changes become pending again.
-pub(crate) struct Flushed<M> {
-    /// The flush's number in the transaction.
-    pub seq: u32,
-    /// Objects inserted, with the id they had before (a requested one, or `None`).
-    pub inserted: Vec<(u32, Option<i64>)>,
-    /// Objects updated, with their state before the flush.
-    pub updated: Vec<(u32, Box<M>)>,
-    /// Objects deleted.
-    pub deleted: Vec<u32>,
+    /// A chosen key's surrogate ids (see `keys`); empty for a generated key.
+    pub keys: KeyMap,
+    /// With a chosen key: each stored object's surrogate id, 0 while it is new.
+    pub sids: Vec<i64>,
 }
 
 impl<M: Model> Store<M> {
@@ -104,6 +89,51 @@ impl<M: Model> Store<M> {
             journal: Vec::new(),
             expired: 0,
             populate: false,
+            keys: KeyMap::default(),
+            sids: Vec::new(),
+        }
+    }
+
+    /// Whether the application chooses the keys (`TableDef::chosen_key`).
+    pub(super) fn chosen() -> bool {
+        M::TABLE.chosen_key.is_some()
+    }
+
+    /// The id the session holds an object under (its generated key, or its chosen key's
+    /// surrogate), whatever its state.
+    pub fn held_id(&self, slot: u32) -> Option<i64> {
+        if Self::chosen() {
+            self.sids.get(slot as usize).copied().filter(|&s| s != 0)
+        } else {
+            self.stored(slot).id()
+        }
+    }
+
+    /// Records the id an object is held under.
+    pub(super) fn set_held_id(&mut self, slot: u32, id: Option<i64>) {
+        if Self::chosen() {
+            if self.sids.len() <= slot as usize {
+                self.sids.resize(slot as usize + 1, 0);
+            }
+            self.sids[slot as usize] = id.unwrap_or(0);
+        } else {
+            self.entries[slot as usize].obj.set_id(id);
+        }
+    }
+
+    /// The primary key in column `idx` of a row, as the id the session holds it under (`None`
+    /// for `NULL`).
+    fn read_key(&mut self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
+        match M::TABLE.chosen_key {
+            None => row.get_i64(idx).map_err(|e| Error::Decode {
+                table: M::TABLE.name,
+                column: M::TABLE.primary_key,
+                reason: e.0,
+            }),
+            Some(ty) => match read_chosen(M::TABLE, ty, row, idx)? {
+                Some(key) => self.keys.intern(M::TABLE, key.as_ref()).map(Some),
+                None => Ok(None),
+            },
         }
     }
 
@@ -167,7 +197,9 @@ impl<M: Model> Store<M> {
     /// Inserts a row (primary key at `start`, then every column) into the identity map, or finds
     /// the object already there (whose pending changes win over the row). Returns its slot.
     pub fn merge_row(&mut self, row: &dyn RowSource, start: usize) -> Result<u32> {
-        let id = read_id(M::TABLE, row, start)?;
+        let id = self
+            .read_key(row, start)?
+            .ok_or_else(|| null_key(M::TABLE))?;
         self.merge_with_id(id, row, start + 1)
     }
 
@@ -193,7 +225,19 @@ impl<M: Model> Store<M> {
             expired: false,
         });
         self.by_id.insert(id, slot);
+        if Self::chosen() {
+            self.set_held_id(slot, Some(id));
+        }
         slot
+    }
+
+    /// The id to hold an object read from the database under: its generated key, or its
+    /// chosen key's surrogate.
+    pub fn id_of(&mut self, obj: &M) -> Result<i64> {
+        match M::TABLE.chosen_key {
+            None => obj.id().ok_or_else(|| null_key(M::TABLE)),
+            Some(_) => self.keys.intern(M::TABLE, obj.key_value()),
+        }
     }
 
     /// Puts an object as the database now holds it (an upsert's row) into the identity map: a
@@ -267,8 +311,21 @@ pub(crate) trait AnyStore: Any + Send {
     /// Whether every object is new or persistent (none deleted or detached).
     fn all_live(&self) -> bool;
     fn id(&self, slot: u32) -> Option<i64>;
-    /// The id a new object was added with, if the user set one.
+    /// The id a new object was added with, if the user set one. A chosen key always is: its
+    /// surrogate, or, for a key the session has not seen, a stand-in (`-1 - slot`) that
+    /// `key_param` also understands and the commit replaces by the key's surrogate.
     fn requested_id(&self, slot: u32) -> Option<i64>;
+    /// The primary key an object stores (`NULL` for a generated key not assigned yet), as
+    /// statements bind it and orders compare it.
+    fn key_value(&self, slot: u32) -> ValueRef<'_>;
+    /// The primary key an id stands for, as statements bind it: the generated key itself, or
+    /// the chosen key of the surrogate.
+    fn key_param(&self, id: i64) -> ValueRef<'_>;
+    /// The primary key in column `idx` of a row, as an id (giving a chosen key its surrogate);
+    /// `None` for `NULL`.
+    fn read_key(&mut self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>>;
+    /// The primary key in column `idx` of a row, as an id, if the session has seen it.
+    fn find_key(&self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>>;
     fn slot_of(&self, id: i64) -> Option<u32>;
     fn value(&self, slot: u32, column: usize) -> ValueRef<'_>;
     fn describe(&self, slot: u32) -> String;
@@ -331,12 +388,43 @@ impl<M: Model> AnyStore for Store<M> {
         match e.state {
             // Until committed, an id the user set by hand is only a request.
             State::New => None,
+            _ if Self::chosen() => self.held_id(slot),
             _ => e.snapshot.as_ref().map_or_else(|| e.obj.id(), |s| s.id()),
         }
     }
     fn requested_id(&self, slot: u32) -> Option<i64> {
-        self.entries[slot as usize].obj.id()
+        let obj = &self.entries[slot as usize].obj;
+        match M::TABLE.chosen_key {
+            None => obj.id(),
+            Some(_) => Some(
+                self.keys
+                    .get(obj.key_value())
+                    .unwrap_or(-1 - i64::from(slot)),
+            ),
+        }
     }
+    fn key_value(&self, slot: u32) -> ValueRef<'_> {
+        self.stored(slot).key_value()
+    }
+    fn key_param(&self, id: i64) -> ValueRef<'_> {
+        match M::TABLE.chosen_key {
+            None => ValueRef::Integer(id),
+            Some(_) if id < 0 => self.entries[(-1 - id) as usize].obj.key_value(),
+            Some(_) => self.keys.value(id),
+        }
+    }
+    fn read_key(&mut self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
+        Store::read_key(self, row, idx)
+    }
+    fn find_key(&self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
+        match M::TABLE.chosen_key {
+            None => read_id(M::TABLE, row, idx).map(Some),
+            Some(ty) => Ok(
+                read_chosen(M::TABLE, ty, row, idx)?.and_then(|key| self.keys.get(key.as_ref()))
+            ),
+        }
+    }
+
     fn slot_of(&self, id: i64) -> Option<u32> {
         self.by_id.get(id)
     }
@@ -361,11 +449,14 @@ impl<M: Model> AnyStore for Store<M> {
     fn check_key(&self, slot: u32) -> Result<()> {
         let e = &self.entries[slot as usize];
         match &e.snapshot {
-            Some(old) if old.id() != e.obj.id() => Err(Error::InvalidKey {
+            Some(old) if old.key_value() != e.obj.key_value() => Err(Error::InvalidKey {
                 message: format!(
                     "the primary key of {} was changed to {}; a stored object keeps its key (add a new object instead)",
                     describe_row(old.as_ref()),
-                    e.obj.id().map_or("None".to_owned(), |id| id.to_string()),
+                    match e.obj.key_value() {
+                        ValueRef::Null => "None".to_owned(),
+                        key => key.to_string(),
+                    },
                 ),
             }),
             _ => Ok(()),
@@ -377,48 +468,6 @@ impl<M: Model> AnyStore for Store<M> {
     fn merge_with_id(&mut self, id: i64, row: &dyn RowSource, start: usize) -> Result<u32> {
         Store::merge_with_id(self, id, row, start)
     }
-    fn committed(&mut self, ids: &[(u32, i64)], flush: Option<u32>) {
-        let mut record = flush.map(|seq| Flushed {
-            seq,
-            inserted: Vec::new(),
-            updated: Vec::new(),
-            deleted: Vec::new(),
-        });
-        if record.is_none() {
-            self.journal.clear();
-        }
-        for &(slot, id) in ids {
-            let e = &mut self.entries[slot as usize];
-            if let Some(r) = &mut record {
-                r.inserted.push((slot, e.obj.id()));
-            }
-            e.obj.set_id(Some(id));
-            e.state = State::Persistent;
-            self.by_id.insert(id, slot);
-        }
-        for slot in self.dirty.drain(..) {
-            let old = self.entries[slot as usize].snapshot.take();
-            if let (Some(r), Some(old)) = (&mut record, old) {
-                r.updated.push((slot, old));
-            }
-        }
-        for slot in self.deleted.drain(..) {
-            let e = &mut self.entries[slot as usize];
-            // Unless a new object took its row over (a row switch), the key is free.
-            if let Some(id) = e.obj.id().filter(|&id| self.by_id.get(id) == Some(slot)) {
-                self.by_id.remove(id);
-            }
-            e.state = State::Detached;
-            self.detached += 1;
-            if let Some(r) = &mut record {
-                r.deleted.push(slot);
-            }
-        }
-        self.new.clear();
-        if let Some(r) = record {
-            self.journal.push(r);
-        }
-    }
     fn bump_version(&mut self, slot: u32, read_as: u32) {
         if let Some(c) = M::TABLE.version {
             if let ValueRef::Integer(v) = self.entries[read_as as usize].obj.value(c) {
@@ -426,62 +475,11 @@ impl<M: Model> AnyStore for Store<M> {
             }
         }
     }
+    fn committed(&mut self, ids: &[(u32, i64)], flush: Option<u32>) {
+        self.apply_commit(ids, flush);
+    }
     fn revert_flushes(&mut self, mark: u32) -> Reverted {
-        let mut dropped = Vec::new();
-        let mut deleted = false;
-        while self.journal.last().is_some_and(|r| r.seq >= mark) {
-            let r = self.journal.pop().expect("checked");
-            for (slot, old) in r.updated {
-                // Changed again since the flush: the older state is the one to compare with.
-                let e = &mut self.entries[slot as usize];
-                if let Some(ValueRef::Integer(v)) = M::TABLE.version.map(|c| old.value(c)) {
-                    // The row holds the version from before the flush again.
-                    e.obj.set_version(v);
-                }
-                if e.snapshot.replace(old).is_none() {
-                    self.dirty.push(slot);
-                }
-            }
-            let mut again = Vec::with_capacity(r.inserted.len());
-            for (slot, before) in r.inserted {
-                let e = &mut self.entries[slot as usize];
-                if let Some(id) = e.obj.id().filter(|&id| self.by_id.get(id) == Some(slot)) {
-                    self.by_id.remove(id);
-                }
-                e.obj.set_id(before);
-                if e.snapshot.take().is_some() {
-                    self.dirty.retain(|&d| d != slot);
-                }
-                match e.state {
-                    State::Deleted => {
-                        // New again, and deleted: gone, as a new object deleted before its
-                        // first commit is.
-                        self.deleted.retain(|&d| d != slot);
-                        e.state = State::Detached;
-                        self.detached += 1;
-                        dropped.push(slot);
-                    }
-                    _ => {
-                        e.state = State::New;
-                        again.push(slot);
-                    }
-                }
-            }
-            // Earlier flushes' objects come first, as they were added first.
-            self.new.splice(0..0, again);
-            // After the inserts: a row switch's new object gives the key back to the deleted one.
-            deleted |= !r.deleted.is_empty();
-            for slot in r.deleted {
-                let e = &mut self.entries[slot as usize];
-                e.state = State::Deleted;
-                self.detached -= 1;
-                if let Some(id) = e.obj.id() {
-                    self.by_id.insert(id, slot);
-                }
-                self.deleted.push(slot);
-            }
-        }
-        Reverted { dropped, deleted }
+        self.revert(mark)
     }
     fn expire_unchanged(&mut self) {
         for slot in 0..self.entries.len() as u32 {

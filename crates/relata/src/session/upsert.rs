@@ -11,12 +11,16 @@ use crate::sql::{self, Upsert};
 use crate::value::{RowSource, Value};
 
 /// The rows an upsert's statements return, as objects, until they are merged.
-struct Returned<M>(Vec<(i64, M)>);
+struct Returned<M>(Vec<M>);
 
 impl<M: Model> Reader for Returned<M> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        let id = super::store::read_id(M::TABLE, row, 0)?;
-        self.0.push((id, M::from_row(id, row, 1)?));
+        // A chosen key is read by `from_row` itself.
+        let id = match M::TABLE.chosen_key {
+            None => super::store::read_id(M::TABLE, row, 0)?,
+            Some(_) => 0,
+        };
+        self.0.push(M::from_row(id, row, 1)?);
         Ok(())
     }
 }
@@ -129,8 +133,8 @@ impl Session {
             }
             let value = match position {
                 Some(c) => obj.value(c).to_owned(),
-                None => match obj.id() {
-                    Some(id) => Value::Integer(id),
+                None => match obj.primary_key() {
+                    Some(_) => obj.key_value().to_owned(),
                     None => {
                         return Err(Error::InvalidArgument {
                             message: format!(
@@ -162,7 +166,8 @@ impl Session {
             &Upsert {
                 table,
                 on: on.name,
-                with_id: by_key,
+                // A chosen key is always written: the database has none to give.
+                with_id: by_key || table.chosen_key.is_some(),
             },
             &rows,
             &seen,
@@ -170,11 +175,13 @@ impl Session {
         // Each row's key, by its `on` value.
         let mut slots = vec![None; rows.len()];
         let store = self.store_mut::<M>();
-        for (id, obj) in returned {
+        for obj in returned {
             let value = match position {
-                Some(c) => obj.value(c).to_owned(),
-                None => Value::Integer(id),
-            };
+                Some(c) => obj.value(c),
+                None => obj.key_value(),
+            }
+            .to_owned();
+            let id = store.id_of(&obj)?;
             let slot = store.merge_owned(id, obj);
             if let Some(&i) = row_by_value.get(&format!("{value:?}")) {
                 slots[i] = Some(slot);
@@ -205,7 +212,7 @@ impl Session {
         upsert: &Upsert<'static>,
         rows: &[M],
         on_values: &[Value],
-    ) -> Result<Vec<(i64, M)>> {
+    ) -> Result<Vec<M>> {
         let d = self.db.dialect();
         let returning = d.capabilities().returning;
         let per = sql::rows_per_statement(d, upsert.width(), d.capabilities().max_batch_rows);
@@ -214,7 +221,7 @@ impl Session {
             let mut params = Vec::with_capacity(chunk.len() * upsert.width());
             for obj in chunk {
                 if upsert.with_id {
-                    params.push(Value::Integer(obj.id().expect("checked")));
+                    params.push(obj.key_value().to_owned());
                 }
                 params.extend((0..upsert.table.columns.len()).map(|c| obj.value(c).to_owned()));
             }

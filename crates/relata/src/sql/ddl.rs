@@ -26,8 +26,14 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
             .push(" ")
             .push(d.generated_key(*autoincrement));
     }
+    let key_columns = match &table.primary_key {
+        PrimaryKey::Columns(columns) => columns.as_slice(),
+        PrimaryKey::Generated { .. } => &[],
+    };
     for c in &table.columns {
-        let ty = if c.unique {
+        let ty = if key_columns.contains(&c.name) {
+            d.primary_key_type(c.ty)
+        } else if c.unique {
             d.key_column_type(c.ty)
         } else {
             d.column_type(c.ty)
@@ -55,7 +61,9 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
                 key.push(", ");
             }
             key.ident(column);
-            if let Some(n) = d.index_prefix(*ty) {
+            if key_columns.contains(column) {
+                // A key column is bounded already (`primary_key_type`).
+            } else if let Some(n) = d.index_prefix(*ty) {
                 key.push(&format!("({n})"));
             }
         }

@@ -107,6 +107,12 @@ pub trait Dialect: Send + Sync + 'static {
         self.column_type(ty)
     }
 
+    /// The column type of a primary key column the application fills (a chosen key, an end of
+    /// an association): bounded so that two of them fit one index (MySQL).
+    fn primary_key_type(&self, ty: SqlType) -> &'static str {
+        self.key_column_type(ty)
+    }
+
     /// The type a `CAST` names for a Rust field type (a column type may carry a collation).
     fn cast_type(&self, ty: SqlType) -> &'static str {
         self.column_type(ty)

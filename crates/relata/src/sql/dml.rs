@@ -151,7 +151,8 @@ impl Write<'_> {
                     .ident(assoc.table)
                     .push(" (")
                     .idents(pair_columns(assoc));
-                values(&mut s, 2, rows, [SqlType::BigInt; 2]);
+                let types = [assoc.left.table.key_type(), assoc.right.table.key_type()];
+                values(&mut s, 2, rows, types);
                 if skip_present {
                     d.on_conflict_do_nothing(&mut s.text, assoc.left.column);
                 }
@@ -211,7 +212,7 @@ fn insert_objects(s: &mut Sql<'_>, table: &TableDef, layout: &[Param], rows: usi
     s.idents(names);
     let types = layout.iter().map(|p| match *p {
         Param::Column(c) => table.columns[c].sql_type,
-        Param::Key | Param::End(_) => SqlType::BigInt,
+        Param::Key | Param::End(_) => table.key_type(),
     });
     values(s, layout.len(), rows, types);
 }

@@ -171,6 +171,16 @@ impl Dialect for MySql {
         }
     }
 
+    /// InnoDB indexes at most 3,072 bytes a key: an association's key is two of these, at 4
+    /// bytes a character (utf8mb4).
+    fn primary_key_type(&self, ty: SqlType) -> &'static str {
+        match ty {
+            SqlType::Text => "VARCHAR(384)",
+            SqlType::Blob => "VARBINARY(1536)",
+            other => self.column_type(other),
+        }
+    }
+
     fn index_prefix(&self, ty: SqlType) -> Option<u32> {
         match ty {
             SqlType::Text => Some(768),

@@ -7,7 +7,7 @@ use crate::expr::SubSpec;
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
 use crate::relation::{AssocDef, Processor, Side};
-use crate::value::{SqlType, Value};
+use crate::value::Value;
 
 /// The select list of a model: primary key, then every column.
 fn select_list(s: &mut Sql<'_>, alias: &str, table: &TableDef) {
@@ -179,7 +179,10 @@ pub(crate) fn select_eager(
 ) -> Vec<(String, Vec<Value>)> {
     let mut s = Sql::new(d);
     let mut params = Vec::new();
-    if d.capabilities().eager_load_statements != 1 {
+    // One statement's first column holds parent keys (pairs) and target keys (targets): two
+    // statements where their types differ (a generated key and a text key).
+    let (from, to) = assoc.sides(side);
+    if d.capabilities().eager_load_statements != 1 || from.table.key_type() != to.table.key_type() {
         eager_pairs(&mut s, assoc, side, parent, spec, false, &mut params);
         let pairs = (s.finish(), params);
         let (mut s, mut params) = (Sql::new(d), Vec::new());
@@ -245,7 +248,7 @@ fn eager_targets(
     select_list(s, "t", target);
     // Typed: alone (not under a pairs arm), PostgreSQL would report an untyped NULL as text.
     s.push(", ");
-    s.d.typed_null(&mut s.text, SqlType::BigInt);
+    s.d.typed_null(&mut s.text, target.key_type());
     s.push(" FROM ").ident(target.name).push(" AS ").ident("t");
     if spec.filter.is_some() || spec.limit.is_some() || spec.offset.is_some() {
         s.push(" WHERE ")

@@ -1,11 +1,12 @@
 use relata::Model;
 
+/// A float cannot identify a row.
 #[derive(Model)]
-#[relata(table = "students")]
-struct Student {
+#[relata(table = "readings")]
+struct Reading {
     #[relata(primary_key)]
-    id: i64,
-    name: String,
+    value: f64,
+    place: String,
 }
 
 fn main() {}

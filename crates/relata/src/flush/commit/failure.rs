@@ -192,7 +192,8 @@ impl<'v> Commit<'v> {
             (&def.right, pair.1)
         };
         self.sql = sql::exists_by_id(self.d, assoc_side.table);
-        self.values = vec![Value::Integer(id)];
+        let store = self.view.store((assoc_side.table.slot)());
+        self.values = vec![store.key_param(id).to_owned()];
         self.read = Read::Found(false);
         self.why = Why::Diagnose;
         self.awaiting = Awaiting::Parent(side);
@@ -245,6 +246,7 @@ impl<'v> Commit<'v> {
 
     pub(super) fn parent_done(&mut self, side: usize, outcome: Outcome) {
         let def = self.def();
+        let view = self.view;
         let parents = self.parents.as_mut().expect("looking for parents");
         let found = matches!(self.read, Read::Found(true));
         if outcome.is_ok() && !found {
@@ -253,6 +255,8 @@ impl<'v> Commit<'v> {
             } else {
                 (&def.right, parents.pair.1)
             };
+            // The key as stored (a chosen key's value, not its surrogate).
+            let id = view.store((s.table.slot)()).key_param(id);
             parents.missing.push(format!(
                 "{}.{} = {id} references {}.{}, which has no such row",
                 def.table, s.column, s.table.name, s.table.primary_key

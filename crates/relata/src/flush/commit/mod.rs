@@ -19,7 +19,8 @@ use super::{Generated, Verify};
 use crate::error::{ConstraintKind, Error, Result};
 use crate::hash::IdSet;
 use crate::io::{self, Each, Failure, Outcome, Params, RowSink, Run, Work};
-use crate::relation::{AssocDef, Side};
+use crate::relation::{AssocDef, AssocSide, Side};
+use crate::session::AnyStore;
 use crate::sql::{self, Dialect, Param, Write};
 use crate::value::{RowSource, Value, ValueRef};
 
@@ -150,28 +151,31 @@ impl fmt::Display for Why {
 }
 
 /// What a query of the commit reads back.
-enum Read {
+enum Read<'v> {
     /// Nothing (advancing a key generator).
     Nothing,
-    /// The pairs a `DELETE ... RETURNING` removed.
-    Pairs(IdPairs),
-    /// The keys a `DELETE ... RETURNING` removed.
-    Keys(IdSet),
+    /// The pairs a `DELETE ... RETURNING` removed, read by the stores of their ends.
+    Pairs(IdPairs, [&'v dyn AnyStore; 2]),
+    /// The keys a `DELETE ... RETURNING` removed, read by their model's store.
+    Keys(IdSet, &'v dyn AnyStore),
     /// Whether a row came back (a parent looked for).
     Found(bool),
     /// The foreign keys referencing a table: (table, column) pairs.
     Referrers(Vec<(String, String)>),
 }
 
-impl RowSink for Read {
+impl RowSink for Read<'_> {
     fn row(&mut self, row: &dyn RowSource) -> Result<()> {
         match self {
             Read::Nothing => {}
-            Read::Pairs(pairs) => {
-                let read = |i| row.get_i64(i).ok().flatten().unwrap_or(i64::MIN);
+            // A key the session never saw cannot be one it deleted.
+            Read::Pairs(pairs, ends) => {
+                let read = |i: usize| ends[i].find_key(row, i).ok().flatten().unwrap_or(i64::MIN);
                 pairs.insert((read(0), read(1)));
             }
-            Read::Keys(keys) => keys.insert(row.get_i64(0).ok().flatten().unwrap_or(i64::MIN)),
+            Read::Keys(keys, store) => {
+                keys.insert(store.find_key(row, 0).ok().flatten().unwrap_or(i64::MIN))
+            }
             Read::Found(found) => *found = true,
             Read::Referrers(found) => {
                 let text = |i| row.get_text(i).ok().flatten().unwrap_or_default();
@@ -273,7 +277,7 @@ pub(crate) struct Commit<'v> {
     /// Keys generated for the current step (or its explicit ids), and rows changed per row.
     keys: Vec<i64>,
     changed: Vec<u64>,
-    read: Read,
+    read: Read<'v>,
     /// A checked delete's rows (indexes in the step) found gone, or in batches one or more of
     /// whose rows were (no `RETURNING`), and the rows it matched.
     gone: Vec<usize>,

@@ -134,9 +134,19 @@ impl<'v> Commit<'v> {
     /// Up to ten rows of `step` (indexes) for a message: `table(key = 1), ... and 3 more`.
     fn describe_rows(&self, step: &Step, rows: &[usize]) -> String {
         match step {
-            Step::Unlink { pairs, .. } => {
-                let chosen: Vec<(i64, i64)> = rows.iter().map(|&i| pairs[i]).collect();
-                describe_pairs(self.def(), &chosen)
+            Step::Unlink { links, pairs, .. } => {
+                let def = self.view.links(*links).def;
+                let chosen: Vec<_> = rows
+                    .iter()
+                    .map(|&i| {
+                        let (l, r) = pairs[i];
+                        [
+                            self.end_param(def, Side::Left, l),
+                            self.end_param(def, Side::Right, r),
+                        ]
+                    })
+                    .collect();
+                describe_pairs(def, &chosen)
             }
             _ => {
                 let mut shown: Vec<String> = rows
@@ -172,6 +182,12 @@ impl<'v> Commit<'v> {
         }
     }
 
+    /// The key an end of a pair binds: `id` as the end's model stores it.
+    pub(super) fn end_param(&self, def: &AssocDef, side: Side, id: i64) -> ValueRef<'v> {
+        let (end, _) = def.sides(side);
+        self.view.store((end.table.slot)()).key_param(id)
+    }
+
     /// Appends the parameters of row `i` of `step`, in the order of the step's write's layout
     /// (`self.layout`).
     pub(super) fn fill(&self, step: &Step, i: usize, params: &mut Vec<ValueRef<'v>>) -> Result<()> {
@@ -182,7 +198,7 @@ impl<'v> Commit<'v> {
                 for &p in &self.layout {
                     params.push(match p {
                         Param::Key => {
-                            ValueRef::Integer(store.requested_id(slot).expect("planned with id"))
+                            store.key_param(store.requested_id(slot).expect("planned with id"))
                         }
                         Param::Column(c) => store.value(slot, c),
                         Param::End(_) => unplanned(p),
@@ -200,7 +216,7 @@ impl<'v> Commit<'v> {
                 let version = store.table().version;
                 for &p in &self.layout {
                     params.push(match p {
-                        Param::Key => ValueRef::Integer(*id),
+                        Param::Key => store.key_param(*id),
                         // The version checked is the one the session read the row with.
                         Param::Column(c) if Some(c) == version => store.value(*read_as, c),
                         Param::Column(c) => store.value(*slot, c),
@@ -208,30 +224,45 @@ impl<'v> Commit<'v> {
                     });
                 }
             }
-            Step::Unlink { pairs, .. } => {
+            Step::Unlink { links, pairs, .. } => {
+                let def = self.view.links(*links).def;
                 let (l, r) = pairs[i];
-                for &p in &self.layout {
-                    params.push(ValueRef::Integer(match p {
-                        Param::End(Side::Left) => l,
-                        Param::End(Side::Right) => r,
-                        _ => unplanned(p),
-                    }));
-                }
-            }
-            Step::Link { pairs, .. } => {
-                let (l, r) = pairs[i];
-                for &p in &self.layout {
-                    params.push(ValueRef::Integer(match p {
-                        Param::End(Side::Left) => self.resolve(l)?,
-                        Param::End(Side::Right) => self.resolve(r)?,
-                        _ => unplanned(p),
-                    }));
-                }
-            }
-            Step::Delete { ids, .. } | Step::UnlinkAll { ids, .. } => {
                 for &p in &self.layout {
                     params.push(match p {
-                        Param::Key => ValueRef::Integer(ids[i]),
+                        Param::End(side @ Side::Left) => self.end_param(def, side, l),
+                        Param::End(side @ Side::Right) => self.end_param(def, side, r),
+                        _ => unplanned(p),
+                    });
+                }
+            }
+            Step::Link { links, pairs, .. } => {
+                let def = self.view.links(*links).def;
+                let (l, r) = pairs[i];
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::End(side @ Side::Left) => {
+                            self.end_param(def, side, self.resolve(l)?)
+                        }
+                        Param::End(side @ Side::Right) => {
+                            self.end_param(def, side, self.resolve(r)?)
+                        }
+                        _ => unplanned(p),
+                    });
+                }
+            }
+            Step::Delete { store, ids } => {
+                let store = self.view.store(*store);
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::Key => store.key_param(ids[i]),
+                        _ => unplanned(p),
+                    });
+                }
+            }
+            Step::UnlinkAll { assoc, side, ids } => {
+                for &p in &self.layout {
+                    params.push(match p {
+                        Param::Key => self.end_param(assoc, *side, ids[i]),
                         _ => unplanned(p),
                     });
                 }
@@ -249,15 +280,17 @@ impl<'v> Commit<'v> {
                 pair_row(self.view.links(*links).def, row)
             }
             Step::Delete { store, ids } => {
-                let table = self.view.store(*store).table();
-                format!("{}({} = {})", table.name, table.primary_key, ids[i])
+                let store = self.view.store(*store);
+                let table = store.table();
+                let key = store.key_param(ids[i]);
+                format!("{}({} = {key})", table.name, table.primary_key)
             }
             Step::UnlinkAll { assoc, side, ids } => {
                 format!(
                     "{}({} = {})",
                     assoc.table,
                     assoc.sides(*side).0.column,
-                    ids[i]
+                    self.end_param(assoc, *side, ids[i])
                 )
             }
         }
@@ -378,8 +411,15 @@ impl<'v> Commit<'v> {
                 Kind::Insert { keys: true } => Pending::Insert(n),
                 Kind::Checked if self.d.capabilities().returning => {
                     self.read = match step {
-                        Step::Unlink { .. } => Read::Pairs(IdPairs::default()),
-                        _ => Read::Keys(IdSet::default()),
+                        Step::Unlink { links, .. } => {
+                            let def = self.view.links(*links).def;
+                            let end = |s: &AssocSide| self.view.store((s.table.slot)());
+                            Read::Pairs(IdPairs::default(), [end(&def.left), end(&def.right)])
+                        }
+                        Step::Delete { store, .. } => {
+                            Read::Keys(IdSet::default(), self.view.store(*store))
+                        }
+                        _ => unreachable!("only unlinks and deletes are checked"),
                     };
                     Pending::Query { owned: false }
                 }
@@ -398,15 +438,19 @@ impl<'v> Commit<'v> {
                 let store_slot = *store;
                 let store = self.view.store(store_slot);
                 if !keys && self.awaiting != Awaiting::Advance {
+                    // Chosen keys (text, UUIDs...) have no generator to advance.
                     self.keys.clear();
                     self.keys.extend(
                         slots
                             .iter()
                             .map(|&s| store.requested_id(s).expect("planned with id")),
                     );
-                    if let (Some(sql), Some(&max)) =
-                        (self.d.advance_key_generator(), self.keys.iter().max())
-                    {
+                    let generated = store.table().chosen_key.is_none();
+                    if let (Some(sql), Some(&max), true) = (
+                        self.d.advance_key_generator(),
+                        self.keys.iter().max(),
+                        generated,
+                    ) {
                         let table = store.table();
                         let mut quoted = String::new();
                         self.d.quote(&mut quoted, table.name);
@@ -495,10 +539,12 @@ impl<'v> Commit<'v> {
                         }
                     } else if !matches!(self.read, Read::Nothing | Read::Found(_)) {
                         let deleted = |i: usize| match (&self.read, step) {
-                            (Read::Pairs(read), Step::Unlink { pairs, .. }) => {
+                            (Read::Pairs(read, _), Step::Unlink { pairs, .. }) => {
                                 read.contains(&pairs[i])
                             }
-                            (Read::Keys(read), Step::Delete { ids, .. }) => read.contains(ids[i]),
+                            (Read::Keys(read, _), Step::Delete { ids, .. }) => {
+                                read.contains(ids[i])
+                            }
                             _ => true,
                         };
                         let gone: Vec<usize> = rows.filter(|&i| !deleted(i)).collect();

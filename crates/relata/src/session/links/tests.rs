@@ -30,6 +30,7 @@ fn set() -> LinkSet {
         name: "d",
         model: "D",
         primary_key: "id",
+        chosen_key: None,
         autoincrement: false,
         columns: &[],
         version: None,
