@@ -151,12 +151,7 @@ impl<M: Model> Query<'_, M> {
         let mut stopped = None;
         let why = super::load::Doing("query", M::TABLE.name);
         let ran = session.stream(&why, &text, &params, |row| {
-            // A chosen key is read by `from_row` itself.
-            let id = match M::TABLE.chosen_key {
-                None => super::store::read_id(M::TABLE, row, 0)?,
-                Some(_) => 0,
-            };
-            f(M::from_row(id, row, 1)?).map_err(|e| {
+            f(super::store::model_from_row(row)?).map_err(|e| {
                 stopped = Some(e);
                 super::stream::stopped()
             })

@@ -125,11 +125,7 @@ impl<M: Model> Store<M> {
     /// for `NULL`).
     fn read_key(&mut self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
         match M::TABLE.chosen_key {
-            None => row.get_i64(idx).map_err(|e| Error::Decode {
-                table: M::TABLE.name,
-                column: M::TABLE.primary_key,
-                reason: e.0,
-            }),
+            None => read_generated(M::TABLE, row, idx),
             Some(ty) => match read_chosen(M::TABLE, ty, row, idx)? {
                 Some(key) => self.keys.intern(M::TABLE, key.as_ref()).map(Some),
                 None => Ok(None),
@@ -358,16 +354,30 @@ pub(crate) trait AnyStore: Any + Send {
     fn expunge_all(&mut self);
 }
 
-/// The primary key in column `idx` of a row of `table` (an error if it is `NULL` or no integer).
-pub(crate) fn read_id(table: &TableDef, row: &dyn RowSource, idx: usize) -> Result<i64> {
-    let bad = |reason: String| Error::Decode {
+/// The generated key in column `idx` of a row of `table` (`None` for `NULL`; an error if it is
+/// no integer).
+fn read_generated(table: &TableDef, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
+    row.get_i64(idx).map_err(|e| Error::Decode {
         table: table.name,
         column: table.primary_key,
-        reason,
+        reason: e.0,
+    })
+}
+
+/// The generated key in column `idx` of a row of `table` (an error if it is `NULL` or no
+/// integer).
+fn read_id(table: &TableDef, row: &dyn RowSource, idx: usize) -> Result<i64> {
+    read_generated(table, row, idx)?.ok_or_else(|| null_key(table))
+}
+
+/// An object from a row holding its primary key, then every column, outside any identity map.
+pub(crate) fn model_from_row<M: Model>(row: &dyn RowSource) -> Result<M> {
+    // A chosen key is read by `from_row` itself.
+    let id = match M::TABLE.chosen_key {
+        None => read_id(M::TABLE, row, 0)?,
+        Some(_) => 0,
     };
-    row.get_i64(idx)
-        .map_err(|e| bad(e.0))?
-        .ok_or_else(|| bad("the primary key is NULL".into()))
+    M::from_row(id, row, 1)
 }
 
 impl<M: Model> AnyStore for Store<M> {
@@ -418,7 +428,7 @@ impl<M: Model> AnyStore for Store<M> {
     }
     fn find_key(&self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>> {
         match M::TABLE.chosen_key {
-            None => read_id(M::TABLE, row, idx).map(Some),
+            None => read_generated(M::TABLE, row, idx),
             Some(ty) => Ok(
                 read_chosen(M::TABLE, ty, row, idx)?.and_then(|key| self.keys.get(key.as_ref()))
             ),

@@ -15,12 +15,7 @@ struct Returned<M>(Vec<M>);
 
 impl<M: Model> Reader for Returned<M> {
     fn row(&mut self, _statement: usize, row: &dyn RowSource) -> Result<()> {
-        // A chosen key is read by `from_row` itself.
-        let id = match M::TABLE.chosen_key {
-            None => super::store::read_id(M::TABLE, row, 0)?,
-            Some(_) => 0,
-        };
-        self.0.push(M::from_row(id, row, 1)?);
+        self.0.push(super::store::model_from_row(row)?);
         Ok(())
     }
 }

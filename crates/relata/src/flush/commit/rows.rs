@@ -438,13 +438,14 @@ impl<'v> Commit<'v> {
                 let store_slot = *store;
                 let store = self.view.store(store_slot);
                 if !keys && self.awaiting != Awaiting::Advance {
-                    // Chosen keys (text, UUIDs...) have no generator to advance.
                     self.keys.clear();
                     self.keys.extend(
                         slots
                             .iter()
                             .map(|&s| store.requested_id(s).expect("planned with id")),
                     );
+                    // Chosen keys (text, UUIDs, numbered by the application) have no generator
+                    // to advance.
                     let generated = store.table().chosen_key.is_none();
                     if let (Some(sql), Some(&max), true) = (
                         self.d.advance_key_generator(),
