@@ -183,6 +183,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     }
                     slot
                 },
+                storage: ::relata::Storage::Table,
             };
         }
 

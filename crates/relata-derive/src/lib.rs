@@ -5,6 +5,7 @@ mod association;
 mod attrs;
 mod enums;
 mod model;
+mod reference;
 mod row;
 
 use proc_macro::TokenStream;
@@ -29,6 +30,17 @@ use syn::{parse_macro_input, DeriveInput};
 ///   `Option<T>` of those for a nullable column; `#[relata(unique)]`, `#[relata(index)]` (or
 ///   `#[relata(index = "hash")]`: equality lookups only, no size limit on PostgreSQL, where a
 ///   B-tree entry holds about 2,700 bytes), `#[relata(column = "name")]` to rename.
+///
+/// - A foreign key: `#[relata(references = Teacher, relation = "teacher", inverse = "courses")]`
+///   on a field holding the referenced model's key (`Option<i64>` for a nullable reference to a
+///   generated key, `i64` for a required one, `String` / `Option<String>` for a text key...)
+///   makes a real `FOREIGN KEY` with an index, and a relation on each side:
+///   `Course::teacher()` (many-to-one) and `Teacher::courses()` (one-to-many), used like a
+///   many-to-many's (`link`, `unlink`, `related`, `eager`, `any`, joins and counts). Add
+///   `on_delete = "cascade"`, `"set null"` (nullable fields only), `"restrict"` or `"no action"`
+///   (the default, what the database does without a clause) and `order_by = "field"` (a field of
+///   this model ordering each parent's collection). A model may reference itself (an
+///   employee's `manager`).
 ///
 /// Generates a typed column constant per field (`Student::NAME`, and `Student::ID` or
 /// `Course::CODE` for the key).

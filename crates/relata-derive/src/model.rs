@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, LitStr};
 
 use crate::attrs::{is_type, items, named_fields, snake_case};
+use crate::reference::{self, Fk, Ref, RefAttrs};
 
 struct Col<'a> {
     field: &'a syn::Ident,
@@ -19,6 +20,10 @@ struct Col<'a> {
     version: bool,
     /// `json`: stored as a JSON document (as `relata::Json<T>`).
     json: bool,
+    /// `references = Model, ...`: a foreign key.
+    reference: Option<Ref>,
+    /// Whether the field is an `Option` (a nullable column).
+    optional: bool,
 }
 
 impl Col<'_> {
@@ -56,8 +61,14 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         let (mut is_pk, mut auto, mut unique, mut index) = (false, false, false, false);
         let (mut hash, mut version, mut json) = (false, false, false);
         let mut name = field.to_string();
+        let mut fk = RefAttrs::default();
         for item in items(&f.attrs)? {
             match item.key.to_string().as_str() {
+                "references" => fk.model = Some(item.path()?),
+                "relation" => fk.relation = Some(item.string()?),
+                "inverse" => fk.inverse = Some(item.string()?),
+                "on_delete" => fk.on_delete = Some(item.string()?),
+                "order_by" => fk.order_by = Some(item.string()?),
                 "primary_key" => { item.flag()?; is_pk = true }
                 "autoincrement" => { item.flag()?; auto = true }
                 "unique" => { item.flag()?; unique = true }
@@ -80,10 +91,18 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 _ => {
                     return Err(syn::Error::new(
                         item.key.span(),
-                        "unknown attribute; expected primary_key, autoincrement, unique, index, version, json or column = \"...\"",
+                        "unknown attribute; expected primary_key, autoincrement, unique, index, version, json, column = \"...\", or a foreign key's references = Model, relation = \"...\", inverse = \"...\", on_delete = \"...\", order_by = \"...\"",
                     ))
                 }
             }
+        }
+        let optional = matches!(&f.ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+        let reference = fk.finish(f.span(), optional)?;
+        if reference.is_some() && (is_pk || version || json) {
+            return Err(syn::Error::new(
+                f.span(),
+                "a foreign key is a plain column holding the referenced model's key: not the primary key, a version or json",
+            ));
         }
         if hash && unique {
             return Err(syn::Error::new(
@@ -134,7 +153,6 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ));
             }
             let generated = is_type(&f.ty, "i64", true);
-            let optional = matches!(&f.ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
             if !generated && optional {
                 return Err(syn::Error::new(
                     f.ty.span(),
@@ -164,6 +182,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 hash,
                 version,
                 json,
+                reference,
+                optional,
             });
         }
     }
@@ -184,6 +204,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
     let model_name = ident.to_string();
     let column_defs = cols.iter().map(|c| {
+        let references = reference::column_reference(c.reference.as_ref());
         let (name, field, ty, unique, index, hash) = (
             &c.name,
             c.field.to_string(),
@@ -201,6 +222,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 unique: #unique,
                 indexed: #index,
                 hash_index: #hash,
+                references: #references,
             }
         }
     });
@@ -227,6 +249,34 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 reason: e.0,
             })?,
         }
+    });
+    let sets = cols.iter().enumerate().map(|(i, c)| {
+        let (f, stored, name) = (c.field, c.stored(), &c.name);
+        let unwrap = if c.json { quote! { .map(|j| j.0) } } else { quote! {} };
+        quote! {
+            #i => {
+                self.#f = <#stored as ::relata::ColumnType>::read(row, idx)#unwrap.map_err(|e| ::relata::Error::Decode {
+                    table: #table,
+                    column: #name,
+                    reason: e.0,
+                })?;
+                ::core::result::Result::Ok(())
+            }
+        }
+    });
+    let fks = cols.iter().enumerate().filter_map(|(i, c)| {
+        let r = c.reference.as_ref()?;
+        Some(reference::expand(&Fk {
+            ident,
+            table: &table,
+            pk_name: &pk_name,
+            field: c.field,
+            ty: c.ty,
+            column: &c.name,
+            index: i,
+            nullable: c.optional,
+            r,
+        }))
     });
     let copies = cols.iter().map(|c| {
         let f = c.field;
@@ -367,6 +417,13 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 })
             }
 
+            fn set_value(&mut self, column: usize, row: &dyn ::relata::RowSource, idx: usize) -> ::relata::Result<()> {
+                match column {
+                    #(#sets)*
+                    _ => panic!("{} has {} columns, not {}", #model_name, #columns_len, column + 1),
+                }
+            }
+
             fn snapshot(&self) -> Self {
                 Self {
                     #pk_field: #pk_copy,
@@ -386,6 +443,8 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #vis const #pk_const: ::relata::Column<#ident, #id_type> = ::relata::Column::new(#pk_name);
             #(#consts)*
         }
+
+        #(#fks)*
     })
 }
 

@@ -126,10 +126,12 @@ pub use io::Database;
 #[cfg(feature = "serde_json")]
 pub use json_types::Json;
 pub use mask::mask_url;
-pub use model::{Column, ColumnDef, Key, KeyType, Model, TableDef};
+pub use model::{Column, ColumnDef, Key, KeyType, Model, Reference, TableDef};
 pub use query::{escape_like, Filter, Order, TextLike};
 pub use relata_derive::{Association, Enum, Model, Row};
-pub use relation::{AssocDef, AssocSide, Association, Relation, RelationKind, Side};
+pub use relation::{
+    AssocDef, AssocSide, Association, OnDelete, Relation, RelationKind, Side, Storage,
+};
 pub use schema::{Entity, EntityDef, Schema};
 pub use session::{
     Columns, Cursor, FromRow, Has, Here, KeysetPage, NoColumns, ObjectState, Outer, Page, Pages,

@@ -29,6 +29,33 @@ pub struct ColumnDef {
     /// PostgreSQL B-tree entry holds at most about 2,700 bytes. SQLite and MySQL use their usual
     /// index instead.
     pub hash_index: bool,
+    /// The model this column's foreign key references (`#[relata(references = Teacher)]`).
+    pub references: Option<Reference>,
+}
+
+/// A foreign key column's target: the referenced model's table (its primary key) and what a
+/// delete of a referenced row does.
+#[derive(Clone, Copy)]
+pub struct Reference {
+    /// The referenced model's table (a function: a model may reference itself).
+    pub table: fn() -> &'static TableDef,
+    /// What deleting the referenced row does to this one.
+    pub on_delete: crate::relation::OnDelete,
+}
+
+impl PartialEq for Reference {
+    fn eq(&self, other: &Self) -> bool {
+        (self.table)().name == (other.table)().name && self.on_delete == other.on_delete
+    }
+}
+
+impl fmt::Debug for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reference")
+            .field("table", &(self.table)().name)
+            .field("on_delete", &self.on_delete)
+            .finish()
+    }
 }
 
 /// A model's table: its name, primary key and columns, as the derive declares them.
@@ -141,6 +168,9 @@ pub trait Model: Sized + Send + 'static {
     fn from_row(id: i64, row: &dyn RowSource, start: usize) -> Result<Self>;
     /// A copy of the object (the session keeps one to know which columns changed).
     fn snapshot(&self) -> Self;
+    /// Sets column `column` (an index into [`TableDef::columns`]) to the value in column `idx`
+    /// of `row`: how the session writes a parent's key into a foreign key field.
+    fn set_value(&mut self, column: usize, row: &dyn RowSource, idx: usize) -> Result<()>;
     /// Sets the version column ([`TableDef::version`]), if the model has one: the session
     /// counts versions from 1 and increments them as its updates commit.
     fn set_version(&mut self, version: i64) {

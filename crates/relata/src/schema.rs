@@ -41,9 +41,16 @@ impl EntityDef {
         }
     }
 
+    /// The other tables this one's foreign keys reference (a model referencing itself, an
+    /// employee's manager, is created in one statement, so it is left out).
     fn references(&self) -> Vec<&'static TableDef> {
         match self {
-            Self::Table(_) => Vec::new(),
+            Self::Table(t) => t
+                .columns
+                .iter()
+                .filter_map(|c| c.references.map(|r| (r.table)()))
+                .filter(|r| r.name != t.name)
+                .collect(),
             Self::Association(a) => vec![a.left.table, a.right.table],
         }
     }

@@ -4,7 +4,7 @@
 //! values and compare two of them.
 
 use crate::model::TableDef;
-use crate::relation::{AssocDef, AssocSide};
+use crate::relation::{AssocDef, AssocSide, OnDelete};
 use crate::value::SqlType;
 
 /// One table: its columns, primary key, foreign keys and indexes.
@@ -62,13 +62,6 @@ pub(crate) enum PrimaryKey {
     Columns(Vec<String>),
 }
 
-/// What a foreign key does when its parent row is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OnDelete {
-    /// The child rows go with it.
-    Cascade,
-}
-
 /// A foreign key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ForeignKey {
@@ -122,11 +115,26 @@ impl Table {
                 },
                 Some(_) => PrimaryKey::Columns(vec![table.primary_key.to_owned()]),
             },
-            foreign_keys: Vec::new(),
+            foreign_keys: table
+                .columns
+                .iter()
+                .filter_map(|c| {
+                    let r = c.references?;
+                    let parent = (r.table)();
+                    Some(ForeignKey {
+                        columns: vec![c.name.to_owned()],
+                        references: parent.name.to_owned(),
+                        referenced: vec![parent.primary_key.to_owned()],
+                        on_delete: r.on_delete,
+                    })
+                })
+                .collect(),
+            // A foreign key column is indexed: loading a parent's children, and the check a
+            // delete of a parent makes, look its rows up by it.
             indexes: table
                 .columns
                 .iter()
-                .filter(|c| c.indexed && !c.unique)
+                .filter(|c| (c.indexed || c.references.is_some()) && !c.unique)
                 .map(|c| Index {
                     name: format!("{}_{}_idx", table.name, c.name),
                     columns: vec![(c.name.to_owned(), c.sql_type)],

@@ -381,6 +381,10 @@ fn relata_error(e: &rusqlite::Error, sql: &str) -> Error {
                 Some(ConstraintKind::PrimaryKey)
             }
             ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(ConstraintKind::ForeignKey),
+            // `ON DELETE RESTRICT` fails as a trigger would, with the foreign key's message.
+            ffi::SQLITE_CONSTRAINT_TRIGGER if message.starts_with("FOREIGN KEY") => {
+                Some(ConstraintKind::ForeignKey)
+            }
             ffi::SQLITE_CONSTRAINT_CHECK => Some(ConstraintKind::Check),
             _ => None,
         };

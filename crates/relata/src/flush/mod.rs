@@ -8,6 +8,7 @@
 
 mod commit;
 mod diagnose;
+mod fills;
 mod plan;
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ pub use plan::Plan;
 pub(crate) use plan::{plan, End, Step, View};
 
 use crate::io;
-use crate::relation::Side;
+use crate::relation::{Side, Storage};
 use crate::session::{AnyStore, LinkSet};
 use crate::sql::Dialect;
 
@@ -89,6 +90,7 @@ pub(crate) fn apply(
         // The new object holds the row now: stored, with its key.
         assigned.entry(s.store).or_default().push((s.slot, s.id));
     }
+    write_fills(plan, gen, stores);
     for (i, s) in stores.iter_mut().enumerate() {
         if let Some(s) = s {
             s.committed(assigned.get(&i).map_or(&[][..], Vec::as_slice), flush);
@@ -97,6 +99,76 @@ pub(crate) fn apply(
     for l in links.iter_mut().flatten() {
         l.committed(flush);
         resort_after_updates(plan, stores, l);
+        expire_moved_children(plan, l);
+    }
+}
+
+/// A foreign key the application wrote itself (`course.teacher_id = Some(id)`, not a link)
+/// moved a child the link set may show under its old parent: the views that may hold it are
+/// read again when next asked for.
+fn expire_moved_children(plan: &Plan, links: &mut LinkSet) {
+    let Storage::ForeignKey { column, .. } = links.def.storage else {
+        return;
+    };
+    let children = (links.def.left.table.slot)();
+    let mut moved = false;
+    for step in &plan.steps {
+        if let Step::Update {
+            store,
+            slot,
+            columns,
+            ..
+        } = step
+        {
+            if *store == children
+                && columns.contains(&column)
+                && plan.fill(*store, *slot, column).is_none()
+            {
+                links.expire(Side::Left, *slot);
+                moved = true;
+            }
+        }
+    }
+    if moved {
+        // Its old parent's collection and its new one's (which the session cannot tell
+        // without reading the key back) are read again.
+        for parent in 0..links.right.len() as u32 {
+            links.expire(Side::Right, parent);
+        }
+    }
+}
+
+/// Writes the foreign keys the commit filled from links into the children's fields, as the rows
+/// hold them now (before the stores take the commit: a stored child is changed as an update
+/// the commit wrote, kept in a flush's journal).
+fn write_fills(plan: &Plan, gen: &Generated, stores: &mut [Option<Box<dyn AnyStore>>]) {
+    for fill in &plan.fills {
+        let parent = stores[fill.store]
+            .as_ref()
+            .and_then(|s| s.table().columns[fill.column].references)
+            .map(|r| ((r.table)().slot)());
+        for (&slot, end) in &fill.parents {
+            let value = match (end, parent) {
+                (None, _) => crate::value::Value::Null,
+                (Some(end), Some(parent)) => {
+                    let id = match *end {
+                        End::Id(id) => Some(id),
+                        End::New { store, slot } => gen.get(store, slot),
+                    };
+                    // The machine checked every key it bound; a child not written has none.
+                    let Some(id) = id else { continue };
+                    let Some(p) = stores[parent].as_deref() else {
+                        continue;
+                    };
+                    p.key_param(id).to_owned()
+                }
+                (Some(_), None) => continue,
+            };
+            if let Some(s) = stores[fill.store].as_mut() {
+                // The value was bound to this very column: it reads back.
+                let _ = s.set_value(slot, fill.column, value.as_ref());
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! pairs by a step of the plan's own (`Step::UnlinkAll`), from every association registered
 //! for its model, so pending pair changes of a deleted object are left out here.
 
-use super::{AssocDef, Processor, Side};
+use super::{AssocDef, Processor, Side, Storage};
 use crate::error::{Error, Result};
 use crate::expr::Scalar;
 use crate::flush::{End, Step, View};
@@ -21,6 +21,10 @@ impl Processor for AssocDef {
     }
 
     fn process_saves(&self, view: View<'_>, ls: usize, steps: &mut Vec<Step>) -> Result<()> {
+        if self.storage != Storage::Table {
+            // A foreign key's links are written as the children's column (`Plan::fills`).
+            return Ok(());
+        }
         let links = view.links(ls);
         let (left, right) = (
             view.store((self.left.table.slot)()),

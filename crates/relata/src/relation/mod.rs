@@ -65,6 +65,54 @@ pub struct AssocDef {
     /// The process-wide slot of this association, used to index per-association storage.
     #[doc(hidden)]
     pub slot: fn() -> usize,
+    /// Where the pairs live: rows of an association table, or a foreign key column.
+    pub storage: Storage,
+}
+
+/// Where a relation's pairs are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Rows of an association table (`student_course`): a many-to-many.
+    Table,
+    /// A foreign key column of the left side's table: `Course.teacher_id` holds the pair
+    /// (course, teacher). Seen from the left it is a many-to-one (`Course::teacher()`), from the
+    /// right a one-to-many (`Teacher::courses()`). The pairs' "table" is the left side's table,
+    /// their left column its primary key and their right column the foreign key.
+    ForeignKey {
+        /// The foreign key column, an index into the left model's `TableDef::columns`.
+        column: usize,
+        /// Whether the column takes `NULL` (a child may have no parent).
+        nullable: bool,
+    },
+}
+
+/// What deleting a parent row does to the rows whose foreign key references it
+/// (`#[relata(on_delete = "...")]` on the foreign key field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDelete {
+    /// The database's default (`NO ACTION`): the delete fails while children reference the
+    /// row, checked at the end of the statement (PostgreSQL: of the transaction, when the
+    /// constraint is deferred).
+    #[default]
+    NoAction,
+    /// The delete fails while children reference the row, checked at once.
+    Restrict,
+    /// The children are deleted with their parent.
+    Cascade,
+    /// The children's foreign key becomes `NULL` (the column must be nullable).
+    SetNull,
+}
+
+impl OnDelete {
+    /// The `ON DELETE` clause, or nothing for the default.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            Self::NoAction => "",
+            Self::Restrict => " ON DELETE RESTRICT",
+            Self::Cascade => " ON DELETE CASCADE",
+            Self::SetNull => " ON DELETE SET NULL",
+        }
+    }
 }
 
 /// An association compiled into the program, registered by `#[derive(Association)]`: how a
@@ -137,6 +185,19 @@ impl AssocDef {
 pub enum RelationKind {
     /// Many-to-many, through an association table.
     ManyToMany(&'static AssocDef),
+    /// Many-to-one, by a foreign key of the `From` model (`Course::teacher()`).
+    ManyToOne(&'static AssocDef),
+    /// One-to-many, by a foreign key of the `To` model (`Teacher::courses()`).
+    OneToMany(&'static AssocDef),
+}
+
+impl RelationKind {
+    /// The relation's pairs (an association table, or a foreign key seen as pairs).
+    pub fn def(self) -> &'static AssocDef {
+        match self {
+            Self::ManyToMany(def) | Self::ManyToOne(def) | Self::OneToMany(def) => def,
+        }
+    }
 }
 
 /// What a kind of relationship supplies to the core: the hooks SQLAlchemy's `orm/dependency.py`
@@ -222,8 +283,13 @@ impl<From: Model, To: Model> Relation<From, To> {
     /// The relation on one side of an association (used by the derive).
     #[doc(hidden)]
     pub const fn new(def: &'static AssocDef, side: Side) -> Self {
+        let kind = match (def.storage, side) {
+            (Storage::Table, _) => RelationKind::ManyToMany(def),
+            (Storage::ForeignKey { .. }, Side::Left) => RelationKind::ManyToOne(def),
+            (Storage::ForeignKey { .. }, Side::Right) => RelationKind::OneToMany(def),
+        };
         Relation {
-            kind: RelationKind::ManyToMany(def),
+            kind,
             side,
             _p: PhantomData,
         }
@@ -234,18 +300,15 @@ impl<From: Model, To: Model> Relation<From, To> {
         self.kind
     }
 
-    /// The association it goes through (every relation is a many-to-many today; see
-    /// [`Relation::kind`]).
+    /// The pairs it relates: an association table, or a foreign key seen as pairs (see
+    /// [`Storage`]).
     pub fn association(&self) -> &'static AssocDef {
         self.def()
     }
 
-    /// The association table behind a many-to-many relation: where the session keeps its
-    /// pending pairs.
+    /// The relation's pairs: where the session keeps its pending changes.
     pub(crate) fn def(&self) -> &'static AssocDef {
-        match self.kind {
-            RelationKind::ManyToMany(def) => def,
-        }
+        self.kind.def()
     }
 
     /// The relationship's name (`courses`).

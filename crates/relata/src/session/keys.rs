@@ -2,7 +2,8 @@
 //! them: each distinct key of a model gets a dense surrogate id, once, for the session's life,
 //! so the identity map, the link sets and the unit of work keep working on `i64`s whatever the
 //! key's type. The surrogate never reaches the database: statements bind the key itself
-//! ([`KeyMap::value`]) and rows are read back to their surrogate ([`KeyMap::intern`]).
+//! ([`KeyMap::value`]) and rows are read back to their surrogate ([`KeyMap::intern`]). A key the
+//! session writes into a foreign key field is read into it as a one-column row ([`OneValue`]).
 
 use crate::error::{Error, Result};
 use crate::hash::FxHashMap;
@@ -102,4 +103,59 @@ pub(crate) fn read_chosen(
         reason,
     };
     read.map_err(|e| bad(e.0))
+}
+
+/// One value read as a row of one column: how the session writes a key it holds into a field
+/// (`Model::set_value`). Keys are integers, text or UUIDs.
+pub(crate) struct OneValue<'a>(pub ValueRef<'a>);
+
+impl OneValue<'_> {
+    fn wrong(&self, wanted: &str) -> DecodeError {
+        DecodeError(format!("expected {wanted}, found {}", self.0))
+    }
+}
+
+impl RowSource for OneValue<'_> {
+    fn get_i64(&self, _: usize) -> Result<Option<i64>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(v) => Ok(Some(v)),
+            _ => Err(self.wrong("an integer")),
+        }
+    }
+    fn get_f64(&self, _: usize) -> Result<Option<f64>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Real(v) => Ok(Some(v)),
+            _ => Err(self.wrong("a float")),
+        }
+    }
+    fn get_bool(&self, _: usize) -> Result<Option<bool>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Bool(v) => Ok(Some(v)),
+            _ => Err(self.wrong("a boolean")),
+        }
+    }
+    fn get_text(&self, _: usize) -> Result<Option<String>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(v) => Ok(Some(v.to_owned())),
+            _ => Err(self.wrong("text")),
+        }
+    }
+    fn get_blob(&self, _: usize) -> Result<Option<Vec<u8>>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(v) => Ok(Some(v.to_vec())),
+            _ => Err(self.wrong("bytes")),
+        }
+    }
+    fn get_uuid(&self, _: usize) -> Result<Option<[u8; 16]>, DecodeError> {
+        match self.0 {
+            ValueRef::Null => Ok(None),
+            ValueRef::Uuid(v) => Ok(Some(v)),
+            _ => Err(self.wrong("a UUID")),
+        }
+    }
 }

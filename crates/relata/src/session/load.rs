@@ -91,6 +91,10 @@ impl Session {
         slot: u32,
         new: bool,
     ) -> Result<()> {
+        if side == Side::Left && !new {
+            // A child's parent, from its foreign key when the session holds the parent.
+            self.settle_parent(def, slot);
+        }
         let links = self.links_mut(def);
         if new || links.collection(side, slot).is_some_and(|s| s.loaded) {
             return Ok(());

@@ -2,6 +2,8 @@
 //! reading a collection, loaded on first use.
 
 use super::*;
+use crate::relation::Storage;
+use crate::value::ValueRef;
 
 impl Session {
     /// Which ends of a relation's pair are new objects, and the pair in association order.
@@ -62,11 +64,87 @@ impl Session {
         op: LinkOp,
     ) -> bool {
         let ((l, r), new) = self.pair(rel, from, to);
-        let links = self.links_mut(rel.def());
+        let def = rel.def();
+        if def.storage != Storage::Table {
+            return self.change_parent(def, (l, r), new, op);
+        }
+        let links = self.links_mut(def);
         match op {
             LinkOp::Add => links.link(l, r, new),
             LinkOp::Remove => links.unlink(l, r, new),
         }
+    }
+
+    /// A link through a foreign key: a child has one parent, so linking it to another unlinks
+    /// the one it had, and unlinking a parent it does not have changes nothing.
+    fn change_parent(
+        &mut self,
+        def: &'static AssocDef,
+        (child, parent): (u32, u32),
+        new: NewEnds,
+        op: LinkOp,
+    ) -> bool {
+        self.settle_parent(def, child);
+        let links = self.links_mut(def);
+        let known = links
+            .collection(Side::Left, child)
+            .filter(|c| c.loaded)
+            .map(|c| c.items.clone());
+        match op {
+            LinkOp::Add => {
+                if known.as_deref() == Some(&[parent]) {
+                    return false;
+                }
+                for old in known.unwrap_or_default() {
+                    links.unlink(child, old, new);
+                }
+                let changed = links.link(child, parent, new);
+                // The link decides the child's parent, whatever the database holds.
+                links.collection_mut(Side::Left, child).loaded = true;
+                changed
+            }
+            LinkOp::Remove => match known {
+                Some(items) if items.contains(&parent) => links.unlink(child, parent, new),
+                // Not its parent (or, unknown, a parent the session does not hold: not this one).
+                _ => false,
+            },
+        }
+    }
+
+    /// Puts a stored child's parent in view from its foreign key, without IO, when the session
+    /// holds the parent (or the key is `NULL`): its many-to-one side is then loaded.
+    pub(crate) fn settle_parent(&mut self, def: &'static AssocDef, child: u32) {
+        let Storage::ForeignKey { column, .. } = def.storage else {
+            return;
+        };
+        let (cst, pst) = ((def.left.table.slot)(), (def.right.table.slot)());
+        if self
+            .links_mut(def)
+            .collection(Side::Left, child)
+            .is_some_and(|c| c.loaded)
+        {
+            return;
+        }
+        let Some(children) = self.any_store(cst) else {
+            return;
+        };
+        if children.state(child) != State::Persistent {
+            return;
+        }
+        let parent = match children.stored_value(child, column) {
+            ValueRef::Null => None,
+            key => match self.any_store(pst).and_then(|p| p.slot_of_key(key)) {
+                Some(p) => Some(p),
+                None => return,
+            },
+        };
+        let links = self.links_mut(def);
+        if let Some(p) = parent {
+            if links.loaded_pair(child, p, Side::Left) {
+                links.collection_mut(Side::Left, child).push(p);
+            }
+        }
+        links.collection_mut(Side::Left, child).loaded = true;
     }
 
     /// Links `from` to each of `to`; returns how many links were new.

@@ -323,7 +323,15 @@ pub(crate) trait AnyStore: Any + Send {
     /// The primary key in column `idx` of a row, as an id, if the session has seen it.
     fn find_key(&self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>>;
     fn slot_of(&self, id: i64) -> Option<u32>;
+    /// The object whose primary key stores `key`, if the session holds it.
+    fn slot_of_key(&self, key: ValueRef<'_>) -> Option<u32>;
     fn value(&self, slot: u32, column: usize) -> ValueRef<'_>;
+    /// A column's value as the database holds it (the snapshot's, if the object changed).
+    fn stored_value(&self, slot: u32, column: usize) -> ValueRef<'_>;
+    /// Writes `value` into a column of an object the commit wrote it to (a foreign key a link
+    /// filled): a stored object keeps its snapshot of before, as for a change of the
+    /// application's, so that a flush's rollback puts it back.
+    fn set_value(&mut self, slot: u32, column: usize, value: ValueRef<'_>) -> Result<()>;
     fn describe(&self, slot: u32) -> String;
     fn new_slots(&self) -> &[u32];
     fn dirty_slots(&self) -> &[u32];
@@ -438,8 +446,27 @@ impl<M: Model> AnyStore for Store<M> {
     fn slot_of(&self, id: i64) -> Option<u32> {
         self.by_id.get(id)
     }
+    fn slot_of_key(&self, key: ValueRef<'_>) -> Option<u32> {
+        let id = match (M::TABLE.chosen_key, key) {
+            (None, ValueRef::Integer(id)) => id,
+            (None, _) => return None,
+            (Some(_), key) => self.keys.get(key)?,
+        };
+        self.by_id.get(id)
+    }
     fn value(&self, slot: u32, column: usize) -> ValueRef<'_> {
         self.entries[slot as usize].obj.value(column)
+    }
+    fn stored_value(&self, slot: u32, column: usize) -> ValueRef<'_> {
+        self.stored(slot).value(column)
+    }
+    fn set_value(&mut self, slot: u32, column: usize, value: ValueRef<'_>) -> Result<()> {
+        let obj = if self.entries[slot as usize].state == State::New {
+            &mut self.entries[slot as usize].obj
+        } else {
+            self.get_mut(slot)
+        };
+        obj.set_value(column, &super::keys::OneValue(value), 0)
     }
     fn describe(&self, slot: u32) -> String {
         describe_row(&self.entries[slot as usize].obj)

@@ -2,7 +2,7 @@
 //! (`table::Table`, derived from a model's or an association's definition).
 
 use super::{Dialect, Sql};
-use crate::table::{OnDelete, PrimaryKey, Table, TableKind};
+use crate::table::{PrimaryKey, Table, TableKind};
 
 /// `CREATE TABLE IF NOT EXISTS`, then each index the dialect creates separately.
 pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
@@ -26,12 +26,17 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
             .push(" ")
             .push(d.generated_key(*autoincrement));
     }
-    let key_columns = match &table.primary_key {
-        PrimaryKey::Columns(columns) => columns.as_slice(),
-        PrimaryKey::Generated { .. } => &[],
+    let key_columns: Vec<&String> = match &table.primary_key {
+        PrimaryKey::Columns(columns) => columns.iter().collect(),
+        PrimaryKey::Generated { .. } => Vec::new(),
     };
+    // A foreign key column holds a key: typed as the key it references (MySQL compares the two).
+    let key_columns: Vec<&String> = key_columns
+        .into_iter()
+        .chain(table.foreign_keys.iter().flat_map(|fk| &fk.columns))
+        .collect();
     for c in &table.columns {
-        let ty = if key_columns.contains(&c.name) {
+        let ty = if key_columns.contains(&&c.name) {
             d.primary_key_type(c.ty)
         } else if c.unique {
             d.key_column_type(c.ty)
@@ -61,7 +66,7 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
                 key.push(", ");
             }
             key.ident(column);
-            if key_columns.contains(column) {
+            if key_columns.contains(&column) {
                 // A key column is bounded already (`primary_key_type`).
             } else if let Some(n) = d.index_prefix(*ty) {
                 key.push(&format!("({n})"));
@@ -89,9 +94,7 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
             .push(" (")
             .idents(fk.referenced.iter().map(String::as_str))
             .push(")");
-        match fk.on_delete {
-            OnDelete::Cascade => s.push(" ON DELETE CASCADE"),
-        };
+        s.push(fk.on_delete.sql());
     }
     s.push(")").push(match table.kind {
         TableKind::Model => d.table_options(),

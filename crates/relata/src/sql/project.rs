@@ -83,7 +83,7 @@ pub(crate) fn select_exprs(s: &mut Sql<'_>, spec: &SelectSpec, params: &mut Vec<
     }
     for (i, src) in spec.sources.iter().enumerate().skip(1) {
         let j = src.join.expect("every source after the first is a join");
-        let RelationKind::ManyToMany(def) = j.kind;
+        let def = j.kind.def();
         // Without the base, the first join's association is the FROM.
         let association = shape.base || j.from != 0;
         if !association {

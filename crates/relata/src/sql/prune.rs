@@ -9,7 +9,6 @@
 use super::project::{alias, SelectSpec};
 use crate::expr::Scalar;
 use crate::query::Expr;
-use crate::relation::RelationKind;
 
 /// How a select's sources are written once pruned.
 pub(crate) struct Shape {
@@ -119,7 +118,7 @@ pub(crate) fn prune(spec: &mut SelectSpec) -> Shape {
     };
     for i in 1..n {
         let j = spec.sources[i].join.expect("a join");
-        let RelationKind::ManyToMany(def) = j.kind;
+        let def = j.kind.def();
         if reads_only_key(spec, i as u8) && joins_from(spec, i).is_empty() {
             rename(spec, i as u8, def.sides(j.side).1.column);
             shape.target[i] = false;
@@ -130,7 +129,7 @@ pub(crate) fn prune(spec: &mut SelectSpec) -> Shape {
     if let [first] = joins_from(spec, 0)[..] {
         let j = spec.sources[first].join.expect("a join");
         if !j.left && reads_only_key(spec, 0) {
-            let RelationKind::ManyToMany(def) = j.kind;
+            let def = j.kind.def();
             rename(spec, 0, def.sides(j.side).0.column);
             shape.base = false;
             shape.aliases[0] = format!("a{}", alias(first as u8));

@@ -135,6 +135,22 @@ impl<'v> Commit<'v> {
                 return;
             }
         }
+        let is_fk = matches!(
+            error,
+            Error::Constraint {
+                kind: ConstraintKind::ForeignKey,
+                ..
+            }
+        );
+        let child = match (step, row) {
+            (Step::Insert { store, slots, .. }, Some(i)) => Some((*store, slots[i])),
+            (Step::Update { store, slot, .. }, _) => Some((*store, *slot)),
+            _ => None,
+        };
+        if let (true, Some((store, slot))) = (is_fk, child) {
+            let named = self.name_reference(error, store, slot);
+            return self.fail(named);
+        }
         let Step::Link { pairs, .. } = step else {
             return self.fail(error);
         };
@@ -168,6 +184,56 @@ impl<'v> Commit<'v> {
                 self.awaiting = Awaiting::Nothing;
             }
             None => self.fail(error),
+        }
+    }
+
+    /// A child row rejected for a missing parent: names its foreign keys that hold a value
+    /// (one of them references no row), where the database did not (SQLite, MySQL).
+    fn name_reference(&self, error: Error, store: usize, slot: u32) -> Error {
+        let Error::Constraint {
+            kind,
+            table,
+            constraint,
+            row,
+            message,
+            driver,
+        } = error
+        else {
+            return error;
+        };
+        if !constraint.is_empty() {
+            return Error::Constraint {
+                kind,
+                table,
+                constraint,
+                row,
+                message,
+                driver,
+            };
+        }
+        let t = self.view.store(store).table();
+        let named: Vec<String> = t
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(c, col)| {
+                let parent = (col.references?.table)();
+                let value = self.column(store, slot, c).ok()?;
+                (value != ValueRef::Null).then(|| {
+                    format!(
+                        "{}.{} = {value} references {}.{}",
+                        t.name, col.name, parent.name, parent.primary_key
+                    )
+                })
+            })
+            .collect();
+        Error::Constraint {
+            kind,
+            table,
+            constraint: named.join(" or "),
+            row,
+            message,
+            driver,
         }
     }
 

@@ -10,6 +10,7 @@ use std::fmt;
 
 mod failure;
 mod rows;
+mod values;
 
 use super::diagnose::{
     describe_pairs, missing_parents, name_referenced, pair_row, with_row, with_table, IdPairs,

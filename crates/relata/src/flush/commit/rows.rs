@@ -167,59 +167,40 @@ impl<'v> Commit<'v> {
         self.write(step).sql(self.d, n)
     }
 
-    /// The key an end of a pair has: its id, or the one this commit generated.
-    pub(super) fn resolve(&self, end: End) -> Result<i64> {
-        match end {
-            End::Id(id) => Ok(id),
-            End::New { store, slot } => self.gen.get(store, slot).ok_or_else(|| {
-                Error::InvalidKey {
-                    message: format!(
-                        "{} has no key to link with: it was not inserted before its links (a bug in relata's plan; please report it)",
-                        self.view.store(store).describe(slot)
-                    ),
-                }
-            }),
-        }
-    }
-
-    /// The key an end of a pair binds: `id` as the end's model stores it.
-    pub(super) fn end_param(&self, def: &AssocDef, side: Side, id: i64) -> ValueRef<'v> {
-        let (end, _) = def.sides(side);
-        self.view.store((end.table.slot)()).key_param(id)
-    }
-
     /// Appends the parameters of row `i` of `step`, in the order of the step's write's layout
     /// (`self.layout`).
     pub(super) fn fill(&self, step: &Step, i: usize, params: &mut Vec<ValueRef<'v>>) -> Result<()> {
         let unplanned = |p: Param| -> ! { unreachable!("a {step:?} lays out no {p:?}") };
         match step {
-            Step::Insert { store, slots, .. } => {
-                let (store, slot) = (self.view.store(*store), slots[i]);
+            Step::Insert {
+                store: st, slots, ..
+            } => {
+                let (store, slot) = (self.view.store(*st), slots[i]);
                 for &p in &self.layout {
                     params.push(match p {
                         Param::Key => {
                             store.key_param(store.requested_id(slot).expect("planned with id"))
                         }
-                        Param::Column(c) => store.value(slot, c),
+                        Param::Column(c) => self.column(*st, slot, c)?,
                         Param::End(_) => unplanned(p),
                     });
                 }
             }
             Step::Update {
-                store,
+                store: st,
                 slot,
                 id,
                 read_as,
                 ..
             } => {
-                let store = self.view.store(*store);
+                let store = self.view.store(*st);
                 let version = store.table().version;
                 for &p in &self.layout {
                     params.push(match p {
                         Param::Key => store.key_param(*id),
                         // The version checked is the one the session read the row with.
                         Param::Column(c) if Some(c) == version => store.value(*read_as, c),
-                        Param::Column(c) => store.value(*slot, c),
+                        Param::Column(c) => self.column(*st, *slot, c)?,
                         Param::End(_) => unplanned(p),
                     });
                 }

@@ -7,7 +7,7 @@
 //! deterministic flush order) indexed by pair.
 
 use crate::hash::FxHashMap;
-use crate::relation::{AssocDef, Side};
+use crate::relation::{AssocDef, Side, Storage};
 
 /// A pending change to one pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ impl Collection {
             None => false,
         }
     }
-    fn push(&mut self, slot: u32) {
+    pub fn push(&mut self, slot: u32) {
         self.items.push(slot);
         self.sorted = false;
     }
@@ -273,6 +273,16 @@ impl LinkSet {
     /// whether to add it to that collection (yes unless unlinked in this session, or already in
     /// view through a pending link, which is then dropped since the database has the pair).
     pub fn loaded_pair(&mut self, l: u32, r: u32, side: Side) -> bool {
+        // Through a foreign key a child has one parent: one the session knows (linked to
+        // another, or unlinked) hides the database's.
+        if side == Side::Right
+            && self.def.storage != Storage::Table
+            && self
+                .collection(Side::Left, l)
+                .is_some_and(|c| c.loaded && !c.items.contains(&r))
+        {
+            return false;
+        }
         match self.pending_op(l, r) {
             None => true,
             Some(LinkOp::Add) => {

@@ -25,6 +25,7 @@ fn set() -> LinkSet {
             order_by: None,
         },
         slot: || 0,
+        storage: crate::relation::Storage::Table,
     };
     static DUMMY: crate::model::TableDef = crate::model::TableDef {
         name: "d",
