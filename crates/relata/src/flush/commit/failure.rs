@@ -189,52 +189,30 @@ impl<'v> Commit<'v> {
 
     /// A child row rejected for a missing parent: names its foreign keys that hold a value
     /// (one of them references no row), where the database did not (SQLite, MySQL).
-    fn name_reference(&self, error: Error, store: usize, slot: u32) -> Error {
-        let Error::Constraint {
-            kind,
-            table,
-            constraint,
-            row,
-            message,
-            driver,
-        } = error
-        else {
+    fn name_reference(&self, mut error: Error, store: usize, slot: u32) -> Error {
+        let Error::Constraint { constraint, .. } = &mut error else {
             return error;
         };
-        if !constraint.is_empty() {
-            return Error::Constraint {
-                kind,
-                table,
-                constraint,
-                row,
-                message,
-                driver,
-            };
-        }
-        let t = self.view.store(store).table();
-        let named: Vec<String> = t
-            .columns
-            .iter()
-            .enumerate()
-            .filter_map(|(c, col)| {
-                let parent = (col.references?.table)();
-                let value = self.column(store, slot, c).ok()?;
-                (value != ValueRef::Null).then(|| {
-                    format!(
-                        "{}.{} = {value} references {}.{}",
-                        t.name, col.name, parent.name, parent.primary_key
-                    )
+        if constraint.is_empty() {
+            let t = self.view.store(store).table();
+            let named: Vec<String> = t
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(c, col)| {
+                    let parent = (col.references?.table)();
+                    let value = self.column(store, slot, c).ok()?;
+                    (value != ValueRef::Null).then(|| {
+                        format!(
+                            "{}.{} = {value} references {}.{}",
+                            t.name, col.name, parent.name, parent.primary_key
+                        )
+                    })
                 })
-            })
-            .collect();
-        Error::Constraint {
-            kind,
-            table,
-            constraint: named.join(" or "),
-            row,
-            message,
-            driver,
+                .collect();
+            *constraint = named.join(" or ");
         }
+        error
     }
 
     /// Readies the look for the next parent of a rejected pair; after both, the commit fails
