@@ -218,6 +218,11 @@ pub fn expand(fk: &Fk<'_>) -> TokenStream {
             }
         }
 
+        // Known to every session, so deleting a parent finds the children it holds.
+        ::relata::__private::inventory::submit! {
+            ::relata::__private::RegisteredForeignKey(<#ident>::#konst)
+        }
+
         impl #model {
             #[doc = #inv_doc]
             pub const fn #inv_fn() -> ::relata::Relation<#model, #ident> {

@@ -153,6 +153,6 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::{assert_column_type, assert_model, Slot};
-    pub use crate::relation::Registered;
+    pub use crate::relation::{Registered, RegisteredForeignKey};
     pub use inventory;
 }

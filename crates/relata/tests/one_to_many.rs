@@ -544,3 +544,51 @@ fn a_parent_left_out_of_the_schema_is_named() {
         "{msg}"
     );
 }
+
+backend_test! {
+    /// What the foreign keys do on delete is done in the session too, before the commit: deleting
+    /// a course deletes the lessons the session holds (`cascade`: they are deleted objects at
+    /// once, and the plan deletes them before the course), deleting a teacher unlinks its
+    /// courses (`set null`: their teacher is gone from every view, and the commit writes the
+    /// `NULL` itself). Ports `test_cascade.py`'s `O2MCascadeDeleteOrphanTest.test_cascade_delete`
+    /// and `M2OCascadeDeleteNoOrphanTest`-style checks of the session state.
+    fn cascades_in_the_session(t, school()) {
+        let mut s = t.db.session();
+        let (ivan, wang, cs) = seed(&mut s);
+        let lessons: Vec<_> = ["Limits", "Series"].iter().map(|n| s.add(lesson(n))).collect();
+        for &l in &lessons {
+            s.link(Lesson::course(), l, cs[0]);
+        }
+        s.commit().unwrap();
+
+        s.delete(cs[0]);
+        for &l in &lessons {
+            assert_eq!(s.state(l), relata::ObjectState::Deleted, "the lessons go with their course");
+        }
+        assert_eq!(titles(&mut s, ivan), ["Art"], "the course left its teacher's collection");
+        s.delete(ivan);
+        assert_eq!(s.related(Course::teacher(), cs[1]).unwrap(), [], "set null: no teacher now");
+        assert_eq!(s[cs[1]].teacher_id, s.id(ivan), "the field changes when the commit writes it");
+        s.commit().unwrap();
+        assert_eq!(s[cs[1]].teacher_id, None);
+        assert_eq!(count(&mut s, "om_lessons"), 0);
+        assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
+        for &l in &lessons {
+            assert_eq!(s.state(l), relata::ObjectState::Detached);
+        }
+
+        // A new child of a new parent deleted before the commit goes too (cascade), and a
+        // rollback brings everything back.
+        let c = s.add(course("Draft"));
+        let l = s.add(lesson("Intro"));
+        s.link(Lesson::course(), l, c);
+        s.delete(c);
+        assert_eq!(s.state(l), relata::ObjectState::Detached);
+        s.delete(wang);
+        assert_eq!(s.related(Course::teacher(), cs[2]).unwrap(), []);
+        s.rollback();
+        assert_eq!(s.related(Course::teacher(), cs[2]).unwrap(), [wang]);
+        s.commit().unwrap();
+        assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
+    }
+}

@@ -5,7 +5,7 @@
 use super::plan::{End, Plan, View};
 use crate::error::{Error, Result};
 use crate::hash::FxHashMap;
-use crate::relation::Storage;
+use crate::relation::{OnDelete, Storage};
 use crate::session::{LinkOp, State};
 
 /// The parents of one foreign key column of one model, by child slot: `None` for `NULL` (the
@@ -44,8 +44,9 @@ impl Plan {
 
 /// The foreign keys the session's many-to-one links set: per child with pending changes, the
 /// parent of its last link (`None`, `NULL`, when it was only unlinked). A child being deleted
-/// needs none; a parent deleted or rolled back, or no parent for a `NOT NULL` column, is an
-/// error naming the child.
+/// needs none; one linked to a parent the commit deletes gets `NULL` if the foreign key is
+/// `ON DELETE SET NULL`; otherwise a parent deleted or rolled back, or no parent for a `NOT
+/// NULL` column, is an error naming the child.
 pub(super) fn fills(view: View<'_>) -> Result<Vec<Fill>> {
     let mut out = Vec::new();
     for &ls in view.link_order {
@@ -57,6 +58,9 @@ pub(super) fn fills(view: View<'_>) -> Result<Vec<Fill>> {
         let (cst, pst) = ((def.left.table.slot)(), (def.right.table.slot)());
         let (children, parents) = (view.store(cst), view.store(pst));
         let mut fill: FxHashMap<u32, Option<End>> = FxHashMap::default();
+        let set_null = children.table().columns[column]
+            .references
+            .is_some_and(|r| r.on_delete == OnDelete::SetNull);
         for p in links.live() {
             let state = children.state(p.left);
             if !matches!(state, State::New | State::Persistent) {
@@ -70,6 +74,12 @@ pub(super) fn fills(view: View<'_>) -> Result<Vec<Fill>> {
                             slot: p.right,
                         },
                         State::Persistent => End::Id(parents.id(p.right).expect("persistent")),
+                        // Linked to a parent this commit deletes: what the foreign key does
+                        // to its children, done here (the link is never written).
+                        State::Deleted if set_null => {
+                            fill.insert(p.left, None);
+                            continue;
+                        }
                         _ => {
                             return Err(Error::InvalidKey {
                                 message: format!(

@@ -123,6 +123,28 @@ pub struct Registered(pub &'static AssocDef);
 
 inventory::collect!(Registered);
 
+/// A foreign key compiled into the program, registered by `#[derive(Model)]`: how deleting a
+/// parent finds the children the session holds, whatever relations the session used.
+#[doc(hidden)]
+pub struct RegisteredForeignKey(pub &'static AssocDef);
+
+inventory::collect!(RegisteredForeignKey);
+
+/// Every registered foreign key that references `table`, with what a delete of a parent does.
+pub(crate) fn foreign_keys_to(table: &TableDef) -> Vec<(&'static AssocDef, OnDelete)> {
+    inventory::iter::<RegisteredForeignKey>
+        .into_iter()
+        .filter(|r| r.0.right.table == table)
+        .filter_map(|r| {
+            let Storage::ForeignKey { column, .. } = r.0.storage else {
+                return None;
+            };
+            let on_delete = r.0.left.table.columns[column].references?.on_delete;
+            Some((r.0, on_delete))
+        })
+        .collect()
+}
+
 /// Every registered association with a side that references `table` (a self-referential one
 /// once for each side), in a fixed order, leaving out those whose table `exists` says is not in
 /// the database.

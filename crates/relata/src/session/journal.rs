@@ -3,7 +3,7 @@
 
 use super::store::{State, Store};
 use crate::model::Model;
-use crate::value::ValueRef;
+use crate::value::{Value, ValueRef};
 
 /// What undoing flushes did to a store (`AnyStore::revert_flushes`).
 pub(crate) struct Reverted {
@@ -24,6 +24,8 @@ pub(crate) struct Flushed<M> {
     pub updated: Vec<(u32, Box<M>)>,
     /// Objects deleted.
     pub deleted: Vec<u32>,
+    /// Foreign keys links wrote into objects, with their values before.
+    pub filled: Vec<(u32, usize, Value)>,
 }
 
 impl<M: Model> Store<M> {
@@ -34,9 +36,11 @@ impl<M: Model> Store<M> {
             inserted: Vec::new(),
             updated: Vec::new(),
             deleted: Vec::new(),
+            filled: std::mem::take(&mut self.filled),
         });
         if record.is_none() {
             self.journal.clear();
+            self.filled.clear();
         }
         for &(slot, id) in ids {
             if let Some(r) = &mut record {
@@ -99,6 +103,12 @@ impl<M: Model> Store<M> {
                 if e.snapshot.replace(old).is_none() {
                     self.dirty.push(slot);
                 }
+            }
+            for (slot, column, old) in r.filled.into_iter().rev() {
+                // The link is pending again: the field is what it was before the flush filled it.
+                let obj = &mut self.entries[slot as usize].obj;
+                obj.set_value(column, &super::keys::OneValue(old.as_ref()), 0)
+                    .expect("a value the field held reads back");
             }
             let mut again = Vec::with_capacity(r.inserted.len());
             for (slot, before) in r.inserted {

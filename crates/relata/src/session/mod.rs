@@ -36,6 +36,7 @@ use crate::flush::{self, Plan};
 use crate::hash::FxHashMap;
 use crate::io::{Connection, Control, Database, StatementLog, TableNames};
 use crate::model::{describe_row, Key, Model, TableDef};
+use crate::relation::OnDelete;
 use crate::relation::{AssocDef, Relation, Side};
 use crate::transaction::TxOptions;
 use crate::value::{ColumnType, Value};
@@ -324,16 +325,42 @@ impl Session {
     /// that reference it stay valid, the old object's pairs are deleted and the new one's
     /// inserted. If the row was deleted elsewhere meanwhile, that is [`Error::Stale`].
     pub fn delete<M: Model>(&mut self, key: Key<M>) {
-        let was_new = self.entry_state(key) == State::New;
-        self.store_mut::<M>().delete(key.slot);
-        if was_new {
-            let table = M::TABLE.name;
+        self.check(key);
+        self.delete_object(M::TABLE, key.slot);
+    }
+
+    /// Deletes object `slot` of `table`'s model, then does to the children the session holds
+    /// what the foreign keys that reference it say: `cascade` deletes them (and theirs), `set
+    /// null` unlinks them, so that every view shows at once what the commit will leave.
+    fn delete_object(&mut self, table: &'static TableDef, slot: u32) {
+        let Some(state) = self.any_store((table.slot)()).map(|s| s.state(slot)) else {
+            return;
+        };
+        if !matches!(state, State::New | State::Persistent) {
+            return;
+        }
+        let children = self.children_held(table, slot);
+        if let Some(store) = self.stores[(table.slot)()].as_deref_mut() {
+            store.delete(slot);
+        }
+        if state == State::New {
             for links in self.links.iter_mut().flatten() {
-                if links.def.left.table.name == table {
-                    links.drop_new_object(Side::Left, key.slot);
+                if links.def.left.table.name == table.name {
+                    links.drop_new_object(Side::Left, slot);
                 }
-                if links.def.right.table.name == table {
-                    links.drop_new_object(Side::Right, key.slot);
+                if links.def.right.table.name == table.name {
+                    links.drop_new_object(Side::Right, slot);
+                }
+            }
+        }
+        for (def, on_delete, kids) in children {
+            for child in kids {
+                match on_delete {
+                    OnDelete::Cascade => self.delete_object(def.left.table, child),
+                    OnDelete::SetNull => {
+                        self.unlink_parent(def, child, slot);
+                    }
+                    OnDelete::NoAction | OnDelete::Restrict => {}
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! reading a collection, loaded on first use.
 
 use super::*;
-use crate::relation::Storage;
+use crate::relation::{OnDelete, Storage};
 use crate::value::ValueRef;
 
 impl Session {
@@ -95,9 +95,18 @@ impl Session {
                 if known.as_deref() == Some(&[parent]) {
                     return false;
                 }
+                let parents = (def.right.table.slot)();
                 for old in known.unwrap_or_default() {
-                    links.unlink(child, old, new);
+                    let old_new = self
+                        .any_store(parents)
+                        .is_some_and(|p| p.state(old) == State::New);
+                    let ends = NewEnds {
+                        left: new.left,
+                        right: old_new,
+                    };
+                    self.links_mut(def).unlink(child, old, ends);
                 }
+                let links = self.links_mut(def);
                 let changed = links.link(child, parent, new);
                 // The link decides the child's parent, whatever the database holds.
                 links.collection_mut(Side::Left, child).loaded = true;
@@ -111,8 +120,64 @@ impl Session {
         }
     }
 
+    /// The children the session holds of object `slot` of `table`, per foreign key that
+    /// references the model and does something on delete (`cascade`, `set null`): those whose
+    /// parent, as the session shows it, is that object.
+    pub(crate) fn children_held(
+        &mut self,
+        table: &'static TableDef,
+        slot: u32,
+    ) -> Vec<(&'static AssocDef, OnDelete, Vec<u32>)> {
+        let mut out = Vec::new();
+        for (def, on_delete) in crate::relation::foreign_keys_to(table) {
+            if !matches!(on_delete, OnDelete::Cascade | OnDelete::SetNull) {
+                continue;
+            }
+            let Storage::ForeignKey { column, .. } = def.storage else {
+                continue;
+            };
+            let (Some(children), Some(parents)) = (
+                self.any_store((def.left.table.slot)()),
+                self.any_store((table.slot)()),
+            ) else {
+                continue;
+            };
+            let key = parents.key_value(slot);
+            let links = self.links.get((def.slot)()).and_then(Option::as_ref);
+            let kids: Vec<u32> = (0..children.len() as u32)
+                .filter(|&c| matches!(children.state(c), State::New | State::Persistent))
+                .filter(|&c| match links.and_then(|l| l.collection(Side::Left, c)) {
+                    // Its parent as linked in the session (a new child's, or one moved).
+                    Some(coll) if coll.loaded || coll.items.contains(&slot) => {
+                        coll.items.contains(&slot)
+                    }
+                    // As stored.
+                    _ => key != ValueRef::Null && children.stored_value(c, column) == key,
+                })
+                .collect();
+            if !kids.is_empty() {
+                out.push((def, on_delete, kids));
+            }
+        }
+        out
+    }
+
+    /// Unlinks a child from its parent through a foreign key (a `set null` of a deleted parent).
+    pub(crate) fn unlink_parent(&mut self, def: &'static AssocDef, child: u32, parent: u32) {
+        let state = |st: usize, slot: u32| {
+            self.any_store(st)
+                .is_some_and(|s| s.state(slot) == State::New)
+        };
+        let new = NewEnds {
+            left: state((def.left.table.slot)(), child),
+            right: state((def.right.table.slot)(), parent),
+        };
+        self.change_parent(def, (child, parent), new, LinkOp::Remove);
+    }
+
     /// Puts a stored child's parent in view from its foreign key, without IO, when the session
-    /// holds the parent (or the key is `NULL`): its many-to-one side is then loaded.
+    /// holds the parent (or the key is `NULL`): its many-to-one side is then loaded. A new
+    /// child's side is loaded as it stands.
     pub(crate) fn settle_parent(&mut self, def: &'static AssocDef, child: u32) {
         let Storage::ForeignKey { column, .. } = def.storage else {
             return;
@@ -128,8 +193,15 @@ impl Session {
         let Some(children) = self.any_store(cst) else {
             return;
         };
-        if children.state(child) != State::Persistent {
-            return;
+        match children.state(child) {
+            State::Persistent => {}
+            State::New => {
+                // The database has no row for it: its pending links are all it has (a flush
+                // rolled back leaves its view unloaded).
+                self.links_mut(def).collection_mut(Side::Left, child).loaded = true;
+                return;
+            }
+            _ => return,
         }
         let parent = match children.stored_value(child, column) {
             ValueRef::Null => None,

@@ -8,7 +8,7 @@ use super::keys::{null_key, read_chosen, KeyMap};
 use crate::error::{Error, Result};
 use crate::hash::IdIndex;
 use crate::model::{describe_row, Model, TableDef};
-use crate::value::{RowSource, ValueRef};
+use crate::value::{RowSource, Value, ValueRef};
 
 /// Where an object stands with respect to the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,9 @@ pub(crate) struct Store<M: Model> {
     pub keys: KeyMap,
     /// With a chosen key: each stored object's surrogate id, 0 while it is new.
     pub sids: Vec<i64>,
+    /// Foreign keys the commit under way wrote into objects, with the values they held before
+    /// (`AnyStore::set_value`): a flush rolled back puts them back.
+    pub filled: Vec<(u32, usize, Value)>,
 }
 
 impl<M: Model> Store<M> {
@@ -91,6 +94,7 @@ impl<M: Model> Store<M> {
             populate: false,
             keys: KeyMap::default(),
             sids: Vec::new(),
+            filled: Vec::new(),
         }
     }
 
@@ -323,6 +327,8 @@ pub(crate) trait AnyStore: Any + Send {
     /// The primary key in column `idx` of a row, as an id, if the session has seen it.
     fn find_key(&self, row: &dyn RowSource, idx: usize) -> Result<Option<i64>>;
     fn slot_of(&self, id: i64) -> Option<u32>;
+    /// Marks an object deleted (a new one is dropped at once).
+    fn delete(&mut self, slot: u32);
     /// The object whose primary key stores `key`, if the session holds it.
     fn slot_of_key(&self, key: ValueRef<'_>) -> Option<u32>;
     fn value(&self, slot: u32, column: usize) -> ValueRef<'_>;
@@ -446,6 +452,9 @@ impl<M: Model> AnyStore for Store<M> {
     fn slot_of(&self, id: i64) -> Option<u32> {
         self.by_id.get(id)
     }
+    fn delete(&mut self, slot: u32) {
+        Store::delete(self, slot);
+    }
     fn slot_of_key(&self, key: ValueRef<'_>) -> Option<u32> {
         let id = match (M::TABLE.chosen_key, key) {
             (None, ValueRef::Integer(id)) => id,
@@ -461,6 +470,8 @@ impl<M: Model> AnyStore for Store<M> {
         self.stored(slot).value(column)
     }
     fn set_value(&mut self, slot: u32, column: usize, value: ValueRef<'_>) -> Result<()> {
+        let old = self.entries[slot as usize].obj.value(column).to_owned();
+        self.filled.push((slot, column, old));
         let obj = if self.entries[slot as usize].state == State::New {
             &mut self.entries[slot as usize].obj
         } else {

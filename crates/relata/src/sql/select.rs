@@ -6,7 +6,7 @@ use super::{Dialect, Sql};
 use crate::expr::SubSpec;
 use crate::model::TableDef;
 use crate::query::{CmpOp, Expr, QuerySpec};
-use crate::relation::{AssocDef, Processor, Side};
+use crate::relation::{AssocDef, Processor, Side, Storage};
 use crate::value::Value;
 
 /// The select list of a model: primary key, then every column.
@@ -142,9 +142,10 @@ fn parents_filter(
     parent: &TableDef,
     spec: &QuerySpec,
     params: &mut Vec<Value>,
-) {
+) -> bool {
     let limited = spec.limit.is_some() || spec.offset.is_some();
-    if spec.filter.is_some() || limited {
+    let filtered = spec.filter.is_some() || limited;
+    if filtered {
         s.push(" WHERE ").col("a", from).push(" IN (SELECT ");
         if limited {
             s.col("l", parent.primary_key).push(" FROM (SELECT ");
@@ -156,6 +157,7 @@ fn parents_filter(
         }
         s.push(")");
     }
+    filtered
 }
 
 /// An eager load that reads each target row once: the pairs (from the association's index,
@@ -225,7 +227,13 @@ fn eager_pairs(
         .ident(assoc.table)
         .push(" AS ")
         .ident("a");
-    parents_filter(s, from.column, parent, spec, params);
+    let filtered = parents_filter(s, from.column, parent, spec, params);
+    if let Storage::ForeignKey { .. } = assoc.storage {
+        // A child with no parent is no pair (and its NULL would read as a target's row).
+        s.push(if filtered { " AND " } else { " WHERE " })
+            .col("a", assoc.right.column)
+            .push(" IS NOT NULL");
+    }
     s.push(" ORDER BY ")
         .col("a", from.column)
         .push(", ")
