@@ -385,6 +385,7 @@ mod import;
 mod my;
 mod peers;
 mod pg;
+mod relations;
 mod report;
 
 mod with_relata {
@@ -929,6 +930,12 @@ fn real_main() -> Res<ExitCode> {
             return Err(format!("BACKEND={other}: expected sqlite, postgres or mysql").into())
         }
     };
+    // BENCH=relations: W8, the one-to-many load (on the backend chosen).
+    if std::env::var("BENCH").as_deref() == Ok("relations") {
+        let code = relations::run(backend, &cfg, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return code;
+    }
     let postgres = backend == Backend::Postgres;
     // IMPLS=relata,raw,diesel,seaorm,sqlalchemy picks implementations (relata always first);
     // IMPL=name runs one alone, with no table (for profiling).

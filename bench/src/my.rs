@@ -16,7 +16,7 @@ pub fn base_url() -> String {
 }
 
 /// The server's URL with `database` as the path.
-fn url_in(database: &str) -> Res<String> {
+pub fn url_in(database: &str) -> Res<String> {
     let base = base_url();
     let (head, query) = match base.split_once('?') {
         Some((h, q)) => (h, format!("?{q}")),
@@ -36,7 +36,7 @@ fn connect_to(url: &str) -> Res<Conn> {
     Ok(Conn::new(opts)?)
 }
 
-fn connect(database: &str) -> Res<Conn> {
+pub fn connect(database: &str) -> Res<Conn> {
     connect_to(&url_in(database)?)
 }
 
@@ -44,7 +44,8 @@ fn connect(database: &str) -> Res<Conn> {
 pub struct Db(pub String);
 
 impl Db {
-    fn create(path: &Path) -> Res<Db> {
+    /// A new, empty database for the run at `path`.
+    pub fn create(path: &Path) -> Res<Db> {
         let name = server_run_name(path);
         let mut admin = connect_to(&base_url())?;
         admin.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))?;

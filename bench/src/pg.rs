@@ -38,7 +38,8 @@ impl Schema {
         Ok(schema)
     }
 
-    fn create(path: &Path) -> Res<Schema> {
+    /// A new, empty schema for the run at `path`.
+    pub fn create(path: &Path) -> Res<Schema> {
         let name = server_run_name(path);
         let mut admin: Client = base_url().parse::<postgres::Config>()?.connect(NoTls)?;
         admin.batch_execute(&format!(

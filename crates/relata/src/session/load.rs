@@ -11,7 +11,7 @@ use crate::hash::IdSet;
 use crate::io::{Params, Reader, Reads, Statements};
 use crate::model::{Key, Model, TableDef};
 use crate::query::QuerySpec;
-use crate::relation::{AssocDef, Processor, Side};
+use crate::relation::{AssocDef, Processor, Side, Storage};
 use crate::sql;
 use crate::value::{RowSource, Value, ValueRef};
 
@@ -29,7 +29,11 @@ impl Session {
         let slots = self.run_select::<M>(&sql, &params)?;
         for e in eager {
             (e.ensure_target)(self);
-            self.load_eager(e.def, e.side, M::TABLE, spec, &slots)?;
+            if e.def.storage == Storage::Table {
+                self.load_eager(e.def, e.side, M::TABLE, spec, &slots)?;
+            } else {
+                self.load_eager_fk(e.def, e.side, M::TABLE, spec, &slots)?;
+            }
         }
         Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
     }
@@ -489,11 +493,11 @@ impl Pairs {
 }
 
 /// Why a collection load ran, formatted only if someone looks (a query budget, tracing, echo).
-struct LoadWhy<'k> {
-    def: &'static AssocDef,
-    side: Side,
+pub(super) struct LoadWhy<'k> {
+    pub def: &'static AssocDef,
+    pub side: Side,
     /// For a lazy load: the parent's key.
-    lazy_for: Option<ValueRef<'k>>,
+    pub lazy_for: Option<ValueRef<'k>>,
 }
 
 impl std::fmt::Display for LoadWhy<'_> {

@@ -4,6 +4,7 @@
 //! to its database's connection to run.
 
 mod blocks;
+mod children;
 mod commit;
 mod journal;
 mod keys;

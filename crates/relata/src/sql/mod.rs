@@ -29,7 +29,9 @@ pub use postgres::Postgres;
 pub(crate) use project::{
     aggregate_related, join_related, select_exprs, Join, JoinParts, SelectSpec, Source,
 };
-pub(crate) use select::{count, exists_related, select, select_eager, select_related};
+pub(crate) use select::{
+    count, exists_related, select, select_children, select_eager, select_referenced, select_related,
+};
 pub use sqlite::Sqlite;
 pub(crate) use upsert::Upsert;
 

@@ -272,6 +272,45 @@ fn eager_targets(
     }
 }
 
+/// The children of a query's results through a foreign key, in one statement: `SELECT a.pk,
+/// a.cols... FROM child AS a WHERE a.fk IN (parents) ORDER BY a.fk, a.pk` (every child with a
+/// parent when the query has no filter or window). Each row is a child, and names its parent in
+/// its foreign key column.
+pub(crate) fn select_children(
+    d: &dyn Dialect,
+    fk: &AssocDef,
+    parent: &TableDef,
+    spec: &QuerySpec,
+) -> (String, Vec<Value>) {
+    let (mut s, mut params) = (Sql::new(d), Vec::new());
+    let child = fk.left.table;
+    s.push("SELECT ");
+    select_list(&mut s, "a", child);
+    s.push(" FROM ").ident(child.name).push(" AS ").ident("a");
+    let filtered = parents_filter(&mut s, fk.right.column, parent, spec, &mut params);
+    s.push(if filtered { " AND " } else { " WHERE " })
+        .col("a", fk.right.column)
+        .push(" IS NOT NULL ORDER BY ")
+        .col("a", fk.right.column)
+        .push(", ")
+        .col("a", child.primary_key);
+    (s.finish(), params)
+}
+
+/// The parents a query's results reference through a foreign key, in one statement (the
+/// targets of [`select_eager`] from the many-to-one side; the pairs are the children's own
+/// keys, read already).
+pub(crate) fn select_referenced(
+    d: &dyn Dialect,
+    fk: &AssocDef,
+    child: &TableDef,
+    spec: &QuerySpec,
+) -> (String, Vec<Value>) {
+    let (mut s, mut params) = (Sql::new(d), Vec::new());
+    eager_targets(&mut s, fk, Side::Left, child, spec, &mut params);
+    (s.finish(), params)
+}
+
 /// Renders a filter on the table aliased `alias`.
 pub(super) fn expr(
     s: &mut Sql<'_>,

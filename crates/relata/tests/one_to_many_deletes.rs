@@ -1,0 +1,160 @@
+//! Deletes across foreign keys: `ON DELETE` as declared (cascade, set null, restrict) in the
+//! database and in the session (children the session holds are deleted or unlinked at once),
+//! and a self-referential tree inserted in one commit. Ports `test_cascade.py` and
+//! `test_unitofworkv2.py`'s `SingleCycleTest` where they apply.
+
+mod common;
+mod fk_school;
+
+use fk_school::*;
+use relata::{ConstraintKind, Error, Session};
+
+backend_test! {
+    /// `ON DELETE` as declared: deleting a course deletes its lessons (cascade), deleting a
+    /// teacher leaves its courses with no teacher (set null), deleting a room courses use is
+    /// refused (restrict) with an `Error::Constraint` and the database unchanged. Ports
+    /// `test_cascade.py`'s database-side (`passive_deletes`) cases.
+    fn on_delete(t, school()) {
+        let mut s = t.db.session();
+        let (ivan, _, cs) = seed(&mut s);
+        let r = s.add(Room { code: "R-101".into(), seats: 30 });
+        s.link(Room::courses(), r, cs[1]);
+        let l = s.add(lesson("Limits"));
+        s.link(Lesson::course(), l, cs[0]);
+        s.commit().unwrap();
+        assert_eq!(s[cs[1]].room_code.as_deref(), Some("R-101"), "a text key fills the column");
+
+        s.delete(cs[0]);
+        s.commit().unwrap();
+        assert_eq!(count(&mut s, "om_lessons"), 0);
+
+        s.delete(ivan);
+        s.commit().unwrap();
+        assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
+
+        s.delete(r);
+        let err = s.commit().unwrap_err();
+        match &err {
+            Error::Constraint { kind, table, .. } => {
+                assert_eq!(*kind, ConstraintKind::ForeignKey, "{err:?}");
+                assert!(table.contains("om_rooms") || table.contains("om_courses"), "{err:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(&mut s, "om_rooms"), 1);
+    }
+}
+
+backend_test! {
+    /// Ports `test_unitofworkv2.py`'s `SingleCycleTest.test_one_to_many_save`: a tree of new
+    /// employees linked to new managers of the same table, inserted in one commit (managers
+    /// in a batch before their reports); a cycle of new objects is refused with a clear error.
+    fn self_referential_tree(t, school()) {
+        let mut s = t.db.session();
+        let ceo = s.add(employee("Ada"));
+        let cto = s.add(employee("Brian"));
+        let devs: Vec<_> = ["Chen", "Дмитрий", "Eve"].iter().map(|n| s.add(employee(n))).collect();
+        // Children first, to show the order comes from the links, not from `add`.
+        for &d in &devs {
+            s.link(Employee::manager(), d, cto);
+        }
+        s.link(Employee::reports(), ceo, cto);
+        assert_eq!(s.related(Employee::reports(), cto).unwrap().len(), 3);
+        s.commit().unwrap();
+        let pairs: Vec<(String, String)> = s
+            .select(
+                "SELECT e.name, COALESCE(m.name, '-') FROM om_employees e LEFT JOIN om_employees m ON m.id = e.manager_id ORDER BY e.id",
+                relata::params![],
+            )
+            .unwrap();
+        let mut pairs = pairs;
+        pairs.sort();
+        assert_eq!(pairs, [
+            ("Ada".into(), "-".into()),
+            ("Brian".into(), "Ada".into()),
+            ("Chen".into(), "Brian".into()),
+            ("Eve".into(), "Brian".into()),
+            ("Дмитрий".into(), "Brian".into()),
+        ]);
+        let mut fresh = t.db.session();
+        let brian = fresh.query::<Employee>().filter(Employee::NAME.eq("Brian")).one().unwrap();
+        let reports: Vec<String> = fresh.related_objects(Employee::reports(), brian).unwrap().map(|e| e.name.clone()).collect();
+        assert_eq!(reports, ["Chen", "Eve", "Дмитрий"]);
+        let bosses = fresh.query::<Employee>().filter(Employee::reports().exists()).order_by(Employee::NAME.asc()).all().unwrap();
+        assert_eq!(bosses.len(), 2);
+
+        // Eager both ways on the one table, strict: no lazy load after.
+        let mut fresh = t.db.session();
+        fresh.set_strict(true);
+        let all = fresh.query::<Employee>().eager(Employee::reports()).eager(Employee::manager()).order_by(Employee::NAME.asc()).all().unwrap();
+        let names = |s: &mut Session, keys: Vec<relata::Key<Employee>>| keys.iter().map(|&k| s[k].name.clone()).collect::<Vec<_>>();
+        let ada = all[0];
+        let of_ada = fresh.related(Employee::reports(), ada).unwrap();
+        assert_eq!(names(&mut fresh, of_ada.clone()), ["Brian"]);
+        let of_brian = fresh.related(Employee::reports(), of_ada[0]).unwrap();
+        assert_eq!(names(&mut fresh, of_brian), ["Chen", "Eve", "Дмитрий"]);
+        assert_eq!(fresh.related(Employee::manager(), ada).unwrap(), []);
+        let boss = fresh.related(Employee::manager(), all[2]).unwrap();
+        assert_eq!(names(&mut fresh, boss), ["Brian"], "Chen's manager");
+
+        // A cycle among new objects cannot be inserted.
+        let a = s.add(employee("X"));
+        let b = s.add(employee("Y"));
+        s.link(Employee::manager(), a, b);
+        s.link(Employee::manager(), b, a);
+        let err = s.commit().unwrap_err();
+        assert!(err.to_string().contains("cycle"), "{err}");
+        assert_eq!(count(&mut s, "om_employees"), 5);
+        s.unlink(Employee::manager(), b, a);
+        s.commit().unwrap();
+        assert_eq!(count(&mut s, "om_employees"), 7);
+    }
+}
+
+backend_test! {
+    /// What the foreign keys do on delete is done in the session too, before the commit: deleting
+    /// a course deletes the lessons the session holds (`cascade`: they are deleted objects at
+    /// once, and the plan deletes them before the course), deleting a teacher unlinks its
+    /// courses (`set null`: their teacher is gone from every view, and the commit writes the
+    /// `NULL` itself). Ports `test_cascade.py`'s `O2MCascadeDeleteOrphanTest.test_cascade_delete`
+    /// and `M2OCascadeDeleteNoOrphanTest`-style checks of the session state.
+    fn cascades_in_the_session(t, school()) {
+        let mut s = t.db.session();
+        let (ivan, wang, cs) = seed(&mut s);
+        let lessons: Vec<_> = ["Limits", "Series"].iter().map(|n| s.add(lesson(n))).collect();
+        for &l in &lessons {
+            s.link(Lesson::course(), l, cs[0]);
+        }
+        s.commit().unwrap();
+
+        s.delete(cs[0]);
+        for &l in &lessons {
+            assert_eq!(s.state(l), relata::ObjectState::Deleted, "the lessons go with their course");
+        }
+        assert_eq!(titles(&mut s, ivan), ["Art"], "the course left its teacher's collection");
+        s.delete(ivan);
+        assert_eq!(s.related(Course::teacher(), cs[1]).unwrap(), [], "set null: no teacher now");
+        assert_eq!(s[cs[1]].teacher_id, s.id(ivan), "the field changes when the commit writes it");
+        s.commit().unwrap();
+        assert_eq!(s[cs[1]].teacher_id, None);
+        assert_eq!(count(&mut s, "om_lessons"), 0);
+        assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
+        for &l in &lessons {
+            assert_eq!(s.state(l), relata::ObjectState::Detached);
+        }
+
+        // A new child of a new parent deleted before the commit goes too (cascade), and a
+        // rollback brings everything back.
+        let c = s.add(course("Draft"));
+        let l = s.add(lesson("Intro"));
+        s.link(Lesson::course(), l, c);
+        s.delete(c);
+        assert_eq!(s.state(l), relata::ObjectState::Detached);
+        s.delete(wang);
+        assert_eq!(s.related(Course::teacher(), cs[2]).unwrap(), []);
+        s.rollback();
+        assert_eq!(s.related(Course::teacher(), cs[2]).unwrap(), [wang]);
+        s.commit().unwrap();
+        assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
+    }
+}
