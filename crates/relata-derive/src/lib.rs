@@ -39,8 +39,9 @@ use syn::{parse_macro_input, DeriveInput};
 ///   many-to-many's (`link`, `unlink`, `related`, `eager`, `any`, joins and counts). Add
 ///   `on_delete = "cascade"`, `"set null"` (nullable fields only), `"restrict"` or `"no action"`
 ///   (the default, what the database does without a clause) and `order_by = "field"` (a field of
-///   this model ordering each parent's collection). A model may reference itself (an
-///   employee's `manager`).
+///   this model ordering each parent's collection), and `delete_orphans` for children that live
+///   only in their parent (unlinked, a child is deleted; deleting the parent deletes the
+///   children the session holds). A model may reference itself (an employee's `manager`).
 ///
 /// Generates a typed column constant per field (`Student::NAME`, and `Student::ID` or
 /// `Course::CODE` for the key).

@@ -69,6 +69,10 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 "inverse" => fk.inverse = Some(item.string()?),
                 "on_delete" => fk.on_delete = Some(item.string()?),
                 "order_by" => fk.order_by = Some(item.string()?),
+                "delete_orphans" => {
+                    item.flag()?;
+                    fk.delete_orphans = true;
+                }
                 "primary_key" => { item.flag()?; is_pk = true }
                 "autoincrement" => { item.flag()?; auto = true }
                 "unique" => { item.flag()?; unique = true }
@@ -91,7 +95,7 @@ pub fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 _ => {
                     return Err(syn::Error::new(
                         item.key.span(),
-                        "unknown attribute; expected primary_key, autoincrement, unique, index, version, json, column = \"...\", or a foreign key's references = Model, relation = \"...\", inverse = \"...\", on_delete = \"...\", order_by = \"...\"",
+                        "unknown attribute; expected primary_key, autoincrement, unique, index, version, json, column = \"...\", or a foreign key's references = Model, relation = \"...\", inverse = \"...\", on_delete = \"...\", order_by = \"...\", delete_orphans",
                     ))
                 }
             }

@@ -20,6 +20,8 @@ pub struct Ref {
     pub on_delete: syn::Ident,
     /// `order_by = "field"`: a field of this model that orders the one-to-many's collections.
     pub order_by: Option<LitStr>,
+    /// `delete_orphans`: a child unlinked from its parent is deleted.
+    pub delete_orphans: bool,
 }
 
 /// The attributes of a foreign key field, gathered before they are checked together.
@@ -30,6 +32,7 @@ pub struct RefAttrs {
     pub inverse: Option<LitStr>,
     pub on_delete: Option<LitStr>,
     pub order_by: Option<LitStr>,
+    pub delete_orphans: bool,
 }
 
 impl RefAttrs {
@@ -40,6 +43,7 @@ impl RefAttrs {
             || self.inverse.is_some()
             || self.on_delete.is_some()
             || self.order_by.is_some()
+            || self.delete_orphans
     }
 
     /// Checks the attributes of the field `span` (whose type is an `Option` if `nullable`).
@@ -50,7 +54,7 @@ impl RefAttrs {
         let Some(model) = self.model else {
             return Err(syn::Error::new(
                 span,
-                "`relation`, `inverse`, `on_delete` and `order_by` go with a foreign key: add `references = Model`",
+                "`relation`, `inverse`, `on_delete`, `order_by` and `delete_orphans` go with a foreign key: add `references = Model`",
             ));
         };
         let (Some(relation), Some(inverse)) = (self.relation, self.inverse) else {
@@ -91,6 +95,7 @@ impl RefAttrs {
             inverse,
             on_delete: format_ident!("{on_delete}"),
             order_by: self.order_by,
+            delete_orphans: self.delete_orphans,
         }))
     }
 }
@@ -151,7 +156,7 @@ pub fn expand(fk: &Fk<'_>) -> TokenStream {
     } else {
         quote_spanned! {ty.span()=> <#model as ::relata::Model>::Id }
     };
-    let (relation, inverse) = (&r.relation, &r.inverse);
+    let (relation, inverse, orphans) = (&r.relation, &r.inverse, r.delete_orphans);
     let order = match &r.order_by {
         None => quote!(::core::option::Option::None),
         Some(o) => {
@@ -209,6 +214,7 @@ pub fn expand(fk: &Fk<'_>) -> TokenStream {
                 storage: ::relata::Storage::ForeignKey {
                     column: #index,
                     nullable: #nullable,
+                    delete_orphans: #orphans,
                 },
             };
 

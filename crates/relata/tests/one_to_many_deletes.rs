@@ -158,3 +158,35 @@ backend_test! {
         assert_eq!(rows(&mut s), [("Art".into(), "-".into()), ("化学".into(), "张伟".into())]);
     }
 }
+
+backend_test! {
+    /// `delete_orphans`: a chapter unlinked from its course is deleted (at once in the session,
+    /// by the commit in the database); one moved to another course is not; deleting a course
+    /// deletes its chapters in the session although the foreign key says nothing on delete.
+    /// Ports `test_cascade.py`'s `O2MCascadeDeleteOrphanTest` (`test_remove_orphan`,
+    /// `test_cascade_delete`) where it applies.
+    fn delete_orphans(t, school()) {
+        let mut s = t.db.session();
+        let (_, _, cs) = seed(&mut s);
+        let ch: Vec<_> = ["Limits", "Series", "Proofs"].iter().map(|h| s.add(chapter(h))).collect();
+        for &c in &ch {
+            s.link(Chapter::course(), c, cs[0]);
+        }
+        s.commit().unwrap();
+
+        assert!(s.unlink(Course::chapters(), cs[0], ch[0]));
+        assert_eq!(s.state(ch[0]), relata::ObjectState::Deleted, "an orphan is deleted at once");
+        assert!(s.link(Course::chapters(), cs[1], ch[1]), "a move is no orphan");
+        assert_eq!(s.state(ch[1]), relata::ObjectState::Persistent);
+        assert_eq!(s.related(Course::chapters(), cs[0]).unwrap(), [ch[2]]);
+        s.commit().unwrap();
+        assert_eq!(count(&mut s, "om_chapters"), 2);
+
+        s.delete(cs[0]);
+        assert_eq!(s.state(ch[2]), relata::ObjectState::Deleted, "a parent's orphans go with it");
+        s.commit().unwrap();
+        assert_eq!(count(&mut s, "om_chapters"), 1);
+        let left: Vec<(String,)> = s.select("SELECT heading FROM om_chapters", relata::params![]).unwrap();
+        assert_eq!(left, [("Series".to_string(),)]);
+    }
+}

@@ -51,7 +51,10 @@ pub(super) fn fills(view: View<'_>) -> Result<Vec<Fill>> {
     let mut out = Vec::new();
     for &ls in view.link_order {
         let links = view.links(ls);
-        let Storage::ForeignKey { column, nullable } = links.def.storage else {
+        let Storage::ForeignKey {
+            column, nullable, ..
+        } = links.def.storage
+        else {
             continue;
         };
         let def = links.def;

@@ -83,6 +83,9 @@ pub enum Storage {
         column: usize,
         /// Whether the column takes `NULL` (a child may have no parent).
         nullable: bool,
+        /// Whether a child unlinked from its parent is deleted (`delete_orphans`), and deleting
+        /// a parent deletes the children the session holds, whatever the database does.
+        delete_orphans: bool,
     },
 }
 
@@ -141,6 +144,14 @@ pub(crate) fn foreign_keys_to(table: &TableDef) -> Vec<(&'static AssocDef, OnDel
             };
             let on_delete = r.0.left.table.columns[column].references?.on_delete;
             Some((r.0, on_delete))
+        })
+        .map(|(def, on_delete)| match def.storage {
+            // A parent's orphans go with it, in the session, whatever the database does.
+            Storage::ForeignKey {
+                delete_orphans: true,
+                ..
+            } => (def, OnDelete::Cascade),
+            _ => (def, on_delete),
         })
         .collect()
 }

@@ -333,7 +333,7 @@ impl Session {
     /// Deletes object `slot` of `table`'s model, then does to the children the session holds
     /// what the foreign keys that reference it say: `cascade` deletes them (and theirs), `set
     /// null` unlinks them, so that every view shows at once what the commit will leave.
-    fn delete_object(&mut self, table: &'static TableDef, slot: u32) {
+    pub(crate) fn delete_object(&mut self, table: &'static TableDef, slot: u32) {
         let Some(state) = self.any_store((table.slot)()).map(|s| s.state(slot)) else {
             return;
         };

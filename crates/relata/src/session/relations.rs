@@ -113,7 +113,18 @@ impl Session {
                 changed
             }
             LinkOp::Remove => match known {
-                Some(items) if items.contains(&parent) => links.unlink(child, parent, new),
+                Some(items) if items.contains(&parent) => {
+                    let changed = links.unlink(child, parent, new);
+                    if let Storage::ForeignKey {
+                        delete_orphans: true,
+                        ..
+                    } = def.storage
+                    {
+                        // An orphan: deleted at once, so every view shows it gone.
+                        self.delete_object(def.left.table, child);
+                    }
+                    changed
+                }
                 // Not its parent (or, unknown, a parent the session does not hold: not this one).
                 _ => false,
             },

@@ -57,8 +57,27 @@ pub struct Employee {
     pub manager_id: Option<i64>,
 }
 
+/// A chapter lives only in its course: unlinked from it, it is deleted (`delete_orphans`).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[relata(table = "om_chapters")]
+pub struct Chapter {
+    #[relata(primary_key)]
+    pub id: Option<i64>,
+    pub heading: String,
+    #[relata(references = Course, relation = "course", inverse = "chapters", delete_orphans)]
+    pub course_id: i64,
+}
+
+pub fn chapter(heading: &str) -> Chapter {
+    Chapter {
+        id: None,
+        heading: heading.into(),
+        course_id: 0,
+    }
+}
+
 pub fn school() -> Schema {
-    schema![Lesson, Course, Teacher, Room, Employee]
+    schema![Lesson, Chapter, Course, Teacher, Room, Employee]
 }
 
 pub fn teacher(name: &str) -> Teacher {
