@@ -14,7 +14,7 @@ use fk_school::*;
 use relata::{schema, ConstraintKind, Error, Session, Sqlite};
 
 backend_test! {
-    /// Ports `RudimentaryFlushTest.test_one_to_many_save`: a new parent and new children linked
+    /// Ports `RudimentaryFlushTest.test_one_to_many_save` (test_unitofworkv2.py): a new parent and new children linked
     /// before the commit: the parent is inserted first and its key fills the children's column.
     fn new_parent_and_children(t, school()) {
         let mut s = t.db.session();
@@ -42,9 +42,9 @@ backend_test! {
 }
 
 backend_test! {
-    /// Ports `RudimentaryFlushTest.test_many_to_one_save` and the moves of
-    /// `test_one_to_many_update`: a stored child linked to another parent moves (one `UPDATE` of
-    /// its key column); every view sees it at once; a new session reads it back.
+    /// Ports `RudimentaryFlushTest.test_many_to_one_save` (test_unitofworkv2.py), then moves: a
+    /// stored child linked to another parent moves (one `UPDATE` of its key column); every view
+    /// sees it at once; a new session reads it back.
     fn move_a_child(t, school()) {
         let mut s = t.db.session();
         let (ivan, wang, cs) = seed(&mut s);

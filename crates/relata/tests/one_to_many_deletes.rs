@@ -1,7 +1,8 @@
 //! Deletes across foreign keys: `ON DELETE` as declared (cascade, set null, restrict) in the
 //! database and in the session (children the session holds are deleted or unlinked at once),
-//! and a self-referential tree inserted in one commit. Ports `test_cascade.py` and
-//! `test_unitofworkv2.py`'s `SingleCycleTest` where they apply.
+//! and a self-referential tree inserted in one commit. Ports test_cascade.py and
+//! test_unitofworkv2.py (`RudimentaryFlushTest`, `SingleCycleTest`) where they apply, each test
+//! naming its source.
 
 mod common;
 mod fk_school;
@@ -13,7 +14,8 @@ backend_test! {
     /// `ON DELETE` as declared: deleting a course deletes its lessons (cascade), deleting a
     /// teacher leaves its courses with no teacher (set null), deleting a room courses use is
     /// refused (restrict) with an `Error::Constraint` and the database unchanged. Ports
-    /// `test_cascade.py`'s database-side (`passive_deletes`) cases.
+    /// test_unitofwork.py's `PassiveDeletesTest.test_basic` (a foreign key `ON DELETE CASCADE`
+    /// removes the children with their parent).
     fn on_delete(t, school()) {
         let mut s = t.db.session();
         let (ivan, _, cs) = seed(&mut s);
@@ -60,6 +62,10 @@ backend_test! {
         }
         s.link(Employee::reports(), ceo, cto);
         assert_eq!(s.related(Employee::reports(), cto).unwrap().len(), 3);
+        // A batch per generation: Ada, then Brian with Ada's key, then the three with his.
+        let sql = common::pending_sql(&s).join("\n");
+        let at = |name: &str| sql.find(&format!("\"{name}\"")).unwrap_or_else(|| panic!("{name}: {sql}"));
+        assert!(at("Ada") < at("Brian") && at("Brian") < at("Chen") && at("Brian") < at("Eve"), "{sql}");
         s.commit().unwrap();
         let pairs: Vec<(String, String)> = s
             .select(
@@ -116,8 +122,10 @@ backend_test! {
     /// a course deletes the lessons the session holds (`cascade`: they are deleted objects at
     /// once, and the plan deletes them before the course), deleting a teacher unlinks its
     /// courses (`set null`: their teacher is gone from every view, and the commit writes the
-    /// `NULL` itself). Ports `test_cascade.py`'s `O2MCascadeDeleteOrphanTest.test_cascade_delete`
-    /// and `M2OCascadeDeleteNoOrphanTest`-style checks of the session state.
+    /// `NULL` itself, before the parent's `DELETE`). Ports test_unitofworkv2.py's
+    /// `RudimentaryFlushTest.test_one_to_many_delete_parent` (the children's keys set to `NULL`,
+    /// then the parent deleted) and test_cascade.py's `O2MCascadeDeleteOrphanTest.test_delete`
+    /// (the children go with their parent), with the session's state checked too.
     fn cascades_in_the_session(t, school()) {
         let mut s = t.db.session();
         let (ivan, wang, cs) = seed(&mut s);
@@ -163,8 +171,8 @@ backend_test! {
     /// `delete_orphans`: a chapter unlinked from its course is deleted (at once in the session,
     /// by the commit in the database); one moved to another course is not; deleting a course
     /// deletes its chapters in the session although the foreign key says nothing on delete.
-    /// Ports `test_cascade.py`'s `O2MCascadeDeleteOrphanTest` (`test_remove_orphan`,
-    /// `test_cascade_delete`) where it applies.
+    /// Ports test_cascade.py's `O2MCascadeDeleteOrphanTest.test_collection_orphans` (a child
+    /// removed from its parent's collection is deleted) and `test_delete` where they apply.
     fn delete_orphans(t, school()) {
         let mut s = t.db.session();
         let (_, _, cs) = seed(&mut s);
