@@ -274,8 +274,8 @@ fn eager_targets(
 
 /// The children of a query's results through a foreign key, in one statement: `SELECT a.pk,
 /// a.cols... FROM child AS a WHERE a.fk IN (parents) ORDER BY a.fk, a.pk` (every child with a
-/// parent when the query has no filter or window). Each row is a child, and names its parent in
-/// its foreign key column.
+/// parent when the query has no filter or window: `a.fk IS NOT NULL` if the key is nullable).
+/// Each row is a child, and names its parent in its foreign key column.
 pub(crate) fn select_children(
     d: &dyn Dialect,
     fk: &AssocDef,
@@ -288,9 +288,14 @@ pub(crate) fn select_children(
     select_list(&mut s, "a", child);
     s.push(" FROM ").ident(child.name).push(" AS ").ident("a");
     let filtered = parents_filter(&mut s, fk.right.column, parent, spec, &mut params);
-    s.push(if filtered { " AND " } else { " WHERE " })
-        .col("a", fk.right.column)
-        .push(" IS NOT NULL ORDER BY ")
+    if let Storage::ForeignKey { nullable: true, .. } = fk.storage {
+        // Children without a parent are no one's (the test costs SQLite a quarter of the scan,
+        // so a NOT NULL key goes without it).
+        s.push(if filtered { " AND " } else { " WHERE " })
+            .col("a", fk.right.column)
+            .push(" IS NOT NULL");
+    }
+    s.push(" ORDER BY ")
         .col("a", fk.right.column)
         .push(", ")
         .col("a", child.primary_key);
