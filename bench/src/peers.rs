@@ -237,26 +237,7 @@ pub fn run_peer(peer: &Peer, path: &Path, postgres: bool, data_file: &Path) -> R
     let url = place.url();
     let mut run = Run::default();
     for (i, w) in ["w1", "w2", "w3", "w4", "w5", "w6"].into_iter().enumerate() {
-        let out = std::process::Command::new(&peer.program)
-            .args(&peer.args)
-            .args([w, url.as_str()])
-            .arg(data_file)
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "{} {w} failed: {}",
-                peer.name,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )
-            .into());
-        }
-        let line = String::from_utf8(out.stdout)?;
-        let (secs, sum) = parse_result(line.trim()).ok_or_else(|| {
-            format!(
-                "{} {w} printed {line:?}, not {{\"secs\": S, \"sum\": N}}",
-                peer.name
-            )
-        })?;
+        let (secs, sum) = run_workload(peer, w, &url, data_file)?;
         run.secs[i] = secs;
         run.sums[i] = sum;
         if i == 0 {
@@ -268,6 +249,30 @@ pub fn run_peer(peer: &Peer, path: &Path, postgres: bool, data_file: &Path) -> R
         }
     }
     Ok(run)
+}
+
+/// Runs one workload `w` with `peer` on the database at `url`: its time and checksum.
+pub fn run_workload(peer: &Peer, w: &str, url: &str, data_file: &Path) -> Res<(f64, u64)> {
+    let out = std::process::Command::new(&peer.program)
+        .args(&peer.args)
+        .args([w, url])
+        .arg(data_file)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {w} failed: {}",
+            peer.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    let line = String::from_utf8(out.stdout)?;
+    Ok(parse_result(line.trim()).ok_or_else(|| {
+        format!(
+            "{} {w} printed {line:?}, not {{\"secs\": S, \"sum\": N}}",
+            peer.name
+        )
+    })?)
 }
 
 /// `{"secs": 1.5, "sum": 42}` (keys in either order, any spacing).

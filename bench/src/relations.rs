@@ -5,7 +5,8 @@
 //! grouped by hand into the same objects. Both walk the result into one checksum. The data is
 //! written once per repetition by relata (its commit time, new parents' keys filled into a
 //! hundred thousand children, is printed alongside), outside the load timings; each load runs on
-//! a freshly opened connection, relata's and raw's alternating first.
+//! a freshly opened connection, relata's and raw's alternating first. `IMPLS=sqlalchemy` adds
+//! SQLAlchemy's `selectinload` of the same (its `w8`), on SQLite and PostgreSQL.
 
 use super::*;
 
@@ -34,17 +35,38 @@ fn schema() -> relata::Schema {
     schema![Teacher, Lecture]
 }
 
-/// The checksum both sides compute: over teachers in key order, the name, then each lecture's
-/// title length, in key order.
+/// The checksum every side computes (the peers too, in their languages): over teachers in key
+/// order (i from 1), i times (the name's length plus, over its lectures in key order, j from 1,
+/// j times the title's length). Positions weigh in, so a collection in another order or under
+/// another teacher changes it.
 #[derive(Default)]
-struct Sum(u64);
+struct Sum {
+    total: u64,
+    teachers: u64,
+    inner: u64,
+    lectures: u64,
+}
 
 impl Sum {
     fn teacher(&mut self, name: &str) {
-        self.0 = mix(self.0, str_hash(name));
+        self.close();
+        self.teachers += 1;
+        self.inner = name.len() as u64;
+        self.lectures = 0;
     }
     fn lecture(&mut self, title: &str) {
-        self.0 = mix(self.0, title.len() as u64);
+        self.lectures += 1;
+        self.inner += self.lectures * title.len() as u64;
+    }
+    fn close(&mut self) {
+        self.total = self
+            .total
+            .wrapping_add(self.teachers.wrapping_mul(self.inner));
+        self.inner = 0;
+    }
+    fn finish(mut self) -> u64 {
+        self.close();
+        self.total
     }
 }
 
@@ -83,7 +105,7 @@ fn raw_sum(teachers: &[(i64, String)], lectures: &[Vec<RawLecture>]) -> u64 {
             sum.lecture(&l.title);
         }
     }
-    sum.0
+    sum.finish()
 }
 
 /// Writes the data with relata: every teacher and lecture new, each lecture linked to its new
@@ -124,7 +146,7 @@ fn relata_load(db: &Database) -> Res<u64> {
             sum.lecture(&l.title);
         }
     }
-    Ok(sum.0)
+    Ok(sum.finish())
 }
 
 const TEACHERS_SQL: &str = "SELECT id, name FROM teachers ORDER BY id";
@@ -181,14 +203,33 @@ fn mysql_load(database: &str) -> Res<u64> {
     Ok(raw_sum(&teachers, &grouped(&teachers, lectures)))
 }
 
-/// One repetition's times: relata's commit, relata's load, raw's load.
+/// One repetition's times: relata's commit, relata's load, raw's load, each peer's load.
 struct Times {
     create: f64,
     relata: f64,
     raw: f64,
+    peers: Vec<f64>,
 }
 
-fn once(backend: Backend, dir: &Path, rep: usize, teachers: usize, per: usize) -> Res<Times> {
+/// What a repetition runs on.
+struct Setup<'a> {
+    backend: Backend,
+    dir: &'a Path,
+    teachers: usize,
+    per: usize,
+    /// The peers asked for (`IMPLS=sqlalchemy,...`), with the file their protocol passes.
+    peers: &'a [peers::Peer],
+    data_file: &'a Path,
+}
+
+fn once(setup: &Setup<'_>, rep: usize) -> Res<Times> {
+    let Setup {
+        backend,
+        dir,
+        teachers,
+        per,
+        ..
+    } = *setup;
     let path = dir.join(format!("relations-{rep}.db"));
     remove_db(&path);
     // The database, and how each side opens it (the guards drop a server's schema).
@@ -226,6 +267,20 @@ fn once(backend: Backend, dir: &Path, rep: usize, teachers: usize, per: usize) -
         let b = raw_run()?;
         (relata_run()?, b)
     };
+    // The peers last, on the same data (they speak SQLite and PostgreSQL).
+    let mut peer_times = Vec::new();
+    for peer in setup.peers {
+        let (secs, sum) = peers::run_workload(peer, "w8", &url, setup.data_file)?;
+        if sum != relata.1 {
+            return Err(format!(
+                "W8 checksums differ: relata {} vs {} {sum}: the two did not load the same thing",
+                relata.1, peer.name
+            )
+            .into());
+        }
+        eprintln!("rep {}: {} W8 load {secs:.3}s", rep + 1, peer.name);
+        peer_times.push(secs);
+    }
     remove_db(&path);
     if relata.1 != raw.1 {
         return Err(format!(
@@ -246,6 +301,7 @@ fn once(backend: Backend, dir: &Path, rep: usize, teachers: usize, per: usize) -
         create: create_secs,
         relata: relata.0,
         raw: raw.0,
+        peers: peer_times,
     })
 }
 
@@ -253,9 +309,35 @@ pub fn run(backend: Backend, cfg: &Config, dir: &Path) -> Res<ExitCode> {
     let quick = std::env::var("QUICK").is_ok();
     let teachers = env_usize("TEACHERS", if quick { 100 } else { 1_000 })?;
     let per = env_usize("PER_TEACHER", if quick { 20 } else { 100 })?;
+    // IMPLS=sqlalchemy,diesel,seaorm adds peers (on SQLite and PostgreSQL), prepared first.
+    let wanted = std::env::var("IMPLS").unwrap_or_default();
+    let mut ready = Vec::new();
+    for name in wanted.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let Some(&name) = peers::PEERS.iter().find(|p| **p == name) else {
+            return Err(format!(
+                "IMPLS: {name}: expected some of {}",
+                peers::PEERS.join(", ")
+            )
+            .into());
+        };
+        if backend == Backend::Mysql {
+            return Err("the peers speak SQLite and PostgreSQL only".into());
+        }
+        ready.push(peers::prepare_peer(name)?);
+    }
+    let data_file = dir.join("w8.json");
+    std::fs::write(&data_file, "{}")?;
+    let setup = Setup {
+        backend,
+        dir,
+        teachers,
+        per,
+        peers: &ready,
+        data_file: &data_file,
+    };
     let mut times = Vec::new();
     for rep in 0..cfg.reps {
-        times.push(once(backend, dir, rep, teachers, per)?);
+        times.push(once(&setup, rep)?);
     }
     let col = |f: fn(&Times) -> f64| median(times.iter().map(f).collect());
     let (create, relata, raw) = (col(|t| t.create), col(|t| t.relata), col(|t| t.raw));
@@ -274,6 +356,16 @@ pub fn run(backend: Backend, cfg: &Config, dir: &Path) -> Res<ExitCode> {
     println!(
         "| W8 one-to-many load | {relata:.3} | {raw:.3} | {ratio:.2}x {mark} (goal ≤ {GOAL}x) |"
     );
+    for (i, peer) in ready.iter().enumerate() {
+        let t = median(times.iter().map(|t| t.peers[i]).collect());
+        let mark = if t > relata { "✓" } else { "✗" };
+        println!();
+        println!(
+            "{}: {t:.3} s, {:.2}x relata's time {mark} (goal: slower than relata)",
+            peer.name,
+            t / relata
+        );
+    }
     println!();
     println!(
         "relata's commit of the data (every lecture's key filled from its new teacher): {create:.3} s"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The SQLAlchemy 2.x ORM peer of relata's benchmark (see ../README.md for the protocol).
 
-    python peer.py <w1|w2|w3|w4|w5|w6> <url> <data.json>
+    python peer.py <w1|w2|w3|w4|w5|w6|w8> <url> <data.json>
 
 prints one line, ``{"secs": S, "sum": N}``; on any error it prints the error on stderr and exits 1.
 
@@ -124,6 +124,30 @@ class Course(Base):
     students: Mapped[list[Student]] = relationship(
         secondary=student_course, back_populates="courses"
     )
+
+
+class Teacher(Base):
+    """W8's parent (``BENCH=relations``): a plain one-to-many, as the SQLAlchemy tutorial
+    declares one."""
+
+    __tablename__ = "teachers"
+
+    id: Mapped[int] = mapped_column(Id, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+    lectures: Mapped[list["Lecture"]] = relationship(
+        back_populates="teacher", order_by="Lecture.id"
+    )
+
+
+class Lecture(Base):
+    __tablename__ = "lectures"
+
+    id: Mapped[int] = mapped_column(Id, Identity(), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    teacher_id: Mapped[int] = mapped_column(Id, ForeignKey("teachers.id"), index=True)
+
+    teacher: Mapped[Teacher] = relationship(back_populates="lectures")
 
 
 def make_engine(url):
@@ -258,9 +282,30 @@ def w6(session, data):
 WORKLOADS = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5, "w6": w6}
 
 
+def w8(session, data):
+    """W8 one-to-many load (``BENCH=relations``): every teacher with its lectures,
+    ``selectinload`` (SQLAlchemy's recommended eager loader for collections).
+    sum = over teachers in id order (i from 1), i * (name length + sum over its lectures in id
+    order, j from 1, of j * title length), in characters."""
+    t0 = time.perf_counter()
+    teachers = session.scalars(
+        select(Teacher).options(selectinload(Teacher.lectures)).order_by(Teacher.id)
+    ).all()
+    total = 0
+    for i, t in enumerate(teachers, 1):
+        inner = len(t.name)
+        for j, lecture in enumerate(t.lectures, 1):
+            inner += j * len(lecture.title)
+        total += i * inner
+    return time.perf_counter() - t0, total % (1 << 64)
+
+
+WORKLOADS["w8"] = w8
+
+
 def main(argv):
     if len(argv) != 4 or argv[1] not in WORKLOADS:
-        raise SystemExit(f"usage: {argv[0]} <w1|w2|w3|w4|w5|w6> <url> <data.json>")
+        raise SystemExit(f"usage: {argv[0]} <w1|w2|w3|w4|w5|w6|w8> <url> <data.json>")
     workload, url, data_path = WORKLOADS[argv[1]], argv[2], argv[3]
     with open(data_path, encoding="utf-8") as f:
         data = json.load(f)
