@@ -326,3 +326,55 @@ fn a_parent_left_out_of_the_schema_is_named() {
         "{msg}"
     );
 }
+
+backend_test! {
+    /// Nested eager paths across foreign keys (lesson → course → teacher, and teacher → courses
+    /// → lessons): one statement per relation, then nothing more (strict), with a filter and a
+    /// limit on the first query (the next level loads only for what the first loaded).
+    fn nested_eager_paths(t, school()) {
+        let mut s = t.db.session();
+        let (_, _, cs) = seed(&mut s);
+        for (c, topic) in [(0, "Limits"), (0, "Series"), (1, "Colour"), (2, "Acids")] {
+            let l = s.add(lesson(topic));
+            s.link(Lesson::course(), l, cs[c]);
+        }
+        s.commit().unwrap();
+
+        let mut s = t.db.session();
+        s.set_strict(true);
+        let before = s.statements_run();
+        let lessons = s
+            .query::<Lesson>()
+            .filter(Lesson::TOPIC.ne("Colour"))
+            .eager_then(Lesson::course(), Course::teacher())
+            .order_by(Lesson::TOPIC.asc())
+            .all()
+            .unwrap();
+        assert_eq!(s.statements_run() - before, 3, "lessons, their courses, those courses' teachers");
+        let path = |s: &mut Session, l| {
+            let c = s.related(Lesson::course(), l).unwrap()[0];
+            let t = s.related(Course::teacher(), c).unwrap()[0];
+            (s[c].title.clone(), s[t].name.clone())
+        };
+        assert_eq!(path(&mut s, lessons[0]), ("化学".into(), "张伟".into()), "Acids");
+        assert_eq!(path(&mut s, lessons[1]), ("Math".into(), "Иван".into()), "Limits");
+        assert_eq!(path(&mut s, lessons[2]), ("Math".into(), "Иван".into()), "Series");
+
+        let mut s = t.db.session();
+        s.set_strict(true);
+        let teachers = s
+            .query::<Teacher>()
+            .eager_then(Teacher::courses(), Course::lessons())
+            .order_by(Teacher::NAME.asc())
+            .limit(1)
+            .all()
+            .unwrap();
+        assert_eq!(s[teachers[0]].name, "Иван");
+        let courses = s.related(Teacher::courses(), teachers[0]).unwrap();
+        let topics: Vec<Vec<String>> = courses
+            .iter()
+            .map(|&c| s.related_objects(Course::lessons(), c).unwrap().map(|l| l.topic.clone()).collect())
+            .collect();
+        assert_eq!(topics, [vec!["Colour".to_string()], vec!["Limits".into(), "Series".into()]], "Art, then Math");
+    }
+}

@@ -203,3 +203,31 @@ backend_test! {
         assert!(matches!(err, Error::QueryBudget { .. }), "{err}");
     }
 }
+
+backend_test! {
+    /// A nested eager path over a many-to-many (each student's courses, then each course's
+    /// students: the classmates) runs a fixed number of statements, whatever the number of
+    /// students, and serves every collection on the path without a lazy load.
+    fn a_nested_eager_path_reaches_the_classmates(t) {
+        seed_committed(&t.db);
+        let per_relation = t.db.dialect().capabilities().eager_load_statements;
+        let mut s = t.db.session();
+        s.set_strict(true);
+        let studs = s
+            .query_budget(1 + 2 * per_relation, |s| {
+                s.query::<Student>()
+                    .order_by(Student::NAME.asc())
+                    .eager_then(Student::courses(), Course::students())
+                    .all()
+            })
+            .unwrap();
+        assert_eq!(names(&s, &studs), ["Alice", "Bob"]);
+        let mut classmates: Vec<String> = Vec::new();
+        for c in s.related(Student::courses(), studs[1]).unwrap() {
+            let of_course = s.related(Course::students(), c).unwrap();
+            classmates.extend(names(&s, &of_course));
+        }
+        classmates.sort();
+        assert_eq!(classmates, ["Alice", "Bob"], "Bob takes Math with Alice");
+    }
+}

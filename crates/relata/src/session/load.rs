@@ -28,14 +28,55 @@ impl Session {
         let sql = sql::select(self.db.dialect(), M::TABLE, spec, &mut params);
         let slots = self.run_select::<M>(&sql, &params)?;
         for e in eager {
-            (e.ensure_target)(self);
-            if e.def.storage == Storage::Table {
-                self.load_eager(e.def, e.side, M::TABLE, spec, &slots)?;
-            } else {
-                self.load_eager_fk(e.def, e.side, M::TABLE, spec, &slots)?;
-            }
+            self.load_eager_path(e, M::TABLE, spec, &slots)?;
         }
         Ok(slots.into_iter().map(|s| Key::new(self.id, s)).collect())
+    }
+
+    /// An eager load for `parents` (the results of `spec` on `parent`), then the next relation
+    /// of its path for the objects it loaded: their query is "the targets related to a result
+    /// of `spec`" (a superset under a limit; only the objects loaded get collections).
+    fn load_eager_path(
+        &mut self,
+        e: &EagerSpec,
+        parent: &'static TableDef,
+        spec: &QuerySpec,
+        parents: &[u32],
+    ) -> Result<()> {
+        (e.ensure_target)(self);
+        if e.def.storage == Storage::Table {
+            self.load_eager(e.def, e.side, parent, spec, parents)?;
+        } else {
+            self.load_eager_fk(e.def, e.side, parent, spec, parents)?;
+        }
+        let Some(next) = &e.then else {
+            return Ok(());
+        };
+        let mut loaded: Vec<u32> = Vec::new();
+        for &p in parents {
+            self.settle_parent_if_many_to_one(e, p);
+            loaded.extend_from_slice(self.collection_slots(e.def, e.side, p));
+        }
+        loaded.sort_unstable();
+        loaded.dedup();
+        let via = QuerySpec {
+            filter: Some(crate::query::Expr::Related {
+                def: e.def,
+                side: e.side.other(),
+                inner: spec.filter.clone().map(Box::new),
+            }),
+            ..QuerySpec::default()
+        };
+        let target = e.def.sides(e.side).1.table;
+        self.load_eager_path(next, target, &via, &loaded)
+    }
+
+    /// A many-to-one's side is settled from the child's key when asked for; a path reads it
+    /// now, to know which parents it loaded.
+    fn settle_parent_if_many_to_one(&mut self, e: &EagerSpec, child: u32) {
+        if e.side == Side::Left && e.def.storage != Storage::Table {
+            self.settle_parent(e.def, child);
+        }
     }
 
     /// The object with this primary key, by one cached statement.

@@ -11,12 +11,15 @@ use crate::query::{describe_filter, Filter, Order, QuerySpec};
 use crate::relation::{AssocDef, Relation, Side};
 
 /// An eager load requested on a query: the association and the direction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct EagerSpec {
     pub def: &'static AssocDef,
     pub side: Side,
     /// Creates the target model's store in the session (the loader is not generic).
     pub ensure_target: fn(&mut Session),
+    /// A relation of the targets to load next, for every object this one loaded (a path:
+    /// lesson → course → teacher).
+    pub then: Option<Box<EagerSpec>>,
 }
 
 /// A query for objects of model `M`, made by `session.query::<M>()`. Results are merged into the
@@ -90,6 +93,55 @@ impl<'s, M: Model> Query<'s, M> {
             def: relation.def(),
             side: relation.side,
             ensure_target: Session::ensure_store::<T>,
+            then: None,
+        });
+        self
+    }
+
+    /// Loads a path of two relations: `relation`'s collection for every result, then `then`'s
+    /// for every object that loaded, one or two statements per relation (never one per object).
+    /// `eager_then(Lesson::course(), Course::teacher())` reads each lesson's course and each
+    /// course's teacher; with strict mode on, walking them runs nothing more.
+    ///
+    /// ```
+    /// # use relata::{schema, Database, Model};
+    /// # #[derive(Model)] struct Teacher { #[relata(primary_key)] id: Option<i64>, name: String }
+    /// # #[derive(Model)] struct Course { #[relata(primary_key)] id: Option<i64>, title: String,
+    /// #     #[relata(references = Teacher, relation = "teacher", inverse = "courses")] teacher_id: Option<i64> }
+    /// # #[derive(Model)] struct Lesson { #[relata(primary_key)] id: Option<i64>, topic: String,
+    /// #     #[relata(references = Course, relation = "course", inverse = "lessons")] course_id: i64 }
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.create_all(&schema![Teacher, Course, Lesson])?;
+    /// # let mut s = db.session();
+    /// # let t = s.add(Teacher { id: None, name: "Ada".into() });
+    /// # let c = s.add(Course { id: None, title: "Math".into(), teacher_id: None });
+    /// # let l = s.add(Lesson { id: None, topic: "Limits".into(), course_id: 0 });
+    /// # s.link(Course::teacher(), c, t);
+    /// # s.link(Lesson::course(), l, c);
+    /// # s.commit()?;
+    /// let mut s = db.session();
+    /// s.set_strict(true); // any lazy load is an error
+    /// let lessons = s.query::<Lesson>().eager_then(Lesson::course(), Course::teacher()).all()?;
+    /// let course = s.related(Lesson::course(), lessons[0])?[0];
+    /// let teacher = s.related(Course::teacher(), course)?[0];
+    /// assert_eq!(s[teacher].name, "Ada");
+    /// # Ok::<(), relata::Error>(())
+    /// ```
+    pub fn eager_then<T: Model, U: Model>(
+        mut self,
+        relation: Relation<M, T>,
+        then: Relation<T, U>,
+    ) -> Self {
+        self.eager.push(EagerSpec {
+            def: relation.def(),
+            side: relation.side,
+            ensure_target: Session::ensure_store::<T>,
+            then: Some(Box::new(EagerSpec {
+                def: then.def(),
+                side: then.side,
+                ensure_target: Session::ensure_store::<U>,
+                then: None,
+            })),
         });
         self
     }
