@@ -1,6 +1,7 @@
-//! Random sequences of session operations on a one-to-many (teachers and their courses, by a
-//! nullable foreign key with `ON DELETE SET NULL`), checked against a plain in-memory model:
-//! each course has at most one teacher. Linking from either side, unlinking, moving, deleting
+//! Random sequences of session operations on one-to-many relations (teachers and their courses,
+//! by a nullable foreign key with `ON DELETE SET NULL`; courses and their slides, by a `NOT NULL`
+//! one with `ON DELETE CASCADE` and `delete_orphans`), checked against a plain in-memory model:
+//! each course has at most one teacher, each slide exactly one course. Linking from either side, unlinking, moving, deleting
 //! either end, commits, rollbacks, new sessions, eager loads and transaction blocks that flush
 //! and fail; after each step the session's views (both directions) must equal the model's
 //! pending world, and after each commit the database must equal it.
@@ -31,8 +32,20 @@ struct Course {
     teacher_id: Option<i64>,
 }
 
+/// A slide belongs to one course (`NOT NULL`) and goes with it (`cascade`); unlinked from it,
+/// it is deleted (`delete_orphans`).
+#[derive(Model, Debug, Clone)]
+#[relata(table = "pp_slides")]
+struct Slide {
+    #[relata(primary_key)]
+    id: Option<i64>,
+    name: String,
+    #[relata(references = Course, relation = "course", inverse = "slides", on_delete = "cascade", delete_orphans)]
+    course_id: i64,
+}
+
 fn school() -> Schema {
-    schema![Teacher, Course]
+    schema![Teacher, Course, Slide]
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +58,13 @@ enum Op {
     Unlink(usize, usize, bool),
     DeleteTeacher(usize),
     DeleteCourse(usize),
+    /// A new slide of a course (linked from the slide's side, or the course's).
+    AddSlide(usize, bool),
+    /// Slide, course: move it there.
+    MoveSlide(usize, usize),
+    /// Slide: unlink it from its course (it is deleted: an orphan).
+    DropSlide(usize),
+    ViewSlides(usize),
     ViewTeacher(usize),
     ViewCourse(usize),
     Commit,
@@ -61,6 +81,8 @@ enum Op {
 struct World {
     teachers: BTreeMap<u32, ()>,
     courses: BTreeMap<u32, Option<u32>>,
+    /// Slides by tag, with their course's tag.
+    slides: BTreeMap<u32, u32>,
 }
 
 struct Harness {
@@ -71,6 +93,7 @@ struct Harness {
     next: u32,
     teachers: HashMap<u32, Key<Teacher>>,
     courses: HashMap<u32, Key<Course>>,
+    slides: HashMap<u32, Key<Slide>>,
     trace: Vec<String>,
 }
 
@@ -92,6 +115,7 @@ impl Harness {
             next: 0,
             teachers: HashMap::new(),
             courses: HashMap::new(),
+            slides: HashMap::new(),
             trace: Vec::new(),
         }
     }
@@ -174,6 +198,67 @@ impl Harness {
                 };
                 self.s.delete(self.courses[&c]);
                 self.pending.courses.remove(&c);
+                // Its slides go with it.
+                self.pending.slides.retain(|_, course| *course != c);
+            }
+            Op::AddSlide(c, from_course) => {
+                let Some(c) = Self::pick(&self.pending.courses, *c) else {
+                    return;
+                };
+                self.next += 1;
+                let name = format!("Slide#{}", self.next);
+                let k = self.s.add(Slide {
+                    id: None,
+                    name,
+                    course_id: 0,
+                });
+                if *from_course {
+                    self.s.link(Course::slides(), self.courses[&c], k);
+                } else {
+                    self.s.link(Slide::course(), k, self.courses[&c]);
+                }
+                self.slides.insert(self.next, k);
+                self.pending.slides.insert(self.next, c);
+            }
+            Op::MoveSlide(sl, c) => {
+                let (Some(sl), Some(c)) = (
+                    Self::pick(&self.pending.slides, *sl),
+                    Self::pick(&self.pending.courses, *c),
+                ) else {
+                    return;
+                };
+                let changed = self
+                    .s
+                    .link(Slide::course(), self.slides[&sl], self.courses[&c]);
+                let before = self.pending.slides.insert(sl, c);
+                assert_eq!(changed, before != Some(c), "{}", self.ctx());
+            }
+            Op::DropSlide(sl) => {
+                let Some(sl) = Self::pick(&self.pending.slides, *sl) else {
+                    return;
+                };
+                let c = self.pending.slides[&sl];
+                assert!(
+                    self.s
+                        .unlink(Course::slides(), self.courses[&c], self.slides[&sl]),
+                    "{}",
+                    self.ctx()
+                );
+                let state = self.s.state(self.slides[&sl]);
+                assert!(
+                    matches!(
+                        state,
+                        relata::ObjectState::Deleted | relata::ObjectState::Detached
+                    ),
+                    "an orphan is deleted: {state:?}\n{}",
+                    self.ctx()
+                );
+                self.pending.slides.remove(&sl);
+            }
+            Op::ViewSlides(c) => {
+                if let Some(c) = Self::pick(&self.pending.courses, *c) {
+                    self.check_slides(c);
+                }
             }
             Op::ViewTeacher(t) => {
                 if let Some(t) = Self::pick(&self.pending.teachers, *t) {
@@ -268,6 +353,8 @@ impl Harness {
         let (teachers, courses) = (&self.pending.teachers, &self.pending.courses);
         self.teachers.retain(|t, _| teachers.contains_key(t));
         self.courses.retain(|c, _| courses.contains_key(c));
+        let slides = &self.pending.slides;
+        self.slides.retain(|sl, _| slides.contains_key(sl));
     }
 
     /// In a new session: the keys of every stored object, found by name.
@@ -277,6 +364,9 @@ impl Harness {
         }
         for k in self.s.query::<Course>().all().unwrap() {
             self.courses.insert(tag_of(&self.s[k].name), k);
+        }
+        for k in self.s.query::<Slide>().all().unwrap() {
+            self.slides.insert(tag_of(&self.s[k].name), k);
         }
     }
 
@@ -308,6 +398,20 @@ impl Harness {
         assert_eq!(got, want, "teacher of course #{c}\n{}", self.ctx());
     }
 
+    fn check_slides(&mut self, c: u32) {
+        let keys = self.s.related(Course::slides(), self.courses[&c]).unwrap();
+        let mut got: Vec<u32> = keys.iter().map(|&k| tag_of(&self.s[k].name)).collect();
+        got.sort_unstable();
+        let want: Vec<u32> = self
+            .pending
+            .slides
+            .iter()
+            .filter(|(_, course)| **course == c)
+            .map(|(sl, _)| *sl)
+            .collect();
+        assert_eq!(got, want, "slides of course #{c}\n{}", self.ctx());
+    }
+
     fn check_all(&mut self) {
         let teachers: Vec<u32> = self.pending.teachers.keys().copied().collect();
         for t in teachers {
@@ -316,6 +420,18 @@ impl Harness {
         let courses: Vec<u32> = self.pending.courses.keys().copied().collect();
         for c in courses {
             self.check_course(c);
+            self.check_slides(c);
+        }
+        let slides: Vec<u32> = self.pending.slides.keys().copied().collect();
+        for sl in slides {
+            let keys = self.s.related(Slide::course(), self.slides[&sl]).unwrap();
+            let got: Vec<u32> = keys.iter().map(|&k| tag_of(&self.s[k].name)).collect();
+            assert_eq!(
+                got,
+                [self.pending.slides[&sl]],
+                "course of slide #{sl}\n{}",
+                self.ctx()
+            );
         }
     }
 
@@ -335,7 +451,21 @@ impl Harness {
             .select("SELECT name FROM pp_teachers", relata::params![])
             .unwrap();
         let teachers: BTreeMap<u32, ()> = teachers.iter().map(|(t,)| (tag_of(t), ())).collect();
-        let db = World { teachers, courses };
+        let slides: Vec<(String, String)> = s
+            .select(
+                "SELECT s.name, c.name FROM pp_slides s JOIN pp_courses c ON c.id = s.course_id",
+                relata::params![],
+            )
+            .unwrap();
+        let slides: BTreeMap<u32, u32> = slides
+            .iter()
+            .map(|(sl, c)| (tag_of(sl), tag_of(c)))
+            .collect();
+        let db = World {
+            teachers,
+            courses,
+            slides,
+        };
         assert_eq!(db, self.committed, "the database\n{}", self.ctx());
     }
 }
@@ -362,6 +492,10 @@ fn change() -> impl Strategy<Value = Op> {
         3 => (0..16usize, 0..16usize, any::<bool>()).prop_map(|(c, t, f)| Op::Unlink(c, t, f)),
         1 => (0..16usize).prop_map(Op::DeleteTeacher),
         1 => (0..16usize).prop_map(Op::DeleteCourse),
+        2 => (0..16usize, any::<bool>()).prop_map(|(c, f)| Op::AddSlide(c, f)),
+        2 => (0..16usize, 0..16usize).prop_map(|(sl, c)| Op::MoveSlide(sl, c)),
+        1 => (0..16usize).prop_map(Op::DropSlide),
+        1 => (0..16usize).prop_map(Op::ViewSlides),
         2 => (0..16usize).prop_map(Op::ViewTeacher),
         2 => (0..16usize).prop_map(Op::ViewCourse),
     ]
