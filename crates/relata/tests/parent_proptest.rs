@@ -124,6 +124,14 @@ impl Harness {
         (!keys.is_empty()).then(|| *keys.keys().nth(i % keys.len()).expect("in range"))
     }
 
+    /// A live course and a live teacher, by position (none while either model has none).
+    fn pick_course_and_teacher(&self, c: usize, t: usize) -> Option<(u32, u32)> {
+        Some((
+            Self::pick(&self.pending.courses, c)?,
+            Self::pick(&self.pending.teachers, t)?,
+        ))
+    }
+
     fn apply(&mut self, op: &Op) {
         self.trace.push(format!("{op:?}"));
         match op {
@@ -146,10 +154,7 @@ impl Harness {
                 self.pending.courses.insert(self.next, None);
             }
             Op::Link(c, t, from_teacher) => {
-                let (Some(c), Some(t)) = (
-                    Self::pick(&self.pending.courses, *c),
-                    Self::pick(&self.pending.teachers, *t),
-                ) else {
+                let Some((c, t)) = self.pick_course_and_teacher(*c, *t) else {
                     return;
                 };
                 let (ck, tk) = (self.courses[&c], self.teachers[&t]);
@@ -162,10 +167,7 @@ impl Harness {
                 assert_eq!(changed, before != Some(Some(t)), "{}", self.ctx());
             }
             Op::Unlink(c, t, from_teacher) => {
-                let (Some(c), Some(t)) = (
-                    Self::pick(&self.pending.courses, *c),
-                    Self::pick(&self.pending.teachers, *t),
-                ) else {
+                let Some((c, t)) = self.pick_course_and_teacher(*c, *t) else {
                     return;
                 };
                 let (ck, tk) = (self.courses[&c], self.teachers[&t]);
