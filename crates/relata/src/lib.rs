@@ -65,12 +65,16 @@
 //!
 //! ## Where things are
 //! - [`Model`] and [`Association`] are derived; [`schema!`] lists them for
-//!   [`Database::create_all`].
+//!   [`Database::create_all`]. A model field with `#[relata(references = Teacher, relation =
+//!   "teacher", inverse = "courses")]` is a foreign key with a relation on each side, a
+//!   many-to-one and a one-to-many ([`RelationKind`]), used like a many-to-many's (see the
+//!   derive's docs and the README's "One-to-many and many-to-one").
 //! - [`Session`] holds objects behind typed [`Key`]s: `add`, `session[key]`, `delete`, `link`,
 //!   `related`, `query`, `commit`, `rollback`, and `transaction` for a block of work in one
 //!   database transaction.
 //! - [`Query`] filters with typed columns ([`Filter`]), crosses relationships with
-//!   [`Relation::any`], and loads collections eagerly with [`Query::eager`].
+//!   [`Relation::any`], and loads collections eagerly with [`Query::eager`] (a path of two
+//!   with [`Query::eager_then`]).
 //! - [`TxOptions`] makes a block read-only or picks its [`Isolation`];
 //!   [`Database::transaction_with_retry`] runs a block again, on a fresh session, when the
 //!   database gives it up in a conflict with another ([`Retry`]).

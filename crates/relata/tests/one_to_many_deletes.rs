@@ -198,3 +198,93 @@ backend_test! {
         assert_eq!(left, [("Series".to_string(),)]);
     }
 }
+
+/// Two models that reference each other (each author's favourite book, each book's author).
+mod cycle {
+    use relata::Model;
+
+    #[derive(Model, Debug)]
+    #[relata(table = "cy_authors")]
+    pub struct Author {
+        #[relata(primary_key)]
+        pub id: Option<i64>,
+        pub name: String,
+        #[relata(references = Book, relation = "favorite", inverse = "fans")]
+        pub favorite_id: Option<i64>,
+    }
+
+    #[derive(Model, Debug)]
+    #[relata(table = "cy_books")]
+    pub struct Book {
+        #[relata(primary_key)]
+        pub id: Option<i64>,
+        pub title: String,
+        #[relata(references = Author, relation = "author", inverse = "books")]
+        pub author_id: Option<i64>,
+    }
+}
+
+/// Tables that reference each other are refused by `create_all` with one `Error::Schema` naming
+/// them (relata cannot create them yet); on tables made by hand, new objects that reference
+/// each other in one commit are refused naming both models (as SQLAlchemy's
+/// `CircularDependencyError` without `post_update`), and two commits do it.
+#[test]
+fn models_that_reference_each_other() {
+    use cycle::{Author, Book};
+    let err = relata::schema![Author, Book]
+        .ddl(&relata::Sqlite)
+        .unwrap_err();
+    assert!(matches!(err, Error::Schema { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cycle") && msg.contains("cy_authors") && msg.contains("cy_books"),
+        "{msg}"
+    );
+
+    let db = relata::Database::open("sqlite::memory:").unwrap();
+    db.execute_batch(
+        "CREATE TABLE cy_authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL, favorite_id BIGINT REFERENCES cy_books (id));
+         CREATE TABLE cy_books (id INTEGER PRIMARY KEY, title TEXT NOT NULL, author_id BIGINT REFERENCES cy_authors (id));",
+    )
+    .unwrap();
+    let mut s = db.session();
+    let a = s.add(Author {
+        id: None,
+        name: "Лев".into(),
+        favorite_id: None,
+    });
+    let b = s.add(Book {
+        id: None,
+        title: "Война и мир".into(),
+        author_id: None,
+    });
+    s.link(Book::author(), b, a);
+    s.link(Author::favorite(), a, b);
+    let err = s.commit().unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Author") && msg.contains("Book") && msg.contains("commit one of them"),
+        "{msg}"
+    );
+    s.unlink(Author::favorite(), a, b);
+    s.commit().unwrap();
+    s.link(Author::favorite(), a, b);
+    s.commit().unwrap();
+    assert_eq!(s[a].favorite_id, s.id(b));
+    assert_eq!(s.related(Book::fans(), b).unwrap(), [a]);
+
+    // Deleting both in one commit: neither can go first (each references the other).
+    s.delete(a);
+    s.delete(b);
+    let msg = s.commit().unwrap_err().to_string();
+    assert!(
+        msg.contains("deleted in one commit") && msg.contains("Author"),
+        "{msg}"
+    );
+    s.rollback();
+    s.unlink(Author::favorite(), a, b);
+    s.commit().unwrap();
+    s.delete(a);
+    s.delete(b);
+    s.commit().unwrap();
+}

@@ -215,21 +215,16 @@ fn depends_on(view: View<'_>, fills: &[Fill], actions: &[Action], action: Action
                     .filter_map(|p| index(Action::Save(p))),
             )
             .collect(),
-        Action::Delete(s) => {
-            let table = view.store(s).table();
-            view.store_order
-                .iter()
-                .filter(|&&c| c != s)
-                .filter(|&&c| {
-                    view.store(c)
-                        .table()
-                        .columns
-                        .iter()
-                        .any(|col| col.references.is_some_and(|r| (r.table)() == table))
-                })
-                .filter_map(|&c| index(Action::Delete(c)))
-                .collect()
-        }
+        // A model's deletes wait for the deletes of the objects that reference its deleted
+        // ones (row by row: two models that reference each other make no cycle unless their
+        // deleted objects do).
+        Action::Delete(s) if view.store(s).deleted_slots().is_empty() => Vec::new(),
+        Action::Delete(s) => view
+            .store_order
+            .iter()
+            .filter(|&&c| c != s && references_deleted(view, c, s))
+            .filter_map(|&c| index(Action::Delete(c)))
+            .collect(),
         // A relation's rows wait for the inserts its processor names (they take their keys).
         Action::Pairs(l) => view
             .links(l)
@@ -241,6 +236,30 @@ fn depends_on(view: View<'_>, fills: &[Fill], actions: &[Action], action: Action
     }
 }
 
+/// Whether a deleted object of store `child` references, by a foreign key, a deleted object of
+/// store `parent` (whose row must then go after its own).
+fn references_deleted(view: View<'_>, child: usize, parent: usize) -> bool {
+    let (children, parents) = (view.store(child), view.store(parent));
+    let columns: Vec<usize> = children
+        .table()
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.references.is_some_and(|r| (r.table)() == parents.table()))
+        .map(|(i, _)| i)
+        .collect();
+    if columns.is_empty() {
+        return false;
+    }
+    children.deleted_slots().iter().any(|&x| {
+        columns.iter().any(|&col| {
+            parents
+                .slot_of_key(children.stored_value(x, col))
+                .is_some_and(|p| parents.state(p) == State::Deleted)
+        })
+    })
+}
+
 /// Plans a commit.
 pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
     let mut steps = Vec::new();
@@ -250,11 +269,33 @@ pub(crate) fn plan(view: View<'_>) -> Result<Plan> {
     let order = toposort(actions.len(), |i| {
         depends_on(view, &fills, &actions, actions[i])
     })
-    .map_err(|cycle| Error::Schema {
-        message: format!(
-            "the commit's actions depend on each other in a cycle: {:?}",
-            cycle.iter().map(|&i| actions[i]).collect::<Vec<_>>()
-        ),
+    .map_err(|cycle| {
+        // Only foreign keys between new objects of two models can close a cycle here.
+        let mut models: Vec<&str> = cycle
+            .iter()
+            .filter_map(|&i| match actions[i] {
+                Action::Save(st) | Action::Update(st) | Action::Delete(st) => {
+                    Some(view.store(st).table().model)
+                }
+                _ => None,
+            })
+            .collect();
+        models.dedup();
+        let deletes = cycle
+            .iter()
+            .any(|&i| matches!(actions[i], Action::Delete(_)));
+        let message = if deletes {
+            format!(
+                "{} objects are deleted in one commit, and their tables reference each other: none can be deleted first; delete one model's objects, commit, then the other's",
+                models.join(" and ")
+            )
+        } else {
+            format!(
+                "new {} objects reference each other through foreign keys: none can be inserted first; commit one of them without its link, then link it",
+                models.join(" and ")
+            )
+        };
+        Error::InvalidKey { message }
     })?;
     let mut plan = Plan {
         steps: Vec::new(),
