@@ -5,8 +5,9 @@
 //! grouped by hand into the same objects. Both walk the result into one checksum. The data is
 //! written once per repetition by relata (its commit time, new parents' keys filled into a
 //! hundred thousand children, is printed alongside), outside the load timings; each load runs on
-//! a freshly opened connection, relata's and raw's alternating first. `IMPLS=sqlalchemy` adds
-//! SQLAlchemy's `selectinload` of the same (its `w8`), on SQLite and PostgreSQL.
+//! a freshly opened connection, relata's and raw's alternating first. `IMPLS=sqlalchemy,diesel`
+//! adds the peers' `w8` (SQLAlchemy's `selectinload`, Diesel's `belonging_to` + `grouped_by`),
+//! on SQLite and PostgreSQL.
 
 use super::*;
 
@@ -325,8 +326,9 @@ pub fn run(backend: Backend, cfg: &Config, dir: &Path) -> Res<ExitCode> {
         }
         ready.push(peers::prepare_peer(name)?);
     }
+    // The peers' protocol passes the workloads' data file; W8 reads only the database.
     let data_file = dir.join("w8.json");
-    std::fs::write(&data_file, "{}")?;
+    std::fs::write(&data_file, peers::data_json(&Data::generate(cfg)))?;
     let setup = Setup {
         backend,
         dir,

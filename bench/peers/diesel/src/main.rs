@@ -1,4 +1,4 @@
-//! The Diesel 2.x peer of relata's benchmark: `diesel-peer <w1|..|w6> <url> <data.json>`
+//! The Diesel 2.x peer of relata's benchmark: `diesel-peer <w1|..|w6|w8> <url> <data.json>`
 //! runs one workload (see `../README.md`) and prints `{"secs": S, "sum": N}`.
 //!
 //! It is written the way an experienced Diesel user writes it: a `table!` schema matching the
@@ -88,9 +88,46 @@ mod schema {
     diesel::joinable!(student_course -> students (student_id));
     diesel::joinable!(student_course -> courses (course_id));
     diesel::allow_tables_to_appear_in_same_query!(students, courses, student_course);
+
+    // W8 (`BENCH=relations`): a one-to-many by a foreign key.
+    diesel::table! {
+        teachers (id) {
+            id -> BigInt,
+            name -> Text,
+        }
+    }
+
+    diesel::table! {
+        lectures (id) {
+            id -> BigInt,
+            title -> Text,
+            teacher_id -> BigInt,
+        }
+    }
+
+    diesel::joinable!(lectures -> teachers (teacher_id));
+    diesel::allow_tables_to_appear_in_same_query!(teachers, lectures);
 }
 
-use schema::{courses, student_course, students};
+use schema::{courses, lectures, student_course, students, teachers};
+
+#[derive(Queryable, Selectable, Identifiable, Debug)]
+#[diesel(table_name = teachers)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct Teacher {
+    id: i64,
+    name: String,
+}
+
+#[derive(Queryable, Selectable, Identifiable, Associations, Debug)]
+#[diesel(table_name = lectures)]
+#[diesel(belongs_to(Teacher))]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct Lecture {
+    id: i64,
+    title: String,
+    teacher_id: i64,
+}
 
 diesel::define_sql_function! {
     /// The length of a text (`length`, on both backends).
@@ -221,6 +258,7 @@ macro_rules! workloads {
                     "w3" => timed(|| lookup(conn, data)),
                     "w4" => timed(|| reverse(conn)),
                     "w6" => timed(|| report(conn)),
+                    "w8" => timed(|| teachers_with_lectures(conn)),
                     "w5" => {
                         // Untimed: the ids by index.
                         let student_ids: Vec<i64> = students::table
@@ -346,6 +384,37 @@ macro_rules! workloads {
                     .flat_map(|(_, taken)| taken)
                     .map(|c| c.title.len() as u64)
                     .sum())
+            }
+
+            /// W8 (`BENCH=relations`): every teacher with its lectures, Diesel's documented
+            /// one-to-many: `teachers.load`, `Lecture::belonging_to(&teachers)` (chunked under
+            /// the bind limit on SQLite) in key order, `.grouped_by(&teachers)`. The checksum is
+            /// the harness's: over teachers in key order (i from 1), i times (the name's length
+            /// plus, over its lectures in key order, j from 1, j times the title's length).
+            fn teachers_with_lectures(conn: &mut $conn) -> Res<u64> {
+                let all: Vec<Teacher> = teachers::table
+                    .order(teachers::id)
+                    .select(Teacher::as_select())
+                    .load(conn)?;
+                let mut taught: Vec<Lecture> = Vec::new();
+                for parents in all.chunks(IN_CHUNK) {
+                    taught.extend(
+                        Lecture::belonging_to(parents)
+                            .order((lectures::teacher_id, lectures::id))
+                            .select(Lecture::as_select())
+                            .load::<Lecture>(conn)?,
+                    );
+                }
+                let grouped: Vec<Vec<Lecture>> = taught.grouped_by(&all);
+                let mut total = 0u64;
+                for (i, (teacher, lectures)) in all.iter().zip(&grouped).enumerate() {
+                    let mut inner = teacher.name.len() as u64;
+                    for (j, l) in lectures.iter().enumerate() {
+                        inner += (j as u64 + 1) * l.title.len() as u64;
+                    }
+                    total = total.wrapping_add((i as u64 + 1).wrapping_mul(inner));
+                }
+                Ok(total)
             }
 
             /// W3: a student by name, then their courses through the association.
@@ -492,7 +561,7 @@ workloads!(
 fn run() -> Res<(f64, u64)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [workload, url, data_path] = args.as_slice() else {
-        return Err("usage: diesel-peer <w1|w2|w3|w4|w5|w6> <url> <data.json>".into());
+        return Err("usage: diesel-peer <w1|w2|w3|w4|w5|w6|w8> <url> <data.json>".into());
     };
     let data: Data = serde_json::from_slice(&std::fs::read(data_path)?)
         .map_err(|e| format!("{data_path}: {e}"))?;
