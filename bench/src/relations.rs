@@ -5,9 +5,9 @@
 //! grouped by hand into the same objects. Both walk the result into one checksum. The data is
 //! written once per repetition by relata (its commit time, new parents' keys filled into a
 //! hundred thousand children, is printed alongside), outside the load timings; each load runs on
-//! a freshly opened connection, relata's and raw's alternating first. `IMPLS=sqlalchemy,diesel`
-//! adds the peers' `w8` (SQLAlchemy's `selectinload`, Diesel's `belonging_to` + `grouped_by`),
-//! on SQLite and PostgreSQL.
+//! a freshly opened connection, relata's and raw's alternating first. `IMPLS=sqlalchemy,diesel,
+//! seaorm` adds the peers' `w8` (SQLAlchemy's `selectinload`, Diesel's `belonging_to` +
+//! `grouped_by`, SeaORM's `find_with_related`), on SQLite and PostgreSQL.
 
 use super::*;
 

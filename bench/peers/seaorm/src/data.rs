@@ -79,3 +79,22 @@ pub mod report {
             .group_by(student_course::Column::StudentId)
     }
 }
+
+/// W8's checksum, the harness's: over teachers in key order (i from 1), i times (the name's
+/// length plus, over its lectures in key order, j from 1, j times the title's length).
+pub fn w8_sum(
+    loaded: &[(
+        crate::entity::teacher::Model,
+        Vec<crate::entity::lecture::Model>,
+    )],
+) -> u64 {
+    let mut total = 0u64;
+    for (i, (teacher, lectures)) in loaded.iter().enumerate() {
+        let mut inner = teacher.name.len() as u64;
+        for (j, l) in lectures.iter().enumerate() {
+            inner += (j as u64 + 1) * l.title.len() as u64;
+        }
+        total = total.wrapping_add((i as u64 + 1).wrapping_mul(inner));
+    }
+    total
+}

@@ -1,4 +1,4 @@
-//! The bench's SeaORM 2.x peer: `seaorm-peer <w1|..|w6> <url> <data.json>` (protocol and
+//! The bench's SeaORM 2.x peer: `seaorm-peer <w1|..|w6|w8> <url> <data.json>` (protocol and
 //! workloads in `../README.md`).
 //!
 //! Flavours: **SQLite** runs on **sea-orm-sync 2.x** (SeaORM's synchronous build; driver
@@ -43,6 +43,9 @@
 //!   `column_as(Func::count(..))`, `join(JoinType::LeftJoin, course::Relation::StudentCourse
 //!   .def())`, `group_by`, `into_tuple()`; lengths cast to BIGINT and averages to DOUBLE
 //!   PRECISION so they decode the same on SQLite and PostgreSQL.
+//! - **w8** (`BENCH=relations`): the one-to-many `teacher` → `lecture` (`has_many` /
+//!   `belongs_to` entities), `teacher::Entity::find().find_with_related(lecture::Entity)` ordered
+//!   by both keys: one query, teachers `LEFT JOIN` lectures, folded per teacher by SeaORM.
 
 mod data;
 mod entity;
@@ -51,7 +54,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use data::Data;
-use entity::{course, student, student_course};
+use entity::{course, lecture, student, student_course, teacher};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
     ModelTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -79,7 +82,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(f64, u64), Error> {
     let args: Vec<String> = std::env::args().collect();
     let [_, workload, url, data_path] = &args[..] else {
-        return Err("usage: seaorm-peer <w1|w2|w3|w4|w5|w6> <url> <data.json>".into());
+        return Err("usage: seaorm-peer <w1|w2|w3|w4|w5|w6|w8> <url> <data.json>".into());
     };
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         return seaorm_pg::run(workload, url, data_path);
@@ -96,6 +99,7 @@ fn run() -> Result<(f64, u64), Error> {
         "w3" => timed(|| w3_lookup(&db, &data)),
         "w4" => timed(|| w4_reverse(&db)),
         "w6" => timed(|| w6_report(&db)),
+        "w8" => timed(|| w8_one_to_many(&db)),
         "w5" => {
             // Untimed: the ids by index, in id order.
             let student_ids: Vec<i64> = student::Entity::find()
@@ -188,6 +192,18 @@ fn w2_eager(db: &DatabaseConnection) -> Result<u64, Error> {
         .flat_map(|(_, courses)| courses)
         .map(|c| c.title.len() as u64)
         .sum())
+}
+
+/// W8 (`BENCH=relations`): every teacher with its lectures, `find_with_related` on the
+/// one-to-many (one query, teachers `LEFT JOIN` lectures), lectures in key order within each
+/// teacher. The checksum is the harness's (see `w8_sum`).
+fn w8_one_to_many(db: &DatabaseConnection) -> Result<u64, Error> {
+    let loaded: Vec<(teacher::Model, Vec<lecture::Model>)> = teacher::Entity::find()
+        .find_with_related(lecture::Entity)
+        .order_by_asc(teacher::Column::Id)
+        .order_by_asc(lecture::Column::Id)
+        .all(db)?;
+    Ok(data::w8_sum(&loaded))
 }
 
 fn w3_lookup(db: &DatabaseConnection, data: &Data) -> Result<u64, Error> {

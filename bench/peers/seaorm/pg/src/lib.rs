@@ -26,7 +26,7 @@ mod entity;
 use std::time::Instant;
 
 use data::Data;
-use entity::{course, student, student_course};
+use entity::{course, lecture, student, student_course, teacher};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Database, DatabaseConnection, EntityTrait, ModelTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -63,6 +63,15 @@ async fn run_async(workload: &str, url: &str, data_path: &str) -> Result<(f64, u
         ("w3", _) => w3_lookup(&db, &data).await?,
         ("w4", _) => w4_reverse(&db).await?,
         ("w6", _) => w6_report(&db).await?,
+        ("w8", _) => {
+            let loaded: Vec<(teacher::Model, Vec<lecture::Model>)> = teacher::Entity::find()
+                .find_with_related(lecture::Entity)
+                .order_by_asc(teacher::Column::Id)
+                .order_by_asc(lecture::Column::Id)
+                .all(&db)
+                .await?;
+            data::w8_sum(&loaded)
+        }
         ("w5", Some((student_ids, course_ids))) => {
             w5_churn(&db, &data, student_ids, course_ids).await?
         }
