@@ -44,10 +44,16 @@ impl EntityDef {
     /// The other tables this one's foreign keys reference (a model referencing itself, an
     /// employee's manager, is created in one statement, so it is left out).
     fn references(&self) -> Vec<&'static TableDef> {
+        self.references_by(false)
+    }
+
+    /// [`EntityDef::references`], only by `NOT NULL` keys if `required_only`.
+    fn references_by(&self, required_only: bool) -> Vec<&'static TableDef> {
         match self {
             Self::Table(t) => t
                 .columns
                 .iter()
+                .filter(|c| !(required_only && c.nullable))
                 .filter_map(|c| c.references.map(|r| (r.table)()))
                 .filter(|r| r.name != t.name)
                 .collect(),
@@ -124,16 +130,20 @@ impl Schema {
             }
         }
         let index = |name: &str| self.entities.iter().position(|e| e.table_name() == name);
-        let order = toposort(self.entities.len(), |i| {
-            self.entities[i]
-                .references()
-                .iter()
-                .filter_map(|r| index(r.name))
-                .collect()
-        })
-        .map_err(|cycle| Error::Schema {
+        let order = |required_only: bool| {
+            toposort(self.entities.len(), |i| {
+                self.entities[i]
+                    .references_by(required_only)
+                    .iter()
+                    .filter_map(|r| index(r.name))
+                    .collect()
+            })
+        };
+        // Tables that reference each other: a nullable key can be added once both exist
+        // (`Table::foreign_keys`' `deferred`); a cycle of NOT NULL keys cannot be filled at all.
+        let order = order(false).or_else(|_| order(true)).map_err(|cycle| Error::Schema {
             message: format!(
-                "foreign keys form a cycle through {}",
+                "NOT NULL foreign keys form a cycle through {}: no row could be inserted first; make one of them an Option",
                 cycle
                     .iter()
                     .map(|&i| self.entities[i].table_name())
@@ -142,6 +152,23 @@ impl Schema {
             ),
         })?;
         Ok(order.into_iter().map(|i| self.entities[i]).collect())
+    }
+
+    /// The tables as the DDL creates them, in order: a foreign key to a table created later is
+    /// marked `deferred` (added once both exist).
+    pub(crate) fn tables(&self) -> Result<Vec<crate::table::Table>> {
+        let ordered = self.ordered()?;
+        let mut created: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for e in ordered {
+            let mut table = e.table();
+            created.push(e.table_name());
+            for fk in &mut table.foreign_keys {
+                fk.deferred = !created.contains(&fk.references.as_str());
+            }
+            out.push(table);
+        }
+        Ok(out)
     }
 
     /// The names of the tables and indexes the DDL creates, in a dialect.
@@ -157,7 +184,7 @@ impl Schema {
     /// types its columns use (once each, where the database has such types), then the tables,
     /// parents first.
     pub fn ddl(&self, dialect: &dyn Dialect) -> Result<Vec<String>> {
-        let tables: Vec<_> = self.ordered()?.into_iter().map(|e| e.table()).collect();
+        let tables = self.tables()?;
         let mut enums: Vec<&'static crate::value::EnumType> = Vec::new();
         for c in tables.iter().flat_map(|t| &t.columns) {
             if let crate::value::SqlType::Enum(e) = c.ty {
@@ -170,6 +197,11 @@ impl Schema {
             .into_iter()
             .filter_map(|e| dialect.create_enum(e))
             .chain(tables.iter().flat_map(|t| sql::create_table(dialect, t)))
+            .chain(
+                tables
+                    .iter()
+                    .flat_map(|t| sql::add_deferred_keys(dialect, t)),
+            )
             .collect())
     }
 }

@@ -73,6 +73,9 @@ pub(crate) struct ForeignKey {
     pub referenced: Vec<String>,
     /// What a delete of the parent does.
     pub on_delete: OnDelete,
+    /// Added after every table exists (`ALTER TABLE`), where the dialect cannot name a table
+    /// not created yet: two tables that reference each other.
+    pub deferred: bool,
 }
 
 /// An index.
@@ -126,6 +129,7 @@ impl Table {
                         references: parent.name.to_owned(),
                         referenced: vec![parent.primary_key.to_owned()],
                         on_delete: r.on_delete,
+                        deferred: false,
                     })
                 })
                 .collect(),
@@ -170,6 +174,7 @@ impl Table {
                     references: side.table.name.to_owned(),
                     referenced: vec![side.table.primary_key.to_owned()],
                     on_delete: OnDelete::Cascade,
+                    deferred: false,
                 })
                 .collect(),
             indexes: vec![Index {

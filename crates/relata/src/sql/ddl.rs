@@ -1,8 +1,8 @@
 //! Schema: `CREATE TABLE` with its keys, foreign keys and indexes, rendered from a table value
 //! (`table::Table`, derived from a model's or an association's definition).
 
-use super::{Dialect, Sql};
-use crate::table::{PrimaryKey, Table, TableKind};
+use super::{Dialect, ForwardKeys, Sql};
+use crate::table::{ForeignKey, PrimaryKey, Table, TableKind};
 
 /// `CREATE TABLE IF NOT EXISTS`, then each index the dialect creates separately.
 pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
@@ -85,16 +85,14 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
             separate.push(create_index(d, &index.name, &table.name, using, &key));
         }
     }
-    for fk in &table.foreign_keys {
+    let inline = d.forward_foreign_keys() == ForwardKeys::Inline;
+    for fk in table
+        .foreign_keys
+        .iter()
+        .filter(|fk| inline || !fk.deferred)
+    {
         comma(&mut s);
-        s.push("FOREIGN KEY (")
-            .idents(fk.columns.iter().map(String::as_str))
-            .push(") REFERENCES ")
-            .ident(&fk.references)
-            .push(" (")
-            .idents(fk.referenced.iter().map(String::as_str))
-            .push(")");
-        s.push(fk.on_delete.sql());
+        foreign_key(&mut s, fk);
     }
     s.push(")").push(match table.kind {
         TableKind::Model => d.table_options(),
@@ -103,6 +101,59 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
     let mut out = vec![s.finish()];
     out.extend(separate);
     out
+}
+
+/// `FOREIGN KEY (cols) REFERENCES parent (key) [ON DELETE ...]`.
+fn foreign_key(s: &mut Sql<'_>, fk: &ForeignKey) {
+    s.push("FOREIGN KEY (")
+        .idents(fk.columns.iter().map(String::as_str))
+        .push(") REFERENCES ")
+        .ident(&fk.references)
+        .push(" (")
+        .idents(fk.referenced.iter().map(String::as_str))
+        .push(")")
+        .push(fk.on_delete.sql());
+}
+
+/// The foreign keys of `table` to tables created after it, added once every table exists
+/// (nothing where the dialect declares them inline): two tables that reference each other.
+/// Each is named `{table}_{column}_fkey` and added only if not there yet, where the database
+/// can say so.
+pub(crate) fn add_deferred_keys(d: &dyn Dialect, table: &Table) -> Vec<String> {
+    let how = d.forward_foreign_keys();
+    if how == ForwardKeys::Inline {
+        return Vec::new();
+    }
+    table
+        .foreign_keys
+        .iter()
+        .filter(|fk| fk.deferred)
+        .map(|fk| {
+            let name = format!("{}_{}_fkey", table.name, fk.columns.join("_"));
+            let mut s = Sql::new(d);
+            if how == ForwardKeys::AlterUnlessPresent {
+                s.push("DO $$ BEGIN ");
+            }
+            s.push("ALTER TABLE ")
+                .ident(&table.name)
+                .push(" ADD CONSTRAINT ")
+                .ident(&name)
+                .push(" ");
+            if how == ForwardKeys::AlterIfNotExists {
+                // MariaDB: `FOREIGN KEY IF NOT EXISTS (cols) ...`.
+                let mut key = Sql::new(d);
+                foreign_key(&mut key, fk);
+                let key = key.finish();
+                s.push(&key.replacen("FOREIGN KEY (", "FOREIGN KEY IF NOT EXISTS (", 1));
+            } else {
+                foreign_key(&mut s, fk);
+            }
+            if how == ForwardKeys::AlterUnlessPresent {
+                s.push("; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+            }
+            s.finish()
+        })
+        .collect()
 }
 
 /// The names of the table and of the indexes created separately that [`create_table`] makes

@@ -275,6 +275,13 @@ pub trait Dialect: Send + Sync + 'static {
         " ESCAPE '\\'"
     }
 
+    /// How a foreign key to a table created later (two tables that reference each other) is
+    /// declared: inline where the database checks the parent only when rows are written
+    /// (SQLite), else added by `ALTER TABLE` once both tables exist.
+    fn forward_foreign_keys(&self) -> ForwardKeys {
+        ForwardKeys::Inline
+    }
+
     /// Whether indexes are declared inside `CREATE TABLE` (MySQL has no `CREATE INDEX IF NOT
     /// EXISTS`) rather than by `CREATE INDEX IF NOT EXISTS` after it.
     fn inline_indexes(&self) -> bool {
@@ -316,4 +323,21 @@ pub struct SchemaLock {
     /// A query that releases the lock after the transaction, where ending the transaction does
     /// not release it.
     pub release: Option<&'static str>,
+}
+
+/// How a dialect declares a foreign key to a table created after its own
+/// ([`Dialect::forward_foreign_keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardKeys {
+    /// In `CREATE TABLE`, like any other (SQLite resolves the parent when rows are written).
+    Inline,
+    /// `ALTER TABLE ... ADD CONSTRAINT` in a block that skips a constraint already there
+    /// (PostgreSQL: `DO $$ ... EXCEPTION WHEN duplicate_object ...`).
+    AlterUnlessPresent,
+    /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY IF NOT EXISTS` (MariaDB).
+    AlterIfNotExists,
+    /// A plain `ALTER TABLE ... ADD CONSTRAINT` (MySQL 8, which has no `IF NOT EXISTS` for it:
+    /// `create_all` runs it only when a table of the schema is missing).
+    Alter,
 }

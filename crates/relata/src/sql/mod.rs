@@ -21,8 +21,8 @@ mod select;
 mod sqlite;
 mod upsert;
 
-pub(crate) use ddl::{create_table, table_objects};
-pub use dialect::{Capabilities, Dialect, SchemaLock};
+pub(crate) use ddl::{add_deferred_keys, create_table, table_objects};
+pub use dialect::{Capabilities, Dialect, ForwardKeys, SchemaLock};
 pub(crate) use dml::{analyze, exists_by_id, Param, Write};
 pub use mysql::MySql;
 pub use postgres::Postgres;

@@ -302,4 +302,13 @@ impl Dialect for MySql {
     fn inline_indexes(&self) -> bool {
         true
     }
+
+    fn forward_foreign_keys(&self) -> super::ForwardKeys {
+        // MariaDB is the flavour with `RETURNING`.
+        if self.capabilities.returning {
+            super::ForwardKeys::AlterIfNotExists
+        } else {
+            super::ForwardKeys::Alter
+        }
+    }
 }

@@ -10,6 +10,10 @@ use crate::value::{EnumType, SqlType};
 pub struct Postgres;
 
 impl Dialect for Postgres {
+    fn forward_foreign_keys(&self) -> super::ForwardKeys {
+        super::ForwardKeys::AlterUnlessPresent
+    }
+
     fn name(&self) -> &'static str {
         "postgres"
     }
