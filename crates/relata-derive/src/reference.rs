@@ -178,7 +178,7 @@ pub fn expand(fk: &Fk<'_>) -> TokenStream {
     );
     // The field holds the referenced model's key: a mismatch is a type error at its type.
     let check = quote_spanned! {ty.span()=>
-        #[allow(dead_code)]
+        #[allow(dead_code)] // never called: it exists to be type-checked
         #[doc(hidden)]
         fn #check(&self) -> &#key {
             &self.#field

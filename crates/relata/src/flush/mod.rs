@@ -90,7 +90,7 @@ pub(crate) fn apply(
         // The new object holds the row now: stored, with its key.
         assigned.entry(s.store).or_default().push((s.slot, s.id));
     }
-    write_fills(plan, gen, stores);
+    write_fills(plan, gen, stores, flush.is_some());
     for (i, s) in stores.iter_mut().enumerate() {
         if let Some(s) = s {
             s.committed(assigned.get(&i).map_or(&[][..], Vec::as_slice), flush);
@@ -141,7 +141,12 @@ fn expire_moved_children(plan: &Plan, links: &mut LinkSet) {
 /// Writes the foreign keys the commit filled from links into the children's fields, as the rows
 /// hold them now (before the stores take the commit: a stored child is changed as an update
 /// the commit wrote, kept in a flush's journal).
-fn write_fills(plan: &Plan, gen: &Generated, stores: &mut [Option<Box<dyn AnyStore>>]) {
+fn write_fills(
+    plan: &Plan,
+    gen: &Generated,
+    stores: &mut [Option<Box<dyn AnyStore>>],
+    journal: bool,
+) {
     for fill in &plan.fills {
         let parent = stores[fill.store]
             .as_ref()
@@ -166,7 +171,7 @@ fn write_fills(plan: &Plan, gen: &Generated, stores: &mut [Option<Box<dyn AnySto
             };
             if let Some(s) = stores[fill.store].as_mut() {
                 // The value was bound to this very column: it reads back.
-                let _ = s.set_value(slot, fill.column, value.as_ref());
+                let _ = s.set_value(slot, fill.column, value.as_ref(), journal);
             }
         }
     }

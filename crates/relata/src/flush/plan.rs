@@ -2,6 +2,7 @@
 
 use super::fills::{fills, generations, Fill};
 use crate::error::{Error, Result};
+use crate::hash::IdSet;
 use crate::io::TableNames;
 use crate::relation::{referencing, AssocDef, Processor, Side};
 use crate::session::{AnyStore, LinkSet, State};
@@ -444,13 +445,18 @@ fn update(view: View<'_>, st: usize, plan: &Plan, steps: &mut Vec<Step>) -> Resu
         }
     }
     // Stored objects whose only change is a link to another parent.
-    let dirty = store.dirty_slots();
+    let mut dirty = IdSet::default();
+    for &slot in store.dirty_slots() {
+        dirty.insert(i64::from(slot));
+    }
     let mut linked: Vec<(u32, usize)> = plan
         .fills
         .iter()
         .filter(|f| f.store == st)
         .flat_map(|f| f.parents.keys().map(move |&slot| (slot, f.column)))
-        .filter(|&(slot, _)| store.state(slot) == State::Persistent && !dirty.contains(&slot))
+        .filter(|&(slot, _)| {
+            store.state(slot) == State::Persistent && !dirty.contains(i64::from(slot))
+        })
         .collect();
     linked.sort_unstable();
     for (slot, column) in linked {

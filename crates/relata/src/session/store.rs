@@ -335,9 +335,16 @@ pub(crate) trait AnyStore: Any + Send {
     /// A column's value as the database holds it (the snapshot's, if the object changed).
     fn stored_value(&self, slot: u32, column: usize) -> ValueRef<'_>;
     /// Writes `value` into a column of an object the commit wrote it to (a foreign key a link
-    /// filled): a stored object keeps its snapshot of before, as for a change of the
-    /// application's, so that a flush's rollback puts it back.
-    fn set_value(&mut self, slot: u32, column: usize, value: ValueRef<'_>) -> Result<()>;
+    /// filled). With `journal` (a flush, which may roll back), the value before is kept to put
+    /// back, and a stored object keeps its snapshot of before, as for a change of the
+    /// application's; a commit needs neither.
+    fn set_value(
+        &mut self,
+        slot: u32,
+        column: usize,
+        value: ValueRef<'_>,
+        journal: bool,
+    ) -> Result<()>;
     fn describe(&self, slot: u32) -> String;
     fn new_slots(&self) -> &[u32];
     fn dirty_slots(&self) -> &[u32];
@@ -469,10 +476,19 @@ impl<M: Model> AnyStore for Store<M> {
     fn stored_value(&self, slot: u32, column: usize) -> ValueRef<'_> {
         self.stored(slot).value(column)
     }
-    fn set_value(&mut self, slot: u32, column: usize, value: ValueRef<'_>) -> Result<()> {
-        let old = self.entries[slot as usize].obj.value(column).to_owned();
-        self.filled.push((slot, column, old));
-        let obj = if self.entries[slot as usize].state == State::New {
+    fn set_value(
+        &mut self,
+        slot: u32,
+        column: usize,
+        value: ValueRef<'_>,
+        journal: bool,
+    ) -> Result<()> {
+        if journal {
+            let old = self.entries[slot as usize].obj.value(column).to_owned();
+            self.filled.push((slot, column, old));
+        }
+        let obj = if !journal || self.entries[slot as usize].state == State::New {
+            // A commit drops every snapshot: the object is what the row now holds.
             &mut self.entries[slot as usize].obj
         } else {
             self.get_mut(slot)

@@ -92,7 +92,7 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
         .filter(|fk| inline || !fk.deferred)
     {
         comma(&mut s);
-        foreign_key(&mut s, fk);
+        foreign_key(&mut s, fk, false);
     }
     s.push(")").push(match table.kind {
         TableKind::Model => d.table_options(),
@@ -103,9 +103,14 @@ pub(crate) fn create_table(d: &dyn Dialect, table: &Table) -> Vec<String> {
     out
 }
 
-/// `FOREIGN KEY (cols) REFERENCES parent (key) [ON DELETE ...]`.
-fn foreign_key(s: &mut Sql<'_>, fk: &ForeignKey) {
-    s.push("FOREIGN KEY (")
+/// `FOREIGN KEY [IF NOT EXISTS] (cols) REFERENCES parent (key) [ON DELETE ...]`.
+fn foreign_key(s: &mut Sql<'_>, fk: &ForeignKey, if_not_exists: bool) {
+    s.push("FOREIGN KEY ")
+        .push(if if_not_exists {
+            "IF NOT EXISTS ("
+        } else {
+            "("
+        })
         .idents(fk.columns.iter().map(String::as_str))
         .push(") REFERENCES ")
         .ident(&fk.references)
@@ -139,15 +144,7 @@ pub(crate) fn add_deferred_keys(d: &dyn Dialect, table: &Table) -> Vec<String> {
                 .push(" ADD CONSTRAINT ")
                 .ident(&name)
                 .push(" ");
-            if how == ForwardKeys::AlterIfNotExists {
-                // MariaDB: `FOREIGN KEY IF NOT EXISTS (cols) ...`.
-                let mut key = Sql::new(d);
-                foreign_key(&mut key, fk);
-                let key = key.finish();
-                s.push(&key.replacen("FOREIGN KEY (", "FOREIGN KEY IF NOT EXISTS (", 1));
-            } else {
-                foreign_key(&mut s, fk);
-            }
+            foreign_key(&mut s, fk, how == ForwardKeys::AlterIfNotExists);
             if how == ForwardKeys::AlterUnlessPresent {
                 s.push("; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
             }

@@ -227,13 +227,7 @@ fn eager_pairs(
         .ident(assoc.table)
         .push(" AS ")
         .ident("a");
-    let filtered = parents_filter(s, from.column, parent, spec, params);
-    if let Storage::ForeignKey { .. } = assoc.storage {
-        // A child with no parent is no pair (and its NULL would read as a target's row).
-        s.push(if filtered { " AND " } else { " WHERE " })
-            .col("a", assoc.right.column)
-            .push(" IS NOT NULL");
-    }
+    parents_filter(s, from.column, parent, spec, params);
     s.push(" ORDER BY ")
         .col("a", from.column)
         .push(", ")

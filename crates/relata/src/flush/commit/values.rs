@@ -28,11 +28,12 @@ impl<'v> Commit<'v> {
     /// The value column `c` of object `slot` of `store` is written with: the key of the parent
     /// a link gave it (a foreign key the plan fills), else the object's own.
     pub(super) fn column(&self, store: usize, slot: u32, c: usize) -> Result<ValueRef<'v>> {
-        if self.plan.fills.is_empty() {
-            return Ok(self.view.store(store).value(slot, c));
+        let objects = self.view.store(store);
+        if self.plan.fills.is_empty() || objects.table().columns[c].references.is_none() {
+            return Ok(objects.value(slot, c));
         }
         Ok(match self.plan.fill(store, slot, c) {
-            None => self.view.store(store).value(slot, c),
+            None => objects.value(slot, c),
             Some(None) => ValueRef::Null,
             Some(Some(end)) => {
                 let parent = match end {
